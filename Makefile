@@ -1,0 +1,42 @@
+# scripthost: `make run` serves the examples, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .build/stamps
+
+.PHONY: install run test lint typecheck examples bench clean
+
+install: $(STAMPS)/python $(STAMPS)/npm
+
+$(STAMPS)/python: pyproject.toml sdk-py/pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]' -e ./sdk-py
+	@touch $@
+
+$(STAMPS)/npm: sdk-js/package.json sdk-js/package-lock.json
+	@mkdir -p $(STAMPS)
+	cd sdk-js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+examples: install
+	$(PY) -m scripts.build_examples
+
+run: install examples
+	$(PY) -m scripts.run_examples
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install lint
+	$(VENV)/bin/pytest
+
+bench: install examples
+	$(PY) -m bench.sandbox_overhead
+
+clean:
+	rm -rf .build
