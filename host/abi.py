@@ -1,0 +1,264 @@
+"""Host side of the ABI imports (`scripthost:abi/{backend,log,config}@0.1.0`).
+
+The functions are linked once per engine; the request they serve is found in
+a thread-local, because each guest call runs start to finish on one sandbox
+worker thread. That keeps per-request setup to a single assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wasmtime import _ffi as ffi
+from wasmtime import component as wc
+
+from host.backends import (
+    BackendCallRecord,
+    BackendError,
+    BackendErrorKind,
+    BackendOutcome,
+    BackendRequest,
+    BackendResponse,
+)
+from host.failures import FailureClass, SandboxAbort
+from host.limits import Limits
+
+ABI_VERSION = "0.1.0"
+ABI_PACKAGE = "scripthost:abi"
+# A host call is real work the guest's fuel does not see; charging it keeps
+# a tight loop of host calls inside the CPU quota.
+HOST_CALL_FUEL = 10_000
+_TRACE_LIMIT = 200
+
+
+class BackendPort(Protocol):
+    """What the ABI needs from the backend client (host.backends.BackendGateway)."""
+
+    async def call_batch(
+        self,
+        requests: Sequence[BackendRequest],
+        *,
+        allowed: frozenset[str] | None,
+        deadline: float,
+        concurrency: int,
+    ) -> list[tuple[BackendOutcome, BackendCallRecord]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GuestLogLine:
+    level: str
+    message: str
+    fields: dict[str, str]
+    stream: str = "log"
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One host ABI call, for the failed-request view: what was asked, what came back."""
+
+    call: str
+    detail: str
+    result: str
+    duration_ms: float
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Everything a running script may reach, and what it has used so far."""
+
+    request_id: str
+    endpoint: str
+    version: str
+    limits: Limits
+    deadline: float
+    config: Mapping[str, str] = field(default_factory=dict)
+    backends: BackendPort | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    allowed_services: frozenset[str] | None = None
+    logs: list[GuestLogLine] = field(default_factory=list)
+    log_bytes: int = 0
+    output_overflowed: bool = False
+    backend_calls: list[BackendCallRecord] = field(default_factory=list)
+    trace: list[TraceEntry] = field(default_factory=list)
+
+    def record(self, call: str, detail: str, result: str, started: float) -> None:
+        if len(self.trace) < _TRACE_LIMIT:
+            elapsed = round((time.monotonic() - started) * 1000, 3)
+            self.trace.append(TraceEntry(call, detail, result, elapsed))
+
+    def take_output(self, line: GuestLogLine) -> bool:
+        """Account for guest output; False once the log-volume limit is passed."""
+        self.log_bytes += len(line.message) + sum(len(k) + len(v) for k, v in line.fields.items())
+        if self.log_bytes > self.limits.log_bytes:
+            self.output_overflowed = True
+            return False
+        self.logs.append(line)
+        return True
+
+
+_local = threading.local()
+
+
+@contextmanager
+def bound(context: RequestContext) -> Iterator[RequestContext]:
+    """Make `context` the one the ABI functions serve on this thread."""
+    _local.context = context
+    try:
+        yield context
+    finally:
+        _local.context = None
+
+
+def current() -> RequestContext:
+    context: RequestContext | None = getattr(_local, "context", None)
+    if context is None:
+        raise SandboxAbort(FailureClass.HOST_ERROR, "host call outside of a request")
+    return context
+
+
+def interface(name: str) -> str:
+    return f"{ABI_PACKAGE}/{name}@{ABI_VERSION}"
+
+
+def link(linker: wc.Linker) -> None:
+    """Define the ABI imports on a component linker."""
+    with linker.root() as root:
+        with root.add_instance(interface("backend")) as backend:
+            backend.add_func("call", _backend_call)
+            backend.add_func("call-batch", _backend_call_batch)
+        with root.add_instance(interface("log")) as log:
+            log.add_func("write", _log_write)
+        with root.add_instance(interface("config")) as config:
+            config.add_func("get", _config_get)
+            config.add_func("get-all", _config_get_all)
+
+
+def charge_fuel(store: Any, amount: int) -> None:
+    """Take fuel for host work; stop the guest if it has none left."""
+    context_ptr = store._context()
+    remaining = ctypes.c_uint64(0)
+    ffi.wasmtime_context_get_fuel(context_ptr, ctypes.byref(remaining))
+    if remaining.value < amount:
+        raise SandboxAbort(FailureClass.FUEL_EXHAUSTED, "host calls used up the script's fuel")
+    ffi.wasmtime_context_set_fuel(context_ptr, remaining.value - amount)
+
+
+def _backend_call(store: Any, raw: Any) -> Any:
+    (outcome,) = _run_backend_calls(store, [raw])
+    return outcome
+
+
+def _backend_call_batch(store: Any, raws: list[Any]) -> list[Any]:
+    return _run_backend_calls(store, raws)
+
+
+def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
+    context = current()
+    charge_fuel(store, HOST_CALL_FUEL * max(1, len(raws)))
+    started = time.monotonic()
+    requests = [_backend_request_from_guest(raw) for raw in raws]
+    budget = context.limits.backend_calls - len(context.backend_calls)
+    admitted, refused = requests[: max(0, budget)], requests[max(0, budget) :]
+    results = _dispatch(context, admitted)
+    outcomes: list[BackendOutcome] = [outcome for outcome, _ in results]
+    outcomes += [
+        BackendError(
+            BackendErrorKind.QUOTA_EXCEEDED,
+            f"at most {context.limits.backend_calls} backend calls per request",
+        )
+        for _ in refused
+    ]
+    context.backend_calls.extend(record for _, record in results)
+    for request, outcome in zip(requests, outcomes, strict=True):
+        context.record(
+            "backend.call", f"{request.service} {request.method} {request.path}",
+            _describe(outcome), started,
+        )
+    return [_outcome_to_guest(outcome) for outcome in outcomes]
+
+
+def _dispatch(
+    context: RequestContext, requests: list[BackendRequest]
+) -> list[tuple[BackendOutcome, BackendCallRecord]]:
+    if not requests:
+        return []
+    if context.backends is None or context.loop is None:
+        return [
+            (
+                BackendError(BackendErrorKind.UNKNOWN_SERVICE, "no backend services configured"),
+                BackendCallRecord(r.service, r.method, r.path, None,
+                                  BackendErrorKind.UNKNOWN_SERVICE, 0.0),
+            )
+            for r in requests
+        ]
+    batch = context.backends.call_batch(
+        requests,
+        allowed=context.allowed_services,
+        deadline=context.deadline,
+        concurrency=context.limits.backend_concurrency,
+    )
+    future = asyncio.run_coroutine_threadsafe(batch, context.loop)
+    # The gateway bounds every call by the deadline; the margin only covers scheduling.
+    return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+
+
+def _backend_request_from_guest(raw: Any) -> BackendRequest:
+    return BackendRequest(
+        service=str(raw.service),
+        method=str(raw.method).upper(),
+        path=str(raw.path),
+        headers=[(str(k), str(v)) for k, v in raw.headers],
+        body=bytes(raw.body),
+        timeout_ms=getattr(raw, "timeout-ms"),
+    )
+
+
+def _outcome_to_guest(outcome: BackendOutcome) -> Any:
+    # result<backend-response, backend-error>: the ok case lowers from a Record
+    # and the err case from a Variant, so wasmtime-py tells them apart by type.
+    if isinstance(outcome, BackendError):
+        return wc.Variant(outcome.kind.value, outcome.message)
+    record = wc.Record()
+    record.status = outcome.status
+    record.headers = outcome.headers
+    record.body = outcome.body
+    return record
+
+
+def _describe(outcome: BackendOutcome) -> str:
+    if isinstance(outcome, BackendResponse):
+        return f"{outcome.status} ({len(outcome.body)} bytes)"
+    return f"{outcome.kind.value}: {outcome.message}"
+
+
+def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str]]) -> None:
+    context = current()
+    charge_fuel(store, HOST_CALL_FUEL)
+    line = GuestLogLine(level=str(level), message=message, fields=dict(fields))
+    if not context.take_output(line):
+        raise SandboxAbort(
+            FailureClass.OUTPUT_EXCEEDED,
+            f"log output passed the {context.limits.log_bytes}-byte limit",
+        )
+
+
+def _config_get(store: Any, key: str) -> str | None:
+    context = current()
+    charge_fuel(store, HOST_CALL_FUEL)
+    started = time.monotonic()
+    value = context.config.get(key)
+    context.record("config.get", key, "none" if value is None else "found", started)
+    return value
+
+
+def _config_get_all(store: Any) -> list[tuple[str, str]]:
+    context = current()
+    charge_fuel(store, HOST_CALL_FUEL)
+    return list(context.config.items())

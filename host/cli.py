@@ -1,0 +1,107 @@
+"""The `scripthost` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from host.backends import Catalogue
+from host.build import BuildError, build_script
+from host.invoke import invoke, read_request_file, result_document
+from host.sandbox import InvalidModule, Limits, MiB, SandboxEngine
+
+DEFAULT_LIMITS = Limits()
+DEFAULT_CACHE_DIR = Path(
+    os.environ.get("SCRIPTHOST_CACHE_DIR", Path.home() / ".cache" / "scripthost")
+)
+
+
+def parse_pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=what)
+        pairs[key] = item
+    return pairs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scripthost")
+def main() -> None:
+    """scripthost: WebAssembly-sandboxed scripts as HTTP endpoints."""
+
+
+@main.command()
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output component (default: SCRIPT with .wasm).")
+def build(script: Path, out: Path | None) -> None:
+    """Build SCRIPT (.js, .mjs or .py) into a WebAssembly component."""
+    target = out or script.with_suffix(".wasm")
+    try:
+        build_script(script, target)
+    except BuildError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(str(target))
+
+
+@main.command(name="invoke")
+@click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--request", "request_file", type=click.Path(exists=True, path_type=Path),
+              help="JSON {method, path, query, headers, body}; default GET /.")
+@click.option("--backend", "backends", multiple=True, metavar="NAME=URL",
+              help="A backend service the script may call.")
+@click.option("--config", "config", multiple=True, metavar="KEY=VALUE",
+              help="Endpoint configuration the script reads.")
+@click.option("--fuel", type=click.IntRange(min=1), default=DEFAULT_LIMITS.fuel, show_default=True)
+@click.option("--memory-mb", type=click.IntRange(min=1), default=DEFAULT_LIMITS.memory_bytes // MiB,
+              show_default=True)
+@click.option("--timeout-ms", type=click.IntRange(min=1), default=DEFAULT_LIMITS.timeout_ms,
+              show_default=True)
+def invoke_command(
+    module: Path,
+    request_file: Path | None,
+    backends: tuple[str, ...],
+    config: tuple[str, ...],
+    fuel: int,
+    memory_mb: int,
+    timeout_ms: int,
+) -> None:
+    """Run one request through MODULE and print the outcome as JSON.
+
+    Exits 0 when the script produced a response, 1 with the failure class on
+    stderr otherwise.
+    """
+    try:
+        catalogue = Catalogue.from_pairs(backends)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--backend") from None
+    limits = Limits(fuel=fuel, memory_bytes=memory_mb * MiB, timeout_ms=timeout_ms)
+    engine = SandboxEngine(cache_dir=DEFAULT_CACHE_DIR / "wasmtime")
+    try:
+        result = asyncio.run(
+            invoke(
+                engine,
+                module.read_bytes(),
+                read_request_file(request_file),
+                catalogue=catalogue,
+                config=parse_pairs(config, "--config"),
+                limits=limits,
+            )
+        )
+    except InvalidModule as error:
+        raise click.ClickException(str(error)) from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"--request is not valid JSON: {error}") from None
+    finally:
+        engine.close()
+    click.echo(json.dumps(result_document(result), indent=2))
+    if result.failure is not None:
+        click.echo(f"{result.outcome}: {result.failure_message}", err=True)
+        sys.exit(1)

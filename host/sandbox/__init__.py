@@ -1,0 +1,32 @@
+"""Run scripts in wasmtime sandboxes: fuel, memory and wall-clock limits, one Store per request."""
+
+from host.sandbox._engine import (
+    CompiledModule,
+    InvalidModule,
+    ModuleKind,
+    SandboxEngine,
+    module_hash,
+    module_kind,
+)
+from host.failures import FailureClass, SandboxAbort, classify_trap
+from host.limits import MiB, Limits
+from host.sandbox._sandbox import Sandbox
+from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
+
+__all__ = [
+    "CompiledModule",
+    "FailureClass",
+    "InvalidModule",
+    "Limits",
+    "MiB",
+    "ModuleKind",
+    "RunResult",
+    "Sandbox",
+    "SandboxAbort",
+    "SandboxEngine",
+    "ScriptRequest",
+    "ScriptResponse",
+    "classify_trap",
+    "module_hash",
+    "module_kind",
+]
