@@ -178,8 +178,10 @@ def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
     context.backend_calls.extend(record for _, record in results)
     for request, outcome in zip(requests, outcomes, strict=True):
         context.record(
-            "backend.call", f"{request.service} {request.method} {request.path}",
-            _describe(outcome), started,
+            "backend.call",
+            f"{request.service} {request.method} {request.path}",
+            _describe(outcome),
+            started,
         )
     return [_outcome_to_guest(outcome) for outcome in outcomes]
 
@@ -193,8 +195,9 @@ def _dispatch(
         return [
             (
                 BackendError(BackendErrorKind.UNKNOWN_SERVICE, "no backend services configured"),
-                BackendCallRecord(r.service, r.method, r.path, None,
-                                  BackendErrorKind.UNKNOWN_SERVICE, 0.0),
+                BackendCallRecord(
+                    r.service, r.method, r.path, None, BackendErrorKind.UNKNOWN_SERVICE, 0.0
+                ),
             )
             for r in requests
         ]
@@ -225,10 +228,14 @@ def _outcome_to_guest(outcome: BackendOutcome) -> Any:
     # and the err case from a Variant, so wasmtime-py tells them apart by type.
     if isinstance(outcome, BackendError):
         return wc.Variant(outcome.kind.value, outcome.message)
+    return make_record(status=outcome.status, headers=outcome.headers, body=outcome.body)
+
+
+def make_record(**fields: Any) -> wc.Record:
+    """A component record; WIT field names are kebab-case, so pass them via a dict."""
     record = wc.Record()
-    record.status = outcome.status
-    record.headers = outcome.headers
-    record.body = outcome.body
+    for name, value in fields.items():
+        setattr(record, name, value)
     return record
 
 

@@ -132,14 +132,16 @@ def service_url(service: Service, path: str) -> httpx.URL:
 def _check_path_shape(path: str) -> None:
     if not path.startswith("/") or path.startswith("//"):
         raise UnsafePath("path must start with a single '/'")
-    if any(ch in path for ch in "\\#@") or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in path):
+    if "#" in path or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in path):
         raise UnsafePath("path contains a forbidden character")
+    # The query may carry anything URL-encoded; the part that is joined to the
+    # base URL may not hint at another host.
     raw_path = path.split("?", 1)[0]
-    for segment in unquote(unquote(raw_path)).split("/"):
-        if segment in {".", ".."}:
-            raise UnsafePath("path contains a '.' or '..' segment")
-    if "://" in unquote(path):
-        raise UnsafePath("path contains a URL scheme")
+    decoded = unquote(unquote(raw_path))
+    if any(ch in decoded for ch in "\\@") or "://" in decoded:
+        raise UnsafePath("path contains a forbidden character or a URL scheme")
+    if any(segment in {".", ".."} for segment in decoded.split("/")):
+        raise UnsafePath("path contains a '.' or '..' segment")
 
 
 class BackendGateway:
@@ -206,7 +208,9 @@ class BackendGateway:
         outcome: BackendOutcome = BackendError(BackendErrorKind.UNAVAILABLE, "not attempted")
         for _ in range(attempts):
             outcome = await self._send_once(service, request, url, deadline)
-            if not (isinstance(outcome, BackendError) and outcome.kind is BackendErrorKind.UNAVAILABLE):
+            if not (
+                isinstance(outcome, BackendError) and outcome.kind is BackendErrorKind.UNAVAILABLE
+            ):
                 break
         return outcome
 
@@ -215,7 +219,9 @@ class BackendGateway:
     ) -> BackendOutcome:
         budget = _call_budget_seconds(service, request, deadline)
         if budget <= 0:
-            return BackendError(BackendErrorKind.TIMEOUT, "no time left before the request deadline")
+            return BackendError(
+                BackendErrorKind.TIMEOUT, "no time left before the request deadline"
+            )
         headers = [
             (name, value)
             for name, value in request.headers

@@ -39,8 +39,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output component (default: SCRIPT with .wasm).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output component (default: SCRIPT with .wasm).",
+)
 def build(script: Path, out: Path | None) -> None:
     """Build SCRIPT (.js, .mjs or .py) into a WebAssembly component."""
     target = out or script.with_suffix(".wasm")
@@ -53,17 +57,36 @@ def build(script: Path, out: Path | None) -> None:
 
 @main.command(name="invoke")
 @click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--request", "request_file", type=click.Path(exists=True, path_type=Path),
-              help="JSON {method, path, query, headers, body}; default GET /.")
-@click.option("--backend", "backends", multiple=True, metavar="NAME=URL",
-              help="A backend service the script may call.")
-@click.option("--config", "config", multiple=True, metavar="KEY=VALUE",
-              help="Endpoint configuration the script reads.")
+@click.option(
+    "--request",
+    "request_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="JSON {method, path, query, headers, body}; default GET /.",
+)
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    metavar="NAME=URL",
+    help="A backend service the script may call.",
+)
+@click.option(
+    "--config",
+    "config",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Endpoint configuration the script reads.",
+)
 @click.option("--fuel", type=click.IntRange(min=1), default=DEFAULT_LIMITS.fuel, show_default=True)
-@click.option("--memory-mb", type=click.IntRange(min=1), default=DEFAULT_LIMITS.memory_bytes // MiB,
-              show_default=True)
-@click.option("--timeout-ms", type=click.IntRange(min=1), default=DEFAULT_LIMITS.timeout_ms,
-              show_default=True)
+@click.option(
+    "--memory-mb",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.memory_bytes // MiB,
+    show_default=True,
+)
+@click.option(
+    "--timeout-ms", type=click.IntRange(min=1), default=DEFAULT_LIMITS.timeout_ms, show_default=True
+)
 def invoke_command(
     module: Path,
     request_file: Path | None,

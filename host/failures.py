@@ -32,7 +32,7 @@ _HTTP_STATUS: dict[FailureClass, int] = {
 }
 
 
-class SandboxAbort(Exception):  # noqa: N818 - it aborts, it is not an "error" of the host
+class SandboxAbort(Exception):
     """Raised inside a host function to stop the guest with a known failure class.
 
     wasmtime turns an exception in a host function into a trap and re-raises it
@@ -66,6 +66,11 @@ _FORBIDDEN_CAPABILITIES: tuple[tuple[str, str], ...] = (
 
 def classify_trap(trap_text: str) -> tuple[FailureClass, str]:
     """Name the failure behind a wasmtime trap message (backtrace included)."""
+    if "unknown import" in trap_text:
+        return (
+            FailureClass.ABI_VIOLATION,
+            f"imports what the host does not provide: {trap_summary(trap_text)}",
+        )
     for needle, failure, message in _TRAP_SIGNATURES:
         if needle in trap_text:
             return failure, message
@@ -80,7 +85,7 @@ def trap_summary(trap_text: str) -> str:
     """The one line of a trap message that says what happened."""
     for line in reversed(trap_text.splitlines()):
         line = line.strip()
-        if line.startswith("wasm trap:") or line.startswith("error while executing"):
+        if line.startswith(("wasm trap:", "unknown import")):
             return line
     lines = [line.strip() for line in trap_text.splitlines() if line.strip()]
     return lines[-1] if lines else "unknown trap"

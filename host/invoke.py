@@ -79,8 +79,12 @@ def result_document(result: RunResult) -> dict[str, Any]:
             for call in result.backend_calls
         ],
         "logs": [
-            {"level": line.level, "message": line.message, "fields": line.fields,
-             "stream": line.stream}
+            {
+                "level": line.level,
+                "message": line.message,
+                "fields": line.fields,
+                "stream": line.stream,
+            }
             for line in result.logs
         ],
     }

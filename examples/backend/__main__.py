@@ -19,7 +19,7 @@ def main() -> None:
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.accesslog = None
-    asyncio.run(serve(create_app(), config))  # type: ignore[arg-type]
+    asyncio.run(serve(create_app(), config))
 
 
 if __name__ == "__main__":

@@ -48,13 +48,13 @@ def create_app() -> Quart:
 
     @app.route("/echo", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def echo() -> Response:
-        body = await request.get_data()
+        body = await request.get_data(as_text=True)
         return jsonify(
             {
                 "method": request.method,
                 "path": request.full_path.rstrip("?"),
                 "headers": {k.lower(): v for k, v in request.headers.items()},
-                "body": body.decode("utf-8", "replace"),
+                "body": body,
             }
         )
 

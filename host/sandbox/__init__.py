@@ -1,5 +1,7 @@
 """Run scripts in wasmtime sandboxes: fuel, memory and wall-clock limits, one Store per request."""
 
+from host.failures import FailureClass, SandboxAbort, classify_trap
+from host.limits import Limits, MiB
 from host.sandbox._engine import (
     CompiledModule,
     InvalidModule,
@@ -8,8 +10,6 @@ from host.sandbox._engine import (
     module_hash,
     module_kind,
 )
-from host.failures import FailureClass, SandboxAbort, classify_trap
-from host.limits import MiB, Limits
 from host.sandbox._sandbox import Sandbox
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 

@@ -11,8 +11,8 @@ from wasmtime import component as wc
 
 from host import abi
 from host.abi import GuestLogLine, RequestContext
-from host.sandbox._engine import EPOCH_TICK_SECONDS
 from host.failures import FailureClass
+from host.sandbox._engine import EPOCH_TICK_SECONDS
 from host.sandbox._outcome import Meter, failed, from_exception, lower_headers, succeeded
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 
@@ -86,7 +86,9 @@ class ComponentRunner:
             meter.fuel_left = store.get_fuel()
             if _is_instantiation_limit(str(error)):
                 return failed(
-                    context, meter, FailureClass.MEMORY_EXCEEDED,
+                    context,
+                    meter,
+                    FailureClass.MEMORY_EXCEEDED,
                     "the script needs more memory than its quota to start",
                 )
             return from_exception(context, meter, error)
@@ -125,16 +127,16 @@ def _call_handle(
 
 
 def _request_record(request: ScriptRequest) -> wc.Record:
-    record = wc.Record()
-    record.method = request.method
-    record.path = request.path
-    record.query = request.query
-    record.headers = request.headers
-    record.body = request.body
-    record.endpoint = request.endpoint
-    record.version = request.version
-    setattr(record, "request-id", request.request_id)
-    return record
+    return abi.make_record(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers=request.headers,
+        body=request.body,
+        endpoint=request.endpoint,
+        version=request.version,
+        **{"request-id": request.request_id},
+    )
 
 
 def _is_instantiation_limit(text: str) -> bool:

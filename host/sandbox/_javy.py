@@ -24,9 +24,9 @@ from typing import Any
 
 import wasmtime
 
-from host.abi import GuestLogLine, RequestContext
-from host.sandbox._component import deadline_ticks
+from host.abi import HOST_CALL_FUEL, GuestLogLine, RequestContext, charge_fuel
 from host.failures import FailureClass, SandboxAbort
+from host.sandbox._component import deadline_ticks
 from host.sandbox._outcome import Meter, failed, from_exception, succeeded
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 
@@ -42,7 +42,7 @@ _ERRNO_NOTCAPABLE = 76
 _FILETYPE_CHARACTER_DEVICE = 2
 
 
-class _Exit(Exception):  # noqa: N818 - control flow, not an error
+class _Exit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(f"exit {code}")
         self.code = code
@@ -90,7 +90,11 @@ class JavyRunner:
         self._linker = wasmtime.Linker(engine)
         for name, (params, results, func) in _PREVIEW1.items():
             self._linker.define_func(
-                WASI_MODULE, name, wasmtime.FuncType(params, results), func, access_caller=True
+                WASI_MODULE,
+                name,
+                wasmtime.FuncType(params, results),
+                _metered(func),
+                access_caller=True,
             )
 
     def run(
@@ -111,9 +115,10 @@ class JavyRunner:
         except _Exit as exit_:
             exit_code = exit_.code
         except wasmtime.WasmtimeError as error:
-            exit_code = _exit_code_of(error)
-            if exit_code is None:
+            code = _exit_code_of(error)
+            if code is None:
                 return self._finish_failure(store, instance, meter, context, error)
+            exit_code = code
         except Exception as error:
             return self._finish_failure(store, instance, meter, context, error)
         finally:
@@ -121,8 +126,13 @@ class JavyRunner:
         self._read_meters(store, instance, meter)
         if exit_code != 0:
             tail = stdio.stderr[-2048:].decode("utf-8", "replace").strip()
-            return failed(context, meter, FailureClass.GUEST_ERROR,
-                          f"the module exited with status {exit_code}", guest_detail=tail)
+            return failed(
+                context,
+                meter,
+                FailureClass.GUEST_ERROR,
+                f"the module exited with status {exit_code}",
+                guest_detail=tail,
+            )
         response = ScriptResponse(200, [("content-type", "application/json")], bytes(stdio.stdout))
         return succeeded(context, meter, response)
 
@@ -143,12 +153,21 @@ class JavyRunner:
     ) -> RunResult:
         self._read_meters(store, instance, meter)
         if isinstance(error, wasmtime.WasmtimeError) and "memory minimum size" in str(error):
-            return failed(context, meter, FailureClass.MEMORY_EXCEEDED,
-                          "the module needs more memory than its quota to start")
+            return failed(
+                context,
+                meter,
+                FailureClass.MEMORY_EXCEEDED,
+                "the module needs more memory than its quota to start",
+            )
         result = from_exception(context, meter, error)
         if result.failure is FailureClass.GUEST_ERROR and _near_limit(meter, context):
-            return failed(context, meter, FailureClass.MEMORY_EXCEEDED,
-                          "linear memory reached the memory quota", guest_detail=result.guest_detail)
+            return failed(
+                context,
+                meter,
+                FailureClass.MEMORY_EXCEEDED,
+                "linear memory reached the memory quota",
+                guest_detail=result.guest_detail,
+            )
         return result
 
     @staticmethod
@@ -178,6 +197,14 @@ def _exit_code_of(error: wasmtime.WasmtimeError) -> int | None:
 
 _I32 = wasmtime.ValType.i32()
 _I64 = wasmtime.ValType.i64()
+
+
+def _metered(func: Callable[..., Any]) -> Callable[..., Any]:
+    def charged(caller: wasmtime.Caller, *args: Any) -> Any:
+        charge_fuel(caller, HOST_CALL_FUEL)
+        return func(caller, *args)
+
+    return charged
 
 
 def _memory(caller: wasmtime.Caller) -> wasmtime.Memory:
@@ -283,9 +310,9 @@ def _returns(errno: int) -> Callable[..., int]:
     return refuse
 
 
-def _sig(params: int, *, i64_at: tuple[int, ...] = (), result: bool = True) -> tuple[
-    list[wasmtime.ValType], list[wasmtime.ValType]
-]:
+def _sig(
+    params: int, *, i64_at: tuple[int, ...] = (), result: bool = True
+) -> tuple[list[wasmtime.ValType], list[wasmtime.ValType]]:
     return [(_I64 if i in i64_at else _I32) for i in range(params)], ([_I32] if result else [])
 
 

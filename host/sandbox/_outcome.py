@@ -62,9 +62,7 @@ def from_exception(context: RequestContext, meter: Meter, error: BaseException) 
         text = str(error)
         failure, message = classify_trap(text)
         return failed(context, meter, failure, message, guest_detail=text)
-    return failed(
-        context, meter, FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}"
-    )
+    return failed(context, meter, FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
 
 
 def response_problem(response: ScriptResponse, limit: int) -> tuple[FailureClass, str] | None:

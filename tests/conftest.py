@@ -1,0 +1,47 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from host.build import REPO_ROOT
+from host.sandbox import CompiledModule, Sandbox, SandboxEngine
+from tests.support import servers
+
+
+@pytest.fixture(scope="session")
+def sandbox_engine() -> Iterator[SandboxEngine]:
+    engine = SandboxEngine(cache_dir=REPO_ROOT / ".build" / "wasmtime-cache")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_engine: SandboxEngine) -> Iterator[Sandbox]:
+    box = Sandbox(sandbox_engine, workers=4)
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="session")
+def compile_file(
+    sandbox_engine: SandboxEngine,
+) -> Callable[[Path], CompiledModule]:
+    """Compile a .wasm file once per session (wasmtime's disk cache spans sessions)."""
+    compiled: dict[Path, CompiledModule] = {}
+
+    def compile_(path: Path) -> CompiledModule:
+        if path not in compiled:
+            compiled[path] = sandbox_engine.compile(path.read_bytes())
+        return compiled[path]
+
+    return compile_
+
+
+@pytest.fixture(scope="session")
+def example_backend() -> Iterator[str]:
+    with servers.example_backend() as base:
+        yield base

@@ -1,0 +1,33 @@
+"""Running one request through the sandbox from a test."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from host.abi import RequestContext
+from host.backends import BackendGateway
+from host.sandbox import CompiledModule, Limits, RunResult, Sandbox, ScriptRequest
+
+
+async def run_once(
+    sandbox: Sandbox,
+    module: CompiledModule,
+    request: ScriptRequest | None = None,
+    *,
+    limits: Limits | None = None,
+    config: Mapping[str, str] | None = None,
+    gateway: BackendGateway | None = None,
+) -> RunResult:
+    limits = limits or Limits()
+    request = request or ScriptRequest("GET", "/", endpoint="tests/run", request_id="req-1")
+    context = RequestContext(
+        request_id=request.request_id,
+        endpoint=request.endpoint,
+        version=request.version,
+        limits=limits,
+        deadline=time.monotonic() + limits.timeout_ms / 1000,
+        config=dict(config or {}),
+        backends=gateway,
+    )
+    return await sandbox.run(module, request, context)
