@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+from scripthost_sdk.build import (
+    SDK_SOURCE_ROOT,
+    WIT_DIR,
+    BuildError,
+    check_script,
+    componentize_command,
+    explain_failure,
+    main,
+)
+
+
+def test_the_wit_is_the_abi_single_source(tmp_path: Path) -> None:
+    assert (WIT_DIR / "world.wit").read_text() == (
+        Path(__file__).parents[2] / "abi" / "wit" / "world.wit"
+    ).read_text()
+
+
+def test_command_stubs_wasi_and_puts_entry_script_and_sdk_on_the_path(tmp_path: Path) -> None:
+    command = componentize_command(tmp_path / "entry", tmp_path / "scripts", tmp_path / "o.wasm")
+    assert "--stub-wasi" in command
+    assert command[command.index("-d") + 1] == str(WIT_DIR)
+    paths = [command[i + 1] for i, arg in enumerate(command) if arg == "-p"]
+    assert paths == [str(tmp_path / "entry"), str(tmp_path / "scripts"), str(SDK_SOURCE_ROOT)]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("home.txt", "a script is a .py file"),
+        ("my-home.py", "valid Python module name"),
+        ("json.py", "shadows a module it needs"),
+        ("scripthost_sdk.py", "shadows a module it needs"),
+    ],
+)
+def test_script_names_are_checked_before_building(tmp_path: Path, name: str, problem: str) -> None:
+    script = tmp_path / name
+    script.write_text("def handle(req): ...\n")
+    with pytest.raises(BuildError, match=problem):
+        check_script(script)
+
+
+def test_a_missing_script_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "nope.py"), "-o", str(tmp_path / "o.wasm")]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'nope.py'}: no such file\n"
+
+
+def test_failure_explained_by_the_entry_module_marker() -> None:
+    output = (
+        "Traceback ...\nAssertionError: scripthost-build-error: home.py, line 3: SyntaxError: x\n"
+    )
+    assert explain_failure(Path("home.py"), output) == "home.py, line 3: SyntaxError: x"
+
+
+def test_failure_explained_by_componentize_cause() -> None:
+    output = "Error: boom\n\nCaused by:\n    0: wasm trap: out of fuel\n\nStack backtrace:\n"
+    assert (
+        explain_failure(Path("h.py"), output)
+        == "h.py: componentize-py failed: wasm trap: out of fuel"
+    )
