@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = {".js": "js", ".mjs": "js", ".py": "python"}
+BUILD_CACHE_DIR = REPO_ROOT / ".build" / "components"
+# What a build's output depends on besides the script itself.
+_SDK_INPUTS = (
+    (REPO_ROOT / "abi" / "wit", "*.wit"),
+    (REPO_ROOT / "sdk-js" / "src", "*.js"),
+    (REPO_ROOT / "sdk-js" / "bin", "*.js"),
+    (REPO_ROOT / "sdk-py" / "src" / "scripthost_sdk", "*.py"),
+)
+_target_locks: dict[Path, threading.Lock] = {}
+_target_locks_guard = threading.Lock()
 
 
 class BuildError(RuntimeError):
@@ -46,3 +60,38 @@ def _sdk_command(language: str, source: Path, out: Path) -> list[str]:
         raise BuildError("building JavaScript needs Node.js 20+ on PATH")
     sdk_js = Path(os.environ.get("SCRIPTHOST_SDK_JS", REPO_ROOT / "sdk-js"))
     return [node, str(sdk_js / "bin" / "build.js"), str(source), "-o", str(out)]
+
+
+def build_cached(source: Path, cache_dir: Path = BUILD_CACHE_DIR) -> Path:
+    """The component for `source`, built only if no build of the same inputs exists.
+
+    A build takes 10-30 s, so tests, benchmarks and `make run` share one cache
+    keyed by the script, the SDK sources and the WIT.
+    """
+    target = cache_dir / f"{source.stem}-{source.suffix[1:]}-{_inputs_digest(source)}.wasm"
+    with _lock_for(target):
+        if not target.exists():
+            partial = target.with_suffix(".partial.wasm")
+            build_script(source, partial)
+            partial.replace(target)
+    return target
+
+
+def build_all_cached(sources: Iterable[Path], parallelism: int = 2) -> list[Path]:
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        return list(pool.map(build_cached, sources))
+
+
+def _inputs_digest(source: Path) -> str:
+    digest = hashlib.sha256(source.read_bytes())
+    for folder, pattern in _SDK_INPUTS:
+        for path in sorted(folder.rglob(pattern)):
+            if "node_modules" not in path.parts:
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _target_locks_guard:
+        return _target_locks.setdefault(path, threading.Lock())

@@ -1,7 +1,9 @@
-"""Per-request resource limits of one sandbox run."""
+"""Per-request resource limits of one sandbox run, and how quota overrides apply."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MiB = 1 << 20
@@ -18,6 +20,10 @@ class Limits:
     log_bytes: int = 64 * 1024
     backend_calls: int = 16
     backend_concurrency: int = 8
-    # Host calls that do no I/O (config reads, log lines) cost the guest almost
-    # no fuel, so a loop of them is capped here rather than by fuel.
-    host_calls: int = 10_000
+
+    def with_overrides(self, overrides: Mapping[str, int]) -> Limits:
+        """These limits with the quota overrides that name one of them applied."""
+        known = {f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(
+            self, **{name: int(value) for name, value in overrides.items() if name in known}
+        )
