@@ -1,0 +1,275 @@
+"""Routes of the management API; the OpenAPI document is generated from them by quart-schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, request
+from quart_schema import DataSource, tag, validate_querystring, validate_request, validate_response
+from quart_schema.pydantic import File
+
+from host.admin._auth import principal, principal_for
+from host.admin._paths import check_namespace, normalise_path
+from host.admin._uploads import accept_upload
+from host.routing import module_kind_of
+from host.state import host_state
+from registry import AuditEvent, Endpoint, Version
+
+admin_api = Blueprint("admin", __name__, url_prefix="/admin/v1")
+
+_ENDPOINT = "/endpoints/<namespace>/<path:path>"
+
+
+class EndpointIn(BaseModel):
+    methods: list[str] = Field(default_factory=lambda: ["GET"], min_length=1)
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+class EndpointOut(BaseModel):
+    namespace: str
+    path: str
+    methods: list[str]
+    config: dict[str, str]
+    enabled: bool
+    active_version: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointList(BaseModel):
+    endpoints: list[EndpointOut]
+
+
+class VersionOut(BaseModel):
+    id: str
+    language: str
+    module_hash: str
+    author: str
+    message: str
+    created_at: datetime
+    has_source: bool
+    active: bool = False
+
+
+class VersionList(BaseModel):
+    versions: list[VersionOut]
+
+
+class UploadForm(BaseModel):
+    module: File
+    source: str | None = None
+    language: str | None = None
+    message: str = ""
+    activate: bool = True
+
+
+class UploadOut(BaseModel):
+    version: str
+    module_hash: str
+    active: bool
+
+
+class ActivateIn(BaseModel):
+    version: str
+
+
+class SourceOut(BaseModel):
+    version: str
+    language: str
+    source: str
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    namespace: str
+    path: str
+    details: dict[str, object]
+
+
+class AuditList(BaseModel):
+    events: list[AuditOut]
+
+
+class AuditQuery(BaseModel):
+    namespace: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+def endpoint_out(endpoint: Endpoint) -> EndpointOut:
+    return EndpointOut(
+        namespace=endpoint.namespace,
+        path=endpoint.path,
+        methods=sorted(endpoint.methods),
+        config=dict(endpoint.config),
+        enabled=endpoint.enabled,
+        active_version=endpoint.active_version,
+        created_at=endpoint.created_at,
+        updated_at=endpoint.updated_at,
+    )
+
+
+def version_out(version: Version, active_version: str | None) -> VersionOut:
+    return VersionOut(
+        id=version.id,
+        language=version.language,
+        module_hash=version.module_hash,
+        author=version.author,
+        message=version.message,
+        created_at=version.created_at,
+        has_source=version.source is not None,
+        active=version.id == active_version,
+    )
+
+
+def target(namespace: str, path: str) -> tuple[str, str]:
+    return check_namespace(namespace), normalise_path(path)
+
+
+@admin_api.get("/endpoints")
+@tag(["endpoints"])
+@validate_response(EndpointList)
+async def list_endpoints() -> EndpointList:
+    """Endpoints the caller may see: all for admins, their namespaces for teams."""
+    caller = principal()
+    endpoints = await host_state().registry.list_endpoints()
+    return EndpointList(
+        endpoints=[endpoint_out(e) for e in endpoints if caller.may_touch(e.namespace)]
+    )
+
+
+@admin_api.put(_ENDPOINT)
+@tag(["endpoints"])
+@validate_request(EndpointIn)
+@validate_response(EndpointOut)
+async def put_endpoint(namespace: str, path: str, data: EndpointIn) -> EndpointOut:
+    """Create an endpoint or update its methods and configuration."""
+    namespace, path = target(namespace, path)
+    caller = principal_for(namespace)
+    methods = sorted({method.upper() for method in data.methods})
+    endpoint = await host_state().registry.put_endpoint(
+        namespace, path, methods=methods, config=data.config, actor=caller.name
+    )
+    return endpoint_out(endpoint)
+
+
+@admin_api.get(_ENDPOINT)
+@tag(["endpoints"])
+@validate_response(EndpointOut)
+async def get_endpoint(namespace: str, path: str) -> EndpointOut:
+    namespace, path = target(namespace, path)
+    principal_for(namespace)
+    return endpoint_out(await host_state().registry.get_endpoint(namespace, path))
+
+
+@admin_api.delete(_ENDPOINT)
+@tag(["endpoints"])
+async def delete_endpoint(namespace: str, path: str) -> tuple[str, int]:
+    """Delete an endpoint: devices get 404 from the next route refresh on."""
+    namespace, path = target(namespace, path)
+    caller = principal_for(namespace)
+    await host_state().registry.delete_endpoint(namespace, path, actor=caller.name)
+    return "", 204
+
+
+@admin_api.get(_ENDPOINT + "/-/versions")
+@tag(["versions"])
+@validate_response(VersionList)
+async def list_versions(namespace: str, path: str) -> VersionList:
+    """Versions of an endpoint, newest first."""
+    namespace, path = target(namespace, path)
+    principal_for(namespace)
+    registry = host_state().registry
+    endpoint = await registry.get_endpoint(namespace, path)
+    versions = await registry.list_versions(namespace, path)
+    return VersionList(versions=[version_out(v, endpoint.active_version) for v in versions])
+
+
+@admin_api.post(_ENDPOINT + "/-/versions")
+@tag(["versions"])
+@validate_request(UploadForm, source=DataSource.FORM_MULTIPART)
+@validate_response(UploadOut, 201)
+async def upload_version(namespace: str, path: str, data: UploadForm) -> tuple[UploadOut, int]:
+    """Upload a module as a new version; it is compiled and cached before it can be activated."""
+    namespace, path = target(namespace, path)
+    caller = principal_for(namespace)
+    version = await accept_upload(
+        namespace,
+        path,
+        module=data.module.read(),
+        source=data.source,
+        language=data.language,
+        message=data.message,
+        activate=data.activate,
+        actor=caller.name,
+    )
+    out = UploadOut(version=version.id, module_hash=version.module_hash, active=data.activate)
+    return out, 201
+
+
+@admin_api.get(_ENDPOINT + "/-/versions/<version>/source")
+@tag(["versions"])
+@validate_response(SourceOut)
+async def version_source(namespace: str, path: str, version: str) -> SourceOut | Response:
+    namespace, path = target(namespace, path)
+    principal_for(namespace)
+    found = await host_state().registry.get_version(namespace, path, version)
+    if found.source is None:
+        from host.wire import json_error
+
+        return json_error(404, "no_source", f"version {version} was uploaded without source")
+    return SourceOut(version=found.id, language=found.language, source=found.source)
+
+
+@admin_api.post(_ENDPOINT + "/-/activate")
+@tag(["versions"])
+@validate_request(ActivateIn)
+@validate_response(EndpointOut)
+async def activate_version(namespace: str, path: str, data: ActivateIn) -> EndpointOut:
+    """Make any version of the endpoint the active one (a rollback when it is older)."""
+    namespace, path = target(namespace, path)
+    caller = principal_for(namespace)
+    state = host_state()
+    version = await state.registry.get_version(namespace, path, data.version)
+    # Warm this host before traffic moves; other hosts warm on the change feed.
+    await state.cache.get(version.module_hash, module_kind_of(version.language))
+    endpoint = await state.registry.activate(namespace, path, data.version, actor=caller.name)
+    return endpoint_out(endpoint)
+
+
+@admin_api.get("/audit")
+@tag(["audit"])
+@validate_querystring(AuditQuery)
+@validate_response(AuditList)
+async def audit_log(query_args: AuditQuery) -> AuditList:
+    """Every change, newest first, with who made it."""
+    caller = principal()
+    if query_args.namespace is not None and not caller.may_touch(query_args.namespace):
+        from host.admin._auth import Forbidden
+
+        raise Forbidden(f"{caller.name} may not read namespace {query_args.namespace!r}")
+    events = await host_state().registry.audit_log(
+        namespace=query_args.namespace, limit=query_args.limit
+    )
+    return AuditList(
+        events=[audit_out(e) for e in events if caller.may_touch(e.namespace)]
+    )
+
+
+def audit_out(event: AuditEvent) -> AuditOut:
+    return AuditOut(
+        seq=event.seq,
+        at=event.at,
+        actor=event.actor,
+        action=event.action,
+        namespace=event.namespace,
+        path=event.path,
+        details=dict(event.details),
+    )
+
+
+def request_id() -> str | None:
+    return request.headers.get("x-request-id")

@@ -1,0 +1,190 @@
+"""Compiled modules kept hot: an in-memory LRU over local artifacts over the registry.
+
+A miss loads the precompiled artifact for this engine's fingerprint, from the
+local artifact directory first and then from the registry (milliseconds). Only
+when no artifact exists anywhere is the module compiled (seconds), and then
+under a registry lease, so one host per fleet compiles it and the others wait
+for its artifact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from host.sandbox import CompiledModule, ModuleKind, SandboxEngine
+
+COMPILE_LEASE_SECONDS = 120.0
+_LEASE_POLL_SECONDS = 0.25
+
+
+class ArtifactStore(Protocol):
+    """What the cache needs from the registry."""
+
+    async def get_module(self, module_hash: str) -> bytes: ...
+
+    async def get_artifact(self, module_hash: str, fingerprint: str) -> bytes | None: ...
+
+    async def put_artifact(self, module_hash: str, fingerprint: str, data: bytes) -> None: ...
+
+    async def try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool: ...
+
+    async def release_lease(self, key: str, holder: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CompileEvent:
+    module_hash: str
+    seconds: float
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    local_loads: int = 0
+    registry_loads: int = 0
+    compiles: int = 0
+
+
+class ModuleCache:
+    def __init__(
+        self,
+        engine: SandboxEngine,
+        store: ArtifactStore,
+        artifact_dir: Path,
+        capacity: int = 256,
+        on_compile: Callable[[CompileEvent], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._artifact_dir = artifact_dir
+        self._capacity = max(1, capacity)
+        self._modules: OrderedDict[str, CompiledModule] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[CompiledModule]] = {}
+        self._on_compile = on_compile
+        self._holder = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.stats = CacheStats()
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+
+    def __contains__(self, module_hash: str) -> bool:
+        return module_hash in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    async def get(self, module_hash: str, kind: ModuleKind) -> CompiledModule:
+        module = self._modules.get(module_hash)
+        if module is not None:
+            self._modules.move_to_end(module_hash)
+            self.stats.hits += 1
+            return module
+        self.stats.misses += 1
+        return await self._single_flight(module_hash, lambda: self._load(module_hash, kind))
+
+    async def add_compiled(self, module: CompiledModule) -> None:
+        """Persist and cache a module compiled at upload; it never compiles again."""
+        await self._persist(module)
+        self._remember(module)
+
+    async def _single_flight(
+        self, module_hash: str, load: Callable[[], Awaitable[CompiledModule]]
+    ) -> CompiledModule:
+        pending = self._loading.get(module_hash)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[CompiledModule] = asyncio.get_running_loop().create_future()
+        self._loading[module_hash] = future
+        try:
+            module = await load()
+            self._remember(module)
+            future.set_result(module)
+            return module
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # a failure nobody else awaited is not "never retrieved"
+            raise
+        finally:
+            del self._loading[module_hash]
+
+    async def _load(self, module_hash: str, kind: ModuleKind) -> CompiledModule:
+        local = self._local_path(module_hash, kind)
+        if local.exists():
+            module = await self._deserialize(kind, local, module_hash)
+            if module is not None:
+                self.stats.local_loads += 1
+                return module
+        fingerprint = self._engine.fingerprint
+        while True:
+            artifact = await self._store.get_artifact(module_hash, fingerprint)
+            if artifact is not None:
+                module = await self._install_artifact(kind, module_hash, artifact)
+                if module is not None:
+                    self.stats.registry_loads += 1
+                    return module
+            lease = f"compile:{module_hash}:{fingerprint}"
+            if await self._store.try_lease(lease, self._holder, COMPILE_LEASE_SECONDS):
+                try:
+                    return await self._compile_and_persist(module_hash)
+                finally:
+                    await self._store.release_lease(lease, self._holder)
+            await asyncio.sleep(_LEASE_POLL_SECONDS)
+
+    async def _compile_and_persist(self, module_hash: str) -> CompiledModule:
+        wasm = await self._store.get_module(module_hash)
+        module = await self.compile(wasm)
+        await self._persist(module)
+        return module
+
+    async def compile(self, wasm: bytes) -> CompiledModule:
+        """Compile off the event loop, counting it (compiles are what the fleet avoids)."""
+        started = time.monotonic()
+        module = await asyncio.to_thread(self._engine.compile, wasm)
+        self.stats.compiles += 1
+        if self._on_compile is not None:
+            self._on_compile(CompileEvent(module.module_hash, time.monotonic() - started))
+        return module
+
+    async def _persist(self, module: CompiledModule) -> None:
+        artifact = await asyncio.to_thread(self._engine.serialize, module)
+        self._write_local(self._local_path(module.module_hash, module.kind), artifact)
+        await self._store.put_artifact(module.module_hash, self._engine.fingerprint, artifact)
+
+    async def _install_artifact(
+        self, kind: ModuleKind, module_hash: str, artifact: bytes
+    ) -> CompiledModule | None:
+        local = self._local_path(module_hash, kind)
+        self._write_local(local, artifact)
+        return await self._deserialize(kind, local, module_hash)
+
+    async def _deserialize(
+        self, kind: ModuleKind, path: Path, module_hash: str
+    ) -> CompiledModule | None:
+        try:
+            return await asyncio.to_thread(self._engine.load_artifact, kind, path, module_hash)
+        except Exception:
+            # A stale or damaged artifact is not fatal: drop it and fall back.
+            path.unlink(missing_ok=True)
+            return None
+
+    def _remember(self, module: CompiledModule) -> None:
+        self._modules[module.module_hash] = module
+        self._modules.move_to_end(module.module_hash)
+        while len(self._modules) > self._capacity:
+            self._modules.popitem(last=False)
+
+    def _local_path(self, module_hash: str, kind: ModuleKind) -> Path:
+        return self._artifact_dir / f"{module_hash}.{self._engine.fingerprint}.{kind.value}.cwasm"
+
+    @staticmethod
+    def _write_local(path: Path, artifact: bytes) -> None:
+        partial = path.with_suffix(f".{uuid.uuid4().hex[:8]}.partial")
+        partial.write_bytes(artifact)
+        partial.replace(path)

@@ -1,0 +1,145 @@
+"""The device path: `ANY /{namespace}/{endpoint path}` runs the endpoint's active version."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from quart import Response, request
+
+from host.abi import RequestContext
+from host.logs import get_logger
+from host.routing import Route
+from host.sandbox import RunResult, ScriptRequest
+from host.state import HostState, host_state
+from host.wire import json_error
+
+log = get_logger("scripthost.request")
+
+# Headers that describe one hop, not the request: never passed to scripts.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding",
+     "upgrade", "authorization"}
+)
+_RESPONSE_HEADERS_OWNED_BY_HOST = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+async def serve_device_request(namespace: str, rest: str) -> Response:
+    state = host_state()
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    path = "/" + rest.strip("/")
+    route = state.routes.lookup(namespace, path)
+    refusal = _refusal(route, request_id)
+    if refusal is not None:
+        return refusal
+    assert route is not None and route.module_hash is not None
+    body = await request.get_data(cache=False)
+    if len(body) > state.settings.max_request_body_bytes:
+        return json_error(413, "request_too_large", "request body is too large", request_id)
+    module = await state.cache.get(route.module_hash, route.kind)
+    result = await state.sandbox.run(
+        module, _script_request(route, path, body, request_id), _context(state, route, request_id)
+    )
+    _log_request(route, request_id, result)
+    return _response(result, request_id)
+
+
+def _refusal(route: Route | None, request_id: str) -> Response | None:
+    if route is None or route.module_hash is None:
+        return json_error(404, "not_found", "no endpoint at this path", request_id)
+    if not route.enabled:
+        response = json_error(503, "disabled", "this endpoint is switched off", request_id)
+        response.headers["Retry-After"] = "30"
+        return response
+    if request.method not in route.methods:
+        response = json_error(
+            405, "method_not_allowed", f"{request.method} is not allowed here", request_id
+        )
+        response.headers["Allow"] = ", ".join(sorted(route.methods))
+        return response
+    return None
+
+
+def _script_request(route: Route, path: str, body: bytes, request_id: str) -> ScriptRequest:
+    return ScriptRequest(
+        method=request.method,
+        path=path,
+        query=request.query_string.decode("latin-1"),
+        headers=[
+            (name.lower(), value)
+            for name, value in request.headers.items()
+            if name.lower() not in _HOP_BY_HOP
+        ],
+        body=body,
+        endpoint=route.endpoint,
+        version=route.version or "",
+        request_id=request_id,
+    )
+
+
+def _context(state: HostState, route: Route, request_id: str) -> RequestContext:
+    return RequestContext(
+        request_id=request_id,
+        endpoint=route.endpoint,
+        version=route.version or "",
+        limits=route.limits,
+        deadline=time.monotonic() + route.limits.timeout_ms / 1000,
+        config=route.config,
+        backends=state.gateway,
+        allowed_services=route.allowed_services,
+    )
+
+
+def _response(result: RunResult, request_id: str) -> Response:
+    if result.response is None:
+        assert result.failure is not None
+        response = json_error(
+            result.status, result.failure.value, result.failure_message, request_id
+        )
+        response.headers["x-scripthost-failure"] = result.failure.value
+        return response
+    response = Response(result.response.body, status=result.response.status)
+    response.headers.clear()
+    for name, value in result.response.headers:
+        if name not in _RESPONSE_HEADERS_OWNED_BY_HOST:
+            response.headers.add(name, value)
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def _log_request(route: Route, request_id: str, result: RunResult) -> None:
+    log.info(
+        "request",
+        request_id=request_id,
+        namespace=route.namespace,
+        endpoint=route.path,
+        version=route.version,
+        status=result.status,
+        outcome=result.outcome,
+        duration_ms=result.wall_ms,
+        fuel=result.fuel_used,
+        peak_memory=result.peak_memory_bytes,
+        backend_calls=[
+            {
+                "service": call.service,
+                "status": call.status,
+                "error": call.error.value if call.error else None,
+                "duration_ms": call.duration_ms,
+            }
+            for call in result.backend_calls
+        ],
+    )
+    for line in result.logs:
+        log.info(
+            "guest",
+            request_id=request_id,
+            namespace=route.namespace,
+            endpoint=route.path,
+            version=route.version,
+            level_guest=line.level,
+            stream=line.stream,
+            message=line.message,
+            **{f"field_{key}": value for key, value in line.fields.items()},
+        )
+    if result.failure is not None and result.guest_detail:
+        log.warning("guest failure detail", request_id=request_id, detail=result.guest_detail)

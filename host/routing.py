@@ -1,0 +1,152 @@
+"""The route table: (namespace, path) -> what serves it, refreshed from the registry's change feed.
+
+A route changes only after its new module is in the cache, so traffic moves
+to a new version only once this host can serve it: a deploy fails no request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from host.cache import ModuleCache
+from host.limits import Limits
+from host.logs import get_logger
+from host.sandbox import ModuleKind
+from registry import Endpoint, NotFound, Registry, Version
+
+log = get_logger("scripthost.routing")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    namespace: str
+    path: str
+    methods: frozenset[str]
+    enabled: bool
+    version: str | None
+    module_hash: str | None
+    kind: ModuleKind
+    config: Mapping[str, str]
+    limits: Limits
+    allowed_services: frozenset[str] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.namespace}{self.path}"
+
+
+def module_kind_of(language: str) -> ModuleKind:
+    return ModuleKind.JAVY if language == "javy" else ModuleKind.COMPONENT
+
+
+@dataclass
+class RouteTable:
+    routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+    seq: int = 0
+    last_refresh_ok: bool = False
+    last_refresh_at: float = 0.0
+
+    def lookup(self, namespace: str, path: str) -> Route | None:
+        return self.routes.get((namespace, path))
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+
+class RouteRefresher:
+    """Keeps a RouteTable in step with the registry by polling its change feed."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        table: RouteTable,
+        cache: ModuleCache,
+        default_limits: Limits,
+        interval_s: float,
+    ) -> None:
+        self._registry = registry
+        self._table = table
+        self._cache = cache
+        self._default_limits = default_limits
+        self._interval_s = interval_s
+
+    async def load_all(self) -> None:
+        seq = await self._registry.latest_seq()
+        endpoints = await self._registry.list_endpoints()
+        await self._apply(endpoints)
+        self._table.seq = seq
+        self._mark(ok=True)
+
+    async def poll_once(self) -> int:
+        """Apply the changes since the last poll; return how many endpoints changed."""
+        changes = await self._registry.changes_since(self._table.seq)
+        if not changes:
+            self._mark(ok=True)
+            return 0
+        keys = {(change.namespace, change.path) for change in changes if change.path}
+        namespaces = {change.namespace for change in changes if not change.path}
+        for namespace in namespaces:
+            keys |= {key for key in self._table.routes if key[0] == namespace}
+            keys |= {
+                (e.namespace, e.path) for e in await self._registry.list_endpoints(namespace)
+            }
+        for namespace, path in keys:
+            await self._refresh_endpoint(namespace, path)
+        self._table.seq = max(change.seq for change in changes)
+        self._mark(ok=True)
+        return len(keys)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if self._table.last_refresh_ok:
+                    log.warning("route refresh failed", error=str(error))
+                self._mark(ok=False)
+            await asyncio.sleep(self._interval_s)
+
+    async def _refresh_endpoint(self, namespace: str, path: str) -> None:
+        try:
+            endpoint = await self._registry.get_endpoint(namespace, path)
+        except NotFound:
+            self._table.routes.pop((namespace, path), None)
+            return
+        await self._apply([endpoint])
+
+    async def _apply(self, endpoints: Iterable[Endpoint]) -> None:
+        for endpoint in endpoints:
+            route = await self._route_for(endpoint)
+            self._table.routes[(endpoint.namespace, endpoint.path)] = route
+
+    async def _route_for(self, endpoint: Endpoint) -> Route:
+        version: Version | None = None
+        if endpoint.active_version is not None:
+            version = await self._registry.get_version(
+                endpoint.namespace, endpoint.path, endpoint.active_version
+            )
+        quotas = await self._registry.effective_quotas(endpoint.namespace, endpoint.path)
+        route = Route(
+            namespace=endpoint.namespace,
+            path=endpoint.path,
+            methods=frozenset(endpoint.methods),
+            enabled=endpoint.enabled,
+            version=version.id if version else None,
+            module_hash=version.module_hash if version else None,
+            kind=module_kind_of(version.language) if version else ModuleKind.COMPONENT,
+            config=dict(endpoint.config),
+            limits=self._default_limits.with_overrides(quotas),
+        )
+        if route.module_hash is not None:
+            # Warm before publishing the route: traffic never waits on a load.
+            await self._cache.get(route.module_hash, route.kind)
+        return route
+
+    def _mark(self, *, ok: bool) -> None:
+        self._table.last_refresh_ok = ok
+        self._table.last_refresh_at = time.monotonic()

@@ -1,0 +1,43 @@
+"""One typed Settings object for a serving host, from CLI flags and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host.backends import Catalogue
+from host.limits import MiB, Limits
+from host.logs import LogFormat
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path(".data")
+    # None: SQLite in the data dir (the embedded default).
+    registry_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tokens_file: Path | None = None
+    admin_token: str | None = field(
+        default_factory=lambda: os.environ.get("SCRIPTHOST_ADMIN_TOKEN") or None
+    )
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    # Sandbox worker threads: wasm runs in parallel across them.
+    workers: int = 4
+    # How often the route table polls the registry's change feed.
+    refresh_interval_s: float = 0.5
+    # Compiled modules kept in memory.
+    cache_capacity: int = 256
+    max_upload_bytes: int = 32 * MiB
+    max_request_body_bytes: int = 1 * MiB
+    default_limits: Limits = field(default_factory=Limits)
+    log_format: LogFormat = LogFormat.CONSOLE
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def wasmtime_cache_dir(self) -> Path:
+        return self.data_dir / "wasmtime-cache"

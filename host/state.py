@@ -1,0 +1,35 @@
+"""Everything a serving host holds, created at startup and closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import current_app
+
+from host.auth import TokenBook
+from host.backends import BackendGateway
+from host.cache import ModuleCache
+from host.routing import RouteRefresher, RouteTable
+from host.sandbox import Sandbox, SandboxEngine
+from host.settings import Settings
+from registry import Registry
+
+STATE_KEY = "scripthost"
+
+
+@dataclass
+class HostState:
+    settings: Settings
+    registry: Registry
+    engine: SandboxEngine
+    sandbox: Sandbox
+    cache: ModuleCache
+    gateway: BackendGateway
+    routes: RouteTable
+    refresher: RouteRefresher
+    tokens: TokenBook
+
+
+def host_state() -> HostState:
+    state: HostState = current_app.extensions[STATE_KEY]
+    return state
