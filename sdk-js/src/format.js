@@ -1,0 +1,45 @@
+/**
+ * One value as log text: strings as they are, errors with their stack,
+ * anything else as JSON (falling back to String for cycles, BigInt, undefined).
+ */
+export function formatValue(value) {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return describeError(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** `Name: message` and, when the engine recorded one, the stack below it. */
+export function describeError(error) {
+  const stack = typeof error.stack === 'string' ? tidyStack(error.stack) : '';
+  return stack ? `${String(error)}\n${stack}` : String(error);
+}
+
+// The SDK's entry function (serve.js; `async*` once the handler awaited):
+// the frames from it down are the SDK's and the bindings', never the script's.
+const ENTRY_FRAME = /^(async\*)?scripthostHandle@/;
+
+/**
+ * A SpiderMonkey stack (`fn@path/file.js:line:column` per line) cut at the
+ * SDK's entry, without the directories, which only name the build's
+ * temporary folder, and with runs of one frame (deep recursion) folded into
+ * `frame (xN)`.
+ */
+export function tidyStack(stack) {
+  const frames = stack.trimEnd().split('\n');
+  const entry = frames.findIndex((frame) => ENTRY_FRAME.test(frame));
+  const folded = [];
+  for (const frame of frames.slice(0, entry === -1 ? undefined : entry).map(withoutDirectories)) {
+    const last = folded.at(-1);
+    if (last?.frame === frame) last.count++;
+    else folded.push({ frame, count: 1 });
+  }
+  return folded.map(({ frame, count }) => (count > 1 ? `${frame} (x${count})` : frame)).join('\n');
+}
+
+function withoutDirectories(frame) {
+  return frame.replace(/@.*\//, '@');
+}
