@@ -3,9 +3,11 @@
 import { componentize } from '@bytecodealliance/componentize-js';
 import * as esbuild from 'esbuild';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mapFrame, tableInstaller } from './source-lines.js';
 
 const SDK_SRC = dirname(fileURLToPath(import.meta.url));
 const WIT_DIR = join(SDK_SRC, '..', 'wit');
@@ -28,10 +30,10 @@ export async function build({ sourcePath, outPath }) {
   });
   const workDir = await mkdtemp(join(tmpdir(), 'scripthost-build-'));
   try {
-    // Named after the script so that stack traces read `handle@home.js:12:3`.
     const bundlePath = join(workDir, basename(source).replace(/\.[cm]?[jt]s$/, '') + '.js');
-    await writeFile(bundlePath, await bundle(source));
-    const component = await componentizeBundle(bundlePath);
+    const { code, lineTable } = await bundle(source, bundlePath);
+    await writeFile(bundlePath, code + tableInstaller(lineTable));
+    const component = await componentizeBundle(bundlePath, lineTable);
     await mkdir(dirname(resolve(outPath)), { recursive: true });
     await writeFile(outPath, component);
     return { outPath, bytes: component.length };
@@ -50,12 +52,14 @@ export function entrySource(scriptPath) {
   ].join('\n');
 }
 
-async function bundle(scriptPath) {
+async function bundle(scriptPath, bundlePath) {
   const result = await esbuild
     .build({
       stdin: { contents: entrySource(scriptPath), resolveDir: dirname(scriptPath), sourcefile: 'scripthost-entry.js' },
       bundle: true,
       write: false,
+      outfile: bundlePath,
+      sourcemap: 'external',
       format: 'esm',
       platform: 'neutral',
       mainFields: ['module', 'main'],
@@ -70,7 +74,30 @@ async function bundle(scriptPath) {
     .catch((failure) => {
       throw new BuildError(describeEsbuildFailure(failure, scriptPath));
     });
-  return result.outputFiles[0].text;
+  const output = (extension) => result.outputFiles.find((file) => file.path.endsWith(extension)).text;
+  const code = output('.js');
+  return { code, lineTable: bundleLineTable(bundlePath, JSON.parse(output('.map')), code, dirname(scriptPath)) };
+}
+
+/**
+ * For each line of the bundle, the source file and line it came from (see
+ * source-lines.js). Files are named relative to the script's folder, the
+ * SDK's own as `sdk/...`.
+ */
+export function bundleLineTable(bundlePath, sourceMap, code, scriptDir) {
+  const absolute = (source) => resolve(dirname(bundlePath), source);
+  const sources = sourceMap.sources.map((source) => displayName(absolute(source), scriptDir));
+  const map = new SourceMap(sourceMap);
+  const lines = code.split('\n').map((_, line) => {
+    const entry = map.findEntry(line, Number.MAX_SAFE_INTEGER);
+    if (entry.generatedLine !== line) return null;
+    return [sourceMap.sources.indexOf(entry.originalSource), entry.originalLine + 1];
+  });
+  return { file: basename(bundlePath), sources, lines };
+}
+
+function displayName(path, scriptDir) {
+  return path.startsWith(SDK_SRC + sep) ? `sdk/${relative(SDK_SRC, path)}` : relative(scriptDir, path);
 }
 
 /** The first esbuild error as `file:line:column: text`, or what a missing `handle` means. */
@@ -85,7 +112,7 @@ export function describeEsbuildFailure(failure, scriptPath) {
   return `${where}${first.text}${more}`;
 }
 
-async function componentizeBundle(bundlePath) {
+async function componentizeBundle(bundlePath, lineTable) {
   try {
     const { component } = await componentize({
       sourcePath: bundlePath,
@@ -95,7 +122,7 @@ async function componentizeBundle(bundlePath) {
     });
     return component;
   } catch (failure) {
-    throw new BuildError(describeComponentizeFailure(String(failure?.message ?? failure)));
+    throw new BuildError(describeComponentizeFailure(String(failure?.message ?? failure), lineTable));
   }
 }
 
@@ -103,13 +130,12 @@ async function componentizeBundle(bundlePath) {
  * componentize-js reports a failing module top level as pages of engine
  * output; pick out the line that names the cause.
  */
-export function describeComponentizeFailure(message) {
+export function describeComponentizeFailure(message, lineTable) {
   const importCall = message.match(/unknown imported function: '([^']+)' '([^']+)'/);
   if (importCall) {
     return `the script calls ${importCall[1]} ${importCall[2]} at module top level, which runs at build time; call the SDK inside handle()`;
   }
-  const topLevel = message.match(/Exception while evaluating top-level script\n(.+)/);
-  // The location's directories are the build's temporary folder: drop them.
-  if (topLevel) return `the script's top level threw: ${topLevel[1].trim().replace(/^\S*\//, '')}`;
+  const topLevel = message.match(/Exception while evaluating top-level script\n(\S+) (.+)/);
+  if (topLevel) return `the script's top level threw: ${mapFrame(topLevel[1], lineTable)} ${topLevel[2].trim()}`;
   return message.split('\n').find((line) => line.trim()) ?? 'componentize failed';
 }

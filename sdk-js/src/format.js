@@ -1,3 +1,5 @@
+import { mapFrame } from './source-lines.js';
+
 /**
  * One value as log text: strings as they are, errors with their stack,
  * anything else as JSON (falling back to String for cycles, BigInt, undefined).
@@ -24,22 +26,18 @@ const ENTRY_FRAME = /^(async\*)?scripthostHandle@/;
 
 /**
  * A SpiderMonkey stack (`fn@path/file.js:line:column` per line) cut at the
- * SDK's entry, without the directories, which only name the build's
- * temporary folder, and with runs of one frame (deep recursion) folded into
+ * SDK's entry, with locations mapped back to the script's own files (see
+ * source-lines.js), and runs of one frame (deep recursion) folded into
  * `frame (xN)`.
  */
-export function tidyStack(stack) {
+export function tidyStack(stack, table) {
   const frames = stack.trimEnd().split('\n');
   const entry = frames.findIndex((frame) => ENTRY_FRAME.test(frame));
   const folded = [];
-  for (const frame of frames.slice(0, entry === -1 ? undefined : entry).map(withoutDirectories)) {
+  for (const frame of frames.slice(0, entry === -1 ? undefined : entry).map((frame) => mapFrame(frame, table))) {
     const last = folded.at(-1);
     if (last?.frame === frame) last.count++;
     else folded.push({ frame, count: 1 });
   }
   return folded.map(({ frame, count }) => (count > 1 ? `${frame} (x${count})` : frame)).join('\n');
-}
-
-function withoutDirectories(frame) {
-  return frame.replace(/@.*\//, '@');
 }

@@ -1,14 +1,20 @@
 import { write } from 'scripthost:abi/log@0.1.0';
 import { routeConsole } from './console.js';
+import { seededRandom } from './random.js';
 
 // Module top-level code runs once at build time, when the engine is
 // snapshotted and the host's imports do not exist: console output from
 // there is dropped instead of failing the build.
 let consoleOpen = false;
 
-/** Send console output to the request log from now on (the first request). */
-export function openConsole() {
+/**
+ * Called as each request starts: console output goes to the request log from
+ * now on, and Math.random, which would otherwise repeat the build's sequence
+ * in every request (the engine is snapshotted), is seeded from the request id.
+ */
+export function beginRequest(requestId) {
   consoleOpen = true;
+  Math.random = seededRandom(requestId);
 }
 
 // The engine has these, but without their host support they trap with an

@@ -1,4 +1,4 @@
-import { openConsole } from './globals.js';
+import { beginRequest } from './globals.js';
 import { Request } from './request.js';
 import { toRawResponse } from './response.js';
 import { toGuestError } from './guest-error.js';
@@ -15,7 +15,7 @@ export function serve(scriptHandle) {
   }
   // Named so that stack traces can be cut here (see tidyStack in format.js).
   return async function scripthostHandle(raw) {
-    openConsole();
+    beginRequest(raw.requestId);
     try {
       return toRawResponse(await scriptHandle(new Request(raw)));
     } catch (thrown) {

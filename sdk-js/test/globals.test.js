@@ -15,7 +15,7 @@ test('installGlobals() drops console output until the first request', async () =
   installGlobals(global);
   global.console.log('at build time');
   assert.deepEqual(host.lines, []);
-  await serve(() => json(null))({});
+  await serve(() => json(null))({ requestId: 'r-1' });
   global.console.log('at request time');
   assert.deepEqual(host.lines, [{ level: 'info', message: 'at request time', fields: [] }]);
 });
@@ -27,4 +27,12 @@ test('installGlobals() replaces what the sandbox lacks with a clear error', () =
   assert.throws(() => global.setTimeout(() => {}, 1), /no timers/);
   assert.throws(() => global.performance.now(), /no clock/);
   assert.throws(() => global.crypto.getRandomValues(new Uint8Array(1)), /no source of secure randomness/);
+});
+
+test('each request reseeds Math.random from its request id', async () => {
+  const draw = serve(() => json([Math.random(), Math.random()]));
+  const numbers = async (requestId) => JSON.parse(new TextDecoder().decode((await draw({ requestId })).body));
+  const first = await numbers('req-a');
+  assert.deepEqual(await numbers('req-a'), first);
+  assert.notDeepEqual(await numbers('req-b'), first);
 });
