@@ -12,7 +12,7 @@ export function decodeUtf8(bytes) {
 }
 
 /** True for a Uint8Array, any other ArrayBuffer view, or an ArrayBuffer. */
-export function isBinary(value) {
+function isBinary(value) {
   return ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
 }
 

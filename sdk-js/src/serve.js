@@ -15,8 +15,8 @@ export function serve(scriptHandle) {
   }
   // Named so that stack traces can be cut here (see tidyStack in format.js).
   return async function scripthostHandle(raw) {
-    beginRequest(raw.requestId);
     try {
+      beginRequest(raw.requestId);
       return toRawResponse(await scriptHandle(new Request(raw)));
     } catch (thrown) {
       throw toGuestError(thrown);
