@@ -1,0 +1,92 @@
+"""Argument rules shared by every implementation, so they all refuse the same things."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import cast
+
+from registry.errors import NotFound
+from registry.models import LANGUAGES, Language, Quotas
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_VERSION_ID = re.compile(r"^v([1-9][0-9]{0,17})$")
+
+
+def name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string")
+    return value
+
+
+def target(namespace: str, path: str) -> tuple[str, str]:
+    return name(namespace, "namespace"), name(path, "path")
+
+
+def actor(value: str) -> str:
+    return name(value, "actor")
+
+
+def methods(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str):
+        raise ValueError("methods must be a collection of method names, not one string")
+    upper = frozenset(name(value, "a method").upper() for value in values)
+    if not upper:
+        raise ValueError("an endpoint needs at least one method")
+    return upper
+
+
+def config(values: Mapping[str, str] | None) -> dict[str, str]:
+    checked = dict(values or {})
+    for key, value in checked.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValueError("config maps strings to strings")
+    return checked
+
+
+def quotas(values: Quotas) -> dict[str, int]:
+    checked = dict(values)
+    for key, value in checked.items():
+        name(key, "a quota name")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"quota {key!r} must be an integer, got {value!r}")
+    return checked
+
+
+def language(value: str) -> Language:
+    if value not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}, got {value!r}")
+    return cast(Language, value)
+
+
+def module_hash(value: str) -> str:
+    if not isinstance(value, str) or not _SHA256_HEX.match(value):
+        raise ValueError(f"a module hash is 64 lower-case hex digits, got {value!r}")
+    return value
+
+
+def fingerprint(value: str) -> str:
+    if not isinstance(value, str) or not _FINGERPRINT.match(value):
+        raise ValueError(
+            f"a fingerprint is 1-128 letters, digits or '._-' (not first), got {value!r}"
+        )
+    return value
+
+
+def version_number(version_id: str) -> int:
+    """`v7` -> 7; anything else names no version."""
+    match = _VERSION_ID.match(version_id) if isinstance(version_id, str) else None
+    if match is None:
+        raise NotFound(f"no version {version_id!r}")
+    return int(match.group(1))
+
+
+def version_id(number: int) -> str:
+    return f"v{number}"
+
+
+def positive(value: float, what: str) -> float:
+    if not value > 0:
+        raise ValueError(f"{what} must be positive, got {value!r}")
+    return value

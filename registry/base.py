@@ -1,0 +1,198 @@
+"""The storage contract every registry implementation keeps.
+
+The contract suite in tests/registry/ checks these rules against every
+implementation; a rule stated here and not there is a wish, not a contract.
+
+Conventions for all methods:
+- Endpoints are named by (namespace, path); a deleted endpoint is NotFound.
+- Every mutation of endpoints, versions or settings records exactly one
+  audit event and one change-feed entry, atomically with the mutation; a
+  mutation that changes nothing records nothing; a failed one records nothing.
+- `actor` is the name of the token owner who asked for the change.
+- Malformed arguments (an empty actor, a hash that is not sha256 hex, an
+  unknown language) raise ValueError; storage trouble raises RegistryUnavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from registry.models import (
+    AuditEvent,
+    Change,
+    Config,
+    Endpoint,
+    Fingerprint,
+    Language,
+    ModuleHash,
+    NamespaceSettings,
+    Quotas,
+    Version,
+    VersionId,
+)
+
+
+class Registry(Protocol):
+    # Endpoints
+
+    async def put_endpoint(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        methods: Iterable[str],
+        config: Config | None = None,
+        actor: str,
+    ) -> Endpoint:
+        """Create an endpoint (enabled, no active version) or replace its methods and config.
+
+        Methods are upper-cased; at least one is required.
+        """
+        ...
+
+    async def get_endpoint(self, namespace: str, path: str) -> Endpoint: ...
+
+    async def list_endpoints(self, namespace: str | None = None) -> list[Endpoint]:
+        """All endpoints, or those of one namespace, ordered by (namespace, path)."""
+        ...
+
+    async def delete_endpoint(self, namespace: str, path: str, *, actor: str) -> None:
+        """Make an endpoint unroutable at once.
+
+        Its versions are retained, hidden while the endpoint is absent: creating
+        it again brings them back (with no active version) and numbering goes
+        on, so a version id never names two different modules.
+        """
+        ...
+
+    async def set_endpoint_enabled(
+        self, namespace: str, path: str, enabled: bool, *, actor: str
+    ) -> Endpoint: ...
+
+    async def set_endpoint_quotas(
+        self, namespace: str, path: str, quotas: Quotas, *, actor: str
+    ) -> Endpoint:
+        """Replace the endpoint's quota overrides (an empty mapping clears them)."""
+        ...
+
+    # Versions
+
+    async def add_version(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        language: Language,
+        module_hash: ModuleHash,
+        author: str,
+        message: str = "",
+        source: str | None = None,
+    ) -> Version:
+        """Record an immutable version; its module must already be stored (put_module)."""
+        ...
+
+    async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version: ...
+
+    async def list_versions(self, namespace: str, path: str) -> list[Version]:
+        """The endpoint's versions, newest first."""
+        ...
+
+    async def activate(
+        self, namespace: str, path: str, version_id: VersionId, *, actor: str
+    ) -> Endpoint:
+        """Route the endpoint to one of its own versions; an older one is a rollback."""
+        ...
+
+    # Namespace and global settings
+
+    async def get_namespace(self, namespace: str) -> NamespaceSettings:
+        """A namespace's settings; one never configured is enabled with no overrides."""
+        ...
+
+    async def set_namespace_enabled(
+        self, namespace: str, enabled: bool, *, actor: str
+    ) -> NamespaceSettings: ...
+
+    async def set_namespace_quotas(
+        self, namespace: str, quotas: Quotas, *, actor: str
+    ) -> NamespaceSettings: ...
+
+    async def get_default_quotas(self) -> Quotas: ...
+
+    async def set_default_quotas(self, quotas: Quotas, *, actor: str) -> Quotas: ...
+
+    async def effective_quotas(self, namespace: str, path: str) -> Quotas:
+        """Defaults, overridden by the namespace's, overridden by the endpoint's."""
+        ...
+
+    # Content-addressed modules and precompiled artifacts
+
+    async def put_module(self, data: bytes) -> ModuleHash:
+        """Store a module under its sha256; storing the same bytes again is a no-op."""
+        ...
+
+    async def get_module(self, module_hash: ModuleHash) -> bytes:
+        """The module's bytes; NotFound if never stored, CorruptBlob if damaged."""
+        ...
+
+    async def has_module(self, module_hash: ModuleHash) -> bool: ...
+
+    async def put_artifact(
+        self, module_hash: ModuleHash, fingerprint: Fingerprint, data: bytes
+    ) -> None:
+        """Store (or replace) the precompiled form of a module for one engine fingerprint.
+
+        A fingerprint is 1-128 characters of letters, digits and `._-`.
+        """
+        ...
+
+    async def get_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bytes | None:
+        """The artifact, or None if absent (artifacts are a cache: recompile on None).
+
+        A damaged artifact raises CorruptBlob once and is dropped, so it reads
+        as absent afterwards.
+        """
+        ...
+
+    async def has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
+        """Whether an artifact is stored; its integrity is only checked by get_artifact."""
+        ...
+
+    # Leases: one host per fleet does an expensive job (compiling) while others wait
+
+    async def try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew the lease on `key`; False while another holder's lease is live."""
+        ...
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        """Give the lease up if `holder` has it; otherwise do nothing."""
+        ...
+
+    # History
+
+    async def audit_log(
+        self, *, namespace: str | None = None, limit: int = 100, before_seq: int | None = None
+    ) -> list[AuditEvent]:
+        """Events newest first; with `namespace`, only that namespace's (no global ones).
+
+        Page back with `before_seq` = the smallest seq of the previous page.
+        """
+        ...
+
+    async def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        """Changes with a seq greater than `seq`, oldest first, at most `limit`.
+
+        Seqs only grow, across every process sharing the store, and a change
+        becomes visible only after every change with a smaller seq: a poller that
+        remembers the largest seq it has seen misses nothing.
+        """
+        ...
+
+    async def latest_seq(self) -> int:
+        """The seq of the newest change, 0 when there is none."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; idempotent. Any later call raises RegistryUnavailable."""
+        ...

@@ -1,0 +1,594 @@
+"""The embedded default: metadata in one SQLite file, modules and artifacts as files beside it.
+
+Two host processes may share a data dir: see _sqlite_db for how writes are
+serialised. Modules (~12-18 MB) and artifacts (~40 MB) stay out of the
+database: as blobs they would be written twice (WAL, then checkpoint) while
+holding the one write lock every other process waits on. Being immutable and
+content-addressed, as files they need no lock at all (see _blobs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from registry import _checks
+from registry._blobs import BlobStore
+from registry._sqlite_db import Database
+from registry.errors import NotFound, RegistryUnavailable
+from registry.models import (
+    Action,
+    AuditEvent,
+    Change,
+    Config,
+    Details,
+    Endpoint,
+    Fingerprint,
+    Language,
+    ModuleHash,
+    NamespaceSettings,
+    Quotas,
+    Version,
+    VersionId,
+    merge_quotas,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DATABASE_NAME = "registry.sqlite3"
+BLOB_DIR_NAME = "registry-blobs"
+
+
+class SQLiteRegistry:
+    def __init__(self, database: Database, blobs: BlobStore) -> None:
+        self._db = database
+        self._blobs = blobs
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: Path, *, blob_dir: Path | None = None, busy_timeout_s: float = 5.0
+    ) -> SQLiteRegistry:
+        """Open (creating if needed) the database at `path`; blobs go beside it by default."""
+        database = await Database.open(path, busy_timeout_s)
+        return cls(database, BlobStore(blob_dir or path.parent / BLOB_DIR_NAME))
+
+    @classmethod
+    async def in_data_dir(cls, data_dir: Path) -> SQLiteRegistry:
+        return await cls.open(data_dir / DATABASE_NAME)
+
+    # Endpoints
+
+    async def put_endpoint(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        methods: Iterable[str],
+        config: Config | None = None,
+        actor: str,
+    ) -> Endpoint:
+        namespace, path = _checks.target(namespace, path)
+        wanted = _checks.methods(methods), _checks.config(config)
+        _checks.actor(actor)
+        return await self._db.write(
+            lambda db: _put_endpoint(db, namespace, path, *wanted, actor=actor)
+        )
+
+    async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
+        return await self._db.read(lambda db: _endpoint(_endpoint_row(db, namespace, path)))
+
+    async def list_endpoints(self, namespace: str | None = None) -> list[Endpoint]:
+        query = "SELECT * FROM endpoints"
+        if namespace is not None:
+            query += " WHERE namespace = :namespace"
+        query += " ORDER BY namespace, path"
+        rows = await self._db.read(
+            lambda db: db.execute(query, {"namespace": namespace}).fetchall()
+        )
+        return [_endpoint(row) for row in rows]
+
+    async def delete_endpoint(self, namespace: str, path: str, *, actor: str) -> None:
+        _checks.actor(actor)
+        await self._db.write(lambda db: _delete_endpoint(db, namespace, path, actor))
+
+    async def set_endpoint_enabled(
+        self, namespace: str, path: str, enabled: bool, *, actor: str
+    ) -> Endpoint:
+        _checks.actor(actor)
+        action = Action.ENDPOINT_ENABLED if enabled else Action.ENDPOINT_DISABLED
+        return await self._db.write(
+            lambda db: _update_endpoint(
+                db, namespace, path, {"enabled": int(enabled)}, action, {}, actor
+            )
+        )
+
+    async def set_endpoint_quotas(
+        self, namespace: str, path: str, quotas: Quotas, *, actor: str
+    ) -> Endpoint:
+        wanted = _checks.quotas(quotas)
+        _checks.actor(actor)
+        return await self._db.write(
+            lambda db: _update_endpoint(
+                db,
+                namespace,
+                path,
+                {"quotas": _json(wanted)},
+                Action.ENDPOINT_QUOTAS_SET,
+                {"quotas": wanted},
+                actor,
+            )
+        )
+
+    # Versions
+
+    async def add_version(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        language: Language,
+        module_hash: ModuleHash,
+        author: str,
+        message: str = "",
+        source: str | None = None,
+    ) -> Version:
+        namespace, path = _checks.target(namespace, path)
+        _checks.language(language)
+        _checks.module_hash(module_hash)
+        _checks.name(author, "author")
+        if not await self.has_module(module_hash):
+            raise NotFound(f"no module {module_hash}: put_module it first")
+        fields = {
+            "namespace": namespace,
+            "path": path,
+            "language": language,
+            "module_hash": module_hash,
+            "author": author,
+            "message": message,
+            "source": source,
+        }
+        return await self._db.write(lambda db: _add_version(db, fields))
+
+    async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version:
+        number = _checks.version_number(version_id)
+
+        def read(db: sqlite3.Connection) -> Version:
+            _endpoint_row(db, namespace, path)
+            return _version(_version_row(db, namespace, path, number))
+
+        return await self._db.read(read)
+
+    async def list_versions(self, namespace: str, path: str) -> list[Version]:
+        def read(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            _endpoint_row(db, namespace, path)
+            return db.execute(
+                "SELECT * FROM versions WHERE namespace = ? AND path = ? ORDER BY number DESC",
+                (namespace, path),
+            ).fetchall()
+
+        return [_version(row) for row in await self._db.read(read)]
+
+    async def activate(
+        self, namespace: str, path: str, version_id: VersionId, *, actor: str
+    ) -> Endpoint:
+        number = _checks.version_number(version_id)
+        _checks.actor(actor)
+        return await self._db.write(lambda db: _activate(db, namespace, path, number, actor))
+
+    # Namespace and global settings
+
+    async def get_namespace(self, namespace: str) -> NamespaceSettings:
+        _checks.name(namespace, "namespace")
+        return await self._db.read(lambda db: _namespace(db, namespace))
+
+    async def set_namespace_enabled(
+        self, namespace: str, enabled: bool, *, actor: str
+    ) -> NamespaceSettings:
+        _checks.name(namespace, "namespace")
+        _checks.actor(actor)
+        return await self._db.write(
+            lambda db: _set_namespace(db, namespace, actor, enabled=enabled)
+        )
+
+    async def set_namespace_quotas(
+        self, namespace: str, quotas: Quotas, *, actor: str
+    ) -> NamespaceSettings:
+        _checks.name(namespace, "namespace")
+        wanted = _checks.quotas(quotas)
+        _checks.actor(actor)
+        return await self._db.write(lambda db: _set_namespace(db, namespace, actor, quotas=wanted))
+
+    async def get_default_quotas(self) -> Quotas:
+        return await self._db.read(_default_quotas)
+
+    async def set_default_quotas(self, quotas: Quotas, *, actor: str) -> Quotas:
+        wanted = _checks.quotas(quotas)
+        _checks.actor(actor)
+        return await self._db.write(lambda db: _set_default_quotas(db, wanted, actor))
+
+    async def effective_quotas(self, namespace: str, path: str) -> Quotas:
+        def read(db: sqlite3.Connection) -> Quotas:
+            endpoint = _endpoint(_endpoint_row(db, namespace, path))
+            return merge_quotas(
+                _default_quotas(db), _namespace(db, namespace).quotas, endpoint.quotas
+            )
+
+        return await self._db.read(read)
+
+    # Modules and artifacts
+
+    async def put_module(self, data: bytes) -> ModuleHash:
+        return await self._blob_call(self._blobs.put_module, bytes(data))
+
+    async def get_module(self, module_hash: ModuleHash) -> bytes:
+        return await self._blob_call(self._blobs.get_module, _checks.module_hash(module_hash))
+
+    async def has_module(self, module_hash: ModuleHash) -> bool:
+        return await self._blob_call(self._blobs.has_module, _checks.module_hash(module_hash))
+
+    async def put_artifact(
+        self, module_hash: ModuleHash, fingerprint: Fingerprint, data: bytes
+    ) -> None:
+        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
+        await self._blob_call(self._blobs.put_artifact, *key, bytes(data))
+
+    async def get_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bytes | None:
+        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
+        return await self._blob_call(self._blobs.get_artifact, *key)
+
+    async def has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
+        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
+        return await self._blob_call(self._blobs.has_artifact, *key)
+
+    # Leases
+
+    async def try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
+        _checks.name(key, "lease key")
+        _checks.name(holder, "lease holder")
+        _checks.positive(ttl_seconds, "ttl_seconds")
+        return await self._db.write(lambda db: _try_lease(db, key, holder, ttl_seconds))
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        await self._db.write(
+            lambda db: db.execute("DELETE FROM leases WHERE key = ? AND holder = ?", (key, holder))
+        )
+
+    # History
+
+    async def audit_log(
+        self, *, namespace: str | None = None, limit: int = 100, before_seq: int | None = None
+    ) -> list[AuditEvent]:
+        _checks.positive(limit, "limit")
+        query = "SELECT * FROM events WHERE 1"
+        if namespace is not None:
+            query += " AND namespace = :namespace"
+        if before_seq is not None:
+            query += " AND seq < :before"
+        query += " ORDER BY seq DESC LIMIT :limit"
+        arguments = {"namespace": namespace, "before": before_seq, "limit": limit}
+        rows = await self._db.read(lambda db: db.execute(query, arguments).fetchall())
+        return [_audit_event(row) for row in rows]
+
+    async def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        _checks.positive(limit, "limit")
+        rows = await self._db.read(
+            lambda db: db.execute(
+                "SELECT seq, at, action, namespace, path FROM events"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        )
+        return [_change(row) for row in rows]
+
+    async def latest_seq(self) -> int:
+        return await self._db.read(
+            lambda db: int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+        )
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._db.close()
+
+    async def _blob_call(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Blob I/O runs on the default thread pool, never queued behind the database."""
+        if self._closed:
+            raise RegistryUnavailable("the registry is closed")
+        return await asyncio.to_thread(call, *args, **kwargs)
+
+
+# Everything below runs on the database thread, inside one transaction.
+
+_JSON_COLUMNS = frozenset({"methods", "config", "quotas"})
+
+
+def _put_endpoint(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    methods: frozenset[str],
+    config: dict[str, str],
+    *,
+    actor: str,
+) -> Endpoint:
+    columns = {"methods": _json(sorted(methods)), "config": _json(config)}
+    details: dict[str, object] = {"methods": sorted(methods), "config": config}
+    if _find_endpoint_row(db, namespace, path) is not None:
+        return _update_endpoint(
+            db, namespace, path, columns, Action.ENDPOINT_UPDATED, details, actor
+        )
+    now = _stamp()
+    db.execute(
+        "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"
+        " active_version, created_at, updated_at)"
+        " VALUES (:namespace, :path, :methods, :config, '{}', 1, NULL, :now, :now)",
+        {"namespace": namespace, "path": path, "now": now, **columns},
+    )
+    _record(db, actor, Action.ENDPOINT_CREATED, namespace, path, details)
+    return _endpoint(_endpoint_row(db, namespace, path))
+
+
+def _update_endpoint(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    columns: Mapping[str, object],
+    action: Action,
+    details: Details,
+    actor: str,
+) -> Endpoint:
+    """Set some columns of an endpoint; record the change only if one of them differs."""
+    row = _endpoint_row(db, namespace, path)
+    if all(row[column] == value for column, value in columns.items()):
+        return _endpoint(row)
+    # Column names come from this module, never from a caller.
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    db.execute(
+        f"UPDATE endpoints SET {assignments}, updated_at = :now"
+        " WHERE namespace = :namespace AND path = :path",
+        {**columns, "now": _stamp(), "namespace": namespace, "path": path},
+    )
+    previous = {column: _decoded(row, column) for column in columns}
+    _record(db, actor, action, namespace, path, {**details, "previous": previous})
+    return _endpoint(_endpoint_row(db, namespace, path))
+
+
+def _delete_endpoint(db: sqlite3.Connection, namespace: str, path: str, actor: str) -> None:
+    endpoint = _endpoint(_endpoint_row(db, namespace, path))
+    db.execute("DELETE FROM endpoints WHERE namespace = ? AND path = ?", (namespace, path))
+    details = {"active_version": endpoint.active_version}
+    _record(db, actor, Action.ENDPOINT_DELETED, namespace, path, details)
+
+
+def _add_version(db: sqlite3.Connection, fields: Mapping[str, str | None]) -> Version:
+    namespace, path = str(fields["namespace"]), str(fields["path"])
+    _endpoint_row(db, namespace, path)
+    # Numbering goes on past versions of a deleted incarnation of the endpoint.
+    number: int = db.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE namespace = ? AND path = ?",
+        (namespace, path),
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO versions (namespace, path, number, language, module_hash, author,"
+        " message, source, created_at) VALUES (:namespace, :path, :number, :language,"
+        " :module_hash, :author, :message, :source, :now)",
+        {**fields, "number": number, "now": _stamp()},
+    )
+    version = _version(_version_row(db, namespace, path, number))
+    details = {
+        "version": version.id,
+        "language": version.language,
+        "module_hash": version.module_hash,
+        "message": version.message,
+    }
+    _record(db, version.author, Action.VERSION_ADDED, namespace, path, details)
+    return version
+
+
+def _activate(
+    db: sqlite3.Connection, namespace: str, path: str, number: int, actor: str
+) -> Endpoint:
+    row = _endpoint_row(db, namespace, path)
+    version = _version(_version_row(db, namespace, path, number))
+    previous: int | None = row["active_version"]
+    if previous == number:
+        return _endpoint(row)
+    db.execute(
+        "UPDATE endpoints SET active_version = ?, updated_at = ? WHERE namespace = ? AND path = ?",
+        (number, _stamp(), namespace, path),
+    )
+    details = {
+        "version": version.id,
+        "module_hash": version.module_hash,
+        "previous": None if previous is None else _checks.version_id(previous),
+        "rollback": previous is not None and number < previous,
+    }
+    _record(db, actor, Action.VERSION_ACTIVATED, namespace, path, details)
+    return _endpoint(_endpoint_row(db, namespace, path))
+
+
+def _namespace(db: sqlite3.Connection, namespace: str) -> NamespaceSettings:
+    row = db.execute("SELECT * FROM namespaces WHERE namespace = ?", (namespace,)).fetchone()
+    if row is None:
+        return NamespaceSettings(namespace)
+    return NamespaceSettings(namespace, bool(row["enabled"]), json.loads(row["quotas"]))
+
+
+def _set_namespace(
+    db: sqlite3.Connection,
+    namespace: str,
+    actor: str,
+    *,
+    enabled: bool | None = None,
+    quotas: dict[str, int] | None = None,
+) -> NamespaceSettings:
+    current = _namespace(db, namespace)
+    wanted = NamespaceSettings(
+        namespace,
+        current.enabled if enabled is None else enabled,
+        current.quotas if quotas is None else quotas,
+    )
+    if wanted == current:
+        return current
+    db.execute(
+        "INSERT INTO namespaces (namespace, enabled, quotas) VALUES (?, ?, ?)"
+        " ON CONFLICT (namespace) DO UPDATE SET enabled = excluded.enabled,"
+        " quotas = excluded.quotas",
+        (namespace, int(wanted.enabled), _json(dict(wanted.quotas))),
+    )
+    if quotas is not None:
+        details = {"quotas": quotas, "previous": dict(current.quotas)}
+        _record(db, actor, Action.NAMESPACE_QUOTAS_SET, namespace, None, details)
+    else:
+        action = Action.NAMESPACE_ENABLED if wanted.enabled else Action.NAMESPACE_DISABLED
+        _record(db, actor, action, namespace, None, {})
+    return wanted
+
+
+def _default_quotas(db: sqlite3.Connection) -> dict[str, int]:
+    row = db.execute("SELECT quotas FROM default_quotas WHERE id = 1").fetchone()
+    return {} if row is None else dict(json.loads(row["quotas"]))
+
+
+def _set_default_quotas(db: sqlite3.Connection, quotas: dict[str, int], actor: str) -> Quotas:
+    current = _default_quotas(db)
+    if current == quotas:
+        return current
+    db.execute(
+        "INSERT INTO default_quotas (id, quotas) VALUES (1, ?)"
+        " ON CONFLICT (id) DO UPDATE SET quotas = excluded.quotas",
+        (_json(quotas),),
+    )
+    details = {"quotas": quotas, "previous": current}
+    _record(db, actor, Action.DEFAULT_QUOTAS_SET, None, None, details)
+    return quotas
+
+
+def _try_lease(db: sqlite3.Connection, key: str, holder: str, ttl_seconds: float) -> bool:
+    now = time.time()
+    row = db.execute("SELECT holder, expires_at FROM leases WHERE key = ?", (key,)).fetchone()
+    if row is not None and row["holder"] != holder and row["expires_at"] > now:
+        return False
+    db.execute(
+        "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET holder = excluded.holder,"
+        " expires_at = excluded.expires_at",
+        (key, holder, now + ttl_seconds),
+    )
+    return True
+
+
+def _record(
+    db: sqlite3.Connection,
+    actor: str,
+    action: Action,
+    namespace: str | None,
+    path: str | None,
+    details: Details,
+) -> None:
+    db.execute(
+        "INSERT INTO events (at, actor, action, namespace, path, details)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (_stamp(), actor, action.value, namespace, path, _json(details)),
+    )
+
+
+def _find_endpoint_row(db: sqlite3.Connection, namespace: str, path: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM endpoints WHERE namespace = ? AND path = ?", (namespace, path)
+    ).fetchone()
+    return row
+
+
+def _endpoint_row(db: sqlite3.Connection, namespace: str, path: str) -> sqlite3.Row:
+    row = _find_endpoint_row(db, namespace, path)
+    if row is None:
+        raise NotFound(f"no endpoint {namespace}{path}")
+    return row
+
+
+def _version_row(db: sqlite3.Connection, namespace: str, path: str, number: int) -> sqlite3.Row:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM versions WHERE namespace = ? AND path = ? AND number = ?",
+        (namespace, path, number),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"endpoint {namespace}{path} has no version v{number}")
+    return row
+
+
+def _endpoint(row: sqlite3.Row) -> Endpoint:
+    active: int | None = row["active_version"]
+    return Endpoint(
+        namespace=row["namespace"],
+        path=row["path"],
+        methods=frozenset(json.loads(row["methods"])),
+        config=json.loads(row["config"]),
+        quotas=json.loads(row["quotas"]),
+        enabled=bool(row["enabled"]),
+        active_version=None if active is None else _checks.version_id(active),
+        created_at=_time(row["created_at"]),
+        updated_at=_time(row["updated_at"]),
+    )
+
+
+def _version(row: sqlite3.Row) -> Version:
+    return Version(
+        id=_checks.version_id(row["number"]),
+        namespace=row["namespace"],
+        path=row["path"],
+        language=_checks.language(row["language"]),
+        module_hash=row["module_hash"],
+        author=row["author"],
+        message=row["message"],
+        created_at=_time(row["created_at"]),
+        source=row["source"],
+    )
+
+
+def _audit_event(row: sqlite3.Row) -> AuditEvent:
+    return AuditEvent(
+        seq=row["seq"],
+        at=_time(row["at"]),
+        actor=row["actor"],
+        action=Action(row["action"]),
+        namespace=row["namespace"],
+        path=row["path"],
+        details=json.loads(row["details"]),
+    )
+
+
+def _change(row: sqlite3.Row) -> Change:
+    return Change(
+        seq=row["seq"],
+        at=_time(row["at"]),
+        action=Action(row["action"]),
+        namespace=row["namespace"],
+        path=row["path"],
+    )
+
+
+def _decoded(row: sqlite3.Row, column: str) -> object:
+    value: object = row[column]
+    if column in _JSON_COLUMNS and isinstance(value, str):
+        return json.loads(value)
+    return bool(value) if column == "enabled" else value
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
