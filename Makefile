@@ -18,14 +18,14 @@ $(STAMPS)/python: pyproject.toml sdk-py/pyproject.toml
 
 $(STAMPS)/npm: sdk-js/package.json sdk-js/package-lock.json
 	@mkdir -p $(STAMPS)
-	cd sdk-js && npm ci --no-audit --no-fund --loglevel=error
+	cd sdk-js && npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 examples: install
-	$(PY) -m scripts.build_examples
+	$(PY) -c "from pathlib import Path; from host.build import build_all_cached; print(*build_all_cached([Path('examples/home-js/home.js'), Path('examples/home-py/home.py')]), sep='\n')"
 
 run: install examples
-	$(PY) -m scripts.run_examples
+	bash scripts/run_examples.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -34,6 +34,7 @@ lint: install
 
 test: install lint
 	$(VENV)/bin/pytest
+	cd sdk-js && node --test test/
 
 bench: install examples
 	$(PY) -m bench.sandbox_overhead

@@ -65,8 +65,9 @@ def _register_probes(app: Quart) -> None:
         if routes.last_refresh_ok:
             return jsonify({"status": "ready", "endpoints": len(routes)}), 200
         # Cached endpoints keep serving; what is degraded is deploys and refresh.
-        return jsonify({"status": "degraded", "reason": "registry unreachable",
-                        "endpoints": len(routes)}), 503
+        return jsonify(
+            {"status": "degraded", "reason": "registry unreachable", "endpoints": len(routes)}
+        ), 503
 
 
 def _register_device_path(app: Quart) -> None:

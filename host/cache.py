@@ -116,7 +116,7 @@ class ModuleCache:
 
     async def _load(self, module_hash: str, kind: ModuleKind) -> CompiledModule:
         local = self._local_path(module_hash, kind)
-        if local.exists():
+        if await asyncio.to_thread(local.exists):
             module = await self._deserialize(kind, local, module_hash)
             if module is not None:
                 self.stats.local_loads += 1
@@ -171,7 +171,7 @@ class ModuleCache:
             return await asyncio.to_thread(self._engine.load_artifact, kind, path, module_hash)
         except Exception:
             # A stale or damaged artifact is not fatal: drop it and fall back.
-            path.unlink(missing_ok=True)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
             return None
 
     def _remember(self, module: CompiledModule) -> None:

@@ -18,8 +18,16 @@ log = get_logger("scripthost.request")
 
 # Headers that describe one hop, not the request: never passed to scripts.
 _HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding",
-     "upgrade", "authorization"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "authorization",
+    }
 )
 _RESPONSE_HEADERS_OWNED_BY_HOST = frozenset({"content-length", "transfer-encoding", "connection"})
 
@@ -32,8 +40,10 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     refusal = _refusal(route, request_id)
     if refusal is not None:
         return refusal
-    assert route is not None and route.module_hash is not None
-    body = await request.get_data(cache=False)
+    assert route is not None
+    assert route.module_hash is not None
+    raw = await request.get_data(cache=False, as_text=False)
+    body = raw if isinstance(raw, bytes) else raw.encode()
     if len(body) > state.settings.max_request_body_bytes:
         return json_error(413, "request_too_large", "request body is too large", request_id)
     module = await state.cache.get(route.module_hash, route.kind)

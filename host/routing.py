@@ -86,13 +86,16 @@ class RouteRefresher:
         if not changes:
             self._mark(ok=True)
             return 0
-        keys = {(change.namespace, change.path) for change in changes if change.path}
-        namespaces = {change.namespace for change in changes if not change.path}
+        keys: set[tuple[str, str]] = {
+            (change.namespace, change.path)
+            for change in changes
+            if change.namespace is not None and change.path is not None
+        }
+        # A global change (namespace None) touches every endpoint.
+        namespaces = {change.namespace for change in changes if change.path is None}
         for namespace in namespaces:
-            keys |= {key for key in self._table.routes if key[0] == namespace}
-            keys |= {
-                (e.namespace, e.path) for e in await self._registry.list_endpoints(namespace)
-            }
+            keys |= {key for key in self._table.routes if namespace in (None, key[0])}
+            keys |= {(e.namespace, e.path) for e in await self._registry.list_endpoints(namespace)}
         for namespace, path in keys:
             await self._refresh_endpoint(namespace, path)
         self._table.seq = max(change.seq for change in changes)

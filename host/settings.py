@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.backends import Catalogue
-from host.limits import MiB, Limits
+from host.limits import Limits, MiB
 from host.logs import LogFormat
 
 

@@ -48,7 +48,9 @@ def _check_component(component: wc.Component, engine: wasmtime.Engine) -> None:
             "the component imports what the host does not provide: " + ", ".join(sorted(refused))
         )
     if "handle" not in kind.exports(engine):
-        raise ModuleRejected("the component does not export `handle` (world scripthost:abi/endpoint)")
+        raise ModuleRejected(
+            "the component does not export `handle` (world scripthost:abi/endpoint)"
+        )
 
 
 def _check_javy(module: wasmtime.Module) -> None:

@@ -85,8 +85,8 @@ class AuditOut(BaseModel):
     at: datetime
     actor: str
     action: str
-    namespace: str
-    path: str
+    namespace: str | None
+    path: str | None
     details: dict[str, object]
 
 
@@ -255,7 +255,11 @@ async def audit_log(query_args: AuditQuery) -> AuditList:
         namespace=query_args.namespace, limit=query_args.limit
     )
     return AuditList(
-        events=[audit_out(e) for e in events if caller.may_touch(e.namespace)]
+        events=[
+            audit_out(e)
+            for e in events
+            if caller.admin or (e.namespace and caller.may_touch(e.namespace))
+        ]
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from host.logs import get_logger
 from host.sandbox import ModuleKind, module_kind
 from host.state import host_state
 from host.validation import check_module
-from registry import Version
+from registry import Language, Version
 
 log = get_logger("scripthost.deploy")
 
@@ -59,21 +61,27 @@ async def accept_upload(
         message=message,
     )
     log.info(
-        "version uploaded", namespace=namespace, endpoint=path, version=version.id,
-        module_hash=module_hash, actor=actor, bytes=len(module),
+        "version uploaded",
+        namespace=namespace,
+        endpoint=path,
+        version=version.id,
+        module_hash=module_hash,
+        actor=actor,
+        bytes=len(module),
     )
     if activate:
         await state.registry.activate(namespace, path, version.id, actor=actor)
-        log.info("version activated", namespace=namespace, endpoint=path, version=version.id,
-                 actor=actor)
+        log.info(
+            "version activated", namespace=namespace, endpoint=path, version=version.id, actor=actor
+        )
     return version
 
 
-def _language(kind: ModuleKind, declared: str | None) -> str:
+def _language(kind: ModuleKind, declared: str | None) -> Language:
     if kind is ModuleKind.JAVY:
         return "javy"
     if declared is None:
         return "wasm"
     if declared not in LANGUAGES - {"javy"}:
         raise BadLanguage(f"language must be one of js, python, wasm; got {declared!r}")
-    return declared
+    return cast(Language, declared)
