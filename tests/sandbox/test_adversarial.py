@@ -1,0 +1,100 @@
+"""Scripts that try to escape or exhaust the sandbox, in both languages, as real components.
+
+Each must end in bounded time with its own failure class, and the next
+request in the same process must succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from host.build import build_all_cached
+from host.failures import FailureClass
+from host.sandbox import CompiledModule, Limits, Sandbox, ScriptRequest
+from tests.support.runs import run_once
+
+SCRIPTS = Path(__file__).parent / "scripts"
+LANGUAGES = {"js": ".js", "py": ".py"}
+# The wall clock must never be what stops these (except where it is the point):
+# every run ends well inside the default 2 s deadline.
+BOUND_MS = 2_500
+
+EXPECTED: dict[str, FailureClass] = {
+    "loop": FailureClass.FUEL_EXHAUSTED,
+    "alloc": FailureClass.MEMORY_EXCEEDED,
+    "recursion": FailureClass.STACK_OVERFLOW,
+    "stdout_flood": FailureClass.OUTPUT_EXCEEDED,
+    "throw": FailureClass.GUEST_ERROR,
+    "host_call_flood": FailureClass.FUEL_EXHAUSTED,
+}
+CASES = [(language, name) for language in LANGUAGES for name in EXPECTED]
+
+
+def script(language: str, name: str) -> Path:
+    return SCRIPTS / language / f"{name}{LANGUAGES[language]}"
+
+
+@pytest.fixture(scope="module")
+def components() -> dict[Path, Path]:
+    sources = [script(lang, name) for lang in LANGUAGES for name in [*EXPECTED, "ok", "escape"]]
+    return dict(zip(sources, build_all_cached(sources), strict=True))
+
+
+@pytest.fixture(scope="module")
+def load(
+    components: dict[Path, Path], compile_file: Callable[[Path], CompiledModule]
+) -> Callable[[str, str], CompiledModule]:
+    def load_(language: str, name: str) -> CompiledModule:
+        return compile_file(components[script(language, name)])
+
+    return load_
+
+
+@pytest.mark.parametrize(("language", "name"), CASES)
+async def test_adversarial_script_ends_in_its_class_and_the_host_keeps_serving(
+    sandbox: Sandbox,
+    load: Callable[[str, str], CompiledModule],
+    language: str,
+    name: str,
+) -> None:
+    result = await run_once(sandbox, load(language, name))
+    assert result.failure is EXPECTED[name], (result.failure_message, result.guest_detail[-500:])
+    assert result.status == EXPECTED[name].http_status
+    assert result.wall_ms < BOUND_MS
+    after = await run_once(sandbox, load(language, "ok"))
+    assert after.failure is None, after.failure_message
+    assert after.response is not None
+    assert after.response.status == 200
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_uncaught_exception_carries_the_guest_message(
+    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], language: str
+) -> None:
+    result = await run_once(sandbox, load(language, "throw"))
+    assert "kaboom" in result.failure_message
+    assert "kaboom" in result.guest_detail
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_stdout_is_captured_into_the_request_log_and_capped(
+    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], language: str
+) -> None:
+    limits = Limits(log_bytes=4096)
+    result = await run_once(sandbox, load(language, "stdout_flood"), limits=limits)
+    assert result.failure is FailureClass.OUTPUT_EXCEEDED
+    captured = sum(len(line.message) for line in result.logs)
+    assert 0 < captured <= limits.log_bytes
+
+
+async def test_python_file_and_socket_attempts_are_refused_as_abi_violations(
+    sandbox: Sandbox, load: Callable[[str, str], CompiledModule]
+) -> None:
+    for query in ("", "via=socket"):
+        request = ScriptRequest("GET", "/", query, request_id="escape")
+        result = await run_once(sandbox, load("py", "escape"), request)
+        assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
+        assert "no access to" in result.failure_message
