@@ -25,9 +25,9 @@ async function buildError(name, source) {
 }
 
 test('the entry sets up the SDK before the script and exports handle', () => {
-  const lines = entrySource('/work/home.js').split('\n');
+  const lines = entrySource('/scripts/home.js').split('\n');
   assert.match(lines[0], /setup\.js";$/);
-  assert.match(lines.at(-2), /import \* as script from "\/work\/home\.js";/);
+  assert.match(lines.at(-2), /import \* as script from "\/scripts\/home\.js";/);
   assert.equal(lines.at(-1), 'export const handle = serve(script.handle);');
 });
 
