@@ -52,7 +52,9 @@ def new_store(engine: wasmtime.Engine, context: RequestContext) -> wasmtime.Stor
 
 
 def deadline_ticks(timeout_ms: int) -> int:
-    return max(1, math.ceil(timeout_ms / 1000 / EPOCH_TICK_SECONDS))
+    # The ticker's next tick may come at once, so one extra tick keeps the
+    # deadline from ever firing before `timeout_ms` has passed.
+    return math.ceil(timeout_ms / 1000 / EPOCH_TICK_SECONDS) + 1
 
 
 def _output_sink(context: RequestContext, stream: str) -> Any:
