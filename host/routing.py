@@ -72,6 +72,8 @@ class RouteRefresher:
         self._cache = cache
         self._default_limits = default_limits
         self._interval_s = interval_s
+        # The poll loop and a deploy on this host may both ask for a refresh.
+        self._lock = asyncio.Lock()
 
     async def load_all(self) -> None:
         seq = await self._registry.latest_seq()
@@ -82,6 +84,10 @@ class RouteRefresher:
 
     async def poll_once(self) -> int:
         """Apply the changes since the last poll; return how many endpoints changed."""
+        async with self._lock:
+            return await self._apply_changes()
+
+    async def _apply_changes(self) -> int:
         changes = await self._registry.changes_since(self._table.seq)
         if not changes:
             self._mark(ok=True)

@@ -33,6 +33,8 @@ class Settings:
     max_request_body_bytes: int = 1 * MiB
     default_limits: Limits = field(default_factory=Limits)
     log_format: LogFormat = LogFormat.CONSOLE
+    # wasmtime's own compilation cache; None keeps it in the data dir.
+    compile_cache_dir: Path | None = None
 
     @property
     def artifact_dir(self) -> Path:
@@ -40,4 +42,4 @@ class Settings:
 
     @property
     def wasmtime_cache_dir(self) -> Path:
-        return self.data_dir / "wasmtime-cache"
+        return self.compile_cache_dir or self.data_dir / "wasmtime-cache"

@@ -70,6 +70,10 @@ class UploadOut(BaseModel):
     active: bool
 
 
+class EnabledIn(BaseModel):
+    enabled: bool
+
+
 class ActivateIn(BaseModel):
     version: str
 
@@ -150,9 +154,11 @@ async def put_endpoint(namespace: str, path: str, data: EndpointIn) -> EndpointO
     namespace, path = target(namespace, path)
     caller = principal_for(namespace)
     methods = sorted({method.upper() for method in data.methods})
-    endpoint = await host_state().registry.put_endpoint(
+    state = host_state()
+    endpoint = await state.registry.put_endpoint(
         namespace, path, methods=methods, config=data.config, actor=caller.name
     )
+    await state.refresher.poll_once()
     return endpoint_out(endpoint)
 
 
@@ -171,8 +177,26 @@ async def delete_endpoint(namespace: str, path: str) -> tuple[str, int]:
     """Delete an endpoint: devices get 404 from the next route refresh on."""
     namespace, path = target(namespace, path)
     caller = principal_for(namespace)
-    await host_state().registry.delete_endpoint(namespace, path, actor=caller.name)
+    state = host_state()
+    await state.registry.delete_endpoint(namespace, path, actor=caller.name)
+    await state.refresher.poll_once()
     return "", 204
+
+
+@admin_api.put(_ENDPOINT + "/-/enabled")
+@tag(["switches"])
+@validate_request(EnabledIn)
+@validate_response(EndpointOut)
+async def set_enabled(namespace: str, path: str, data: EnabledIn) -> EndpointOut:
+    """The endpoint's kill switch: a disabled endpoint answers 503 with Retry-After."""
+    namespace, path = target(namespace, path)
+    caller = principal_for(namespace)
+    state = host_state()
+    endpoint = await state.registry.set_endpoint_enabled(
+        namespace, path, data.enabled, actor=caller.name
+    )
+    await state.refresher.poll_once()
+    return endpoint_out(endpoint)
 
 
 @admin_api.get(_ENDPOINT + "/-/versions")
@@ -237,6 +261,7 @@ async def activate_version(namespace: str, path: str, data: ActivateIn) -> Endpo
     # Warm this host before traffic moves; other hosts warm on the change feed.
     await state.cache.get(version.module_hash, module_kind_of(version.language))
     endpoint = await state.registry.activate(namespace, path, data.version, actor=caller.name)
+    await state.refresher.poll_once()
     return endpoint_out(endpoint)
 
 
@@ -260,6 +285,47 @@ async def audit_log(query_args: AuditQuery) -> AuditList:
             for e in events
             if caller.admin or (e.namespace and caller.may_touch(e.namespace))
         ]
+    )
+
+
+class CacheOut(BaseModel):
+    modules: int
+    hits: int
+    misses: int
+    local_loads: int
+    registry_loads: int
+    compiles: int
+
+
+class HostOut(BaseModel):
+    engine_fingerprint: str
+    route_seq: int
+    endpoints: int
+    registry_reachable: bool
+    cache: CacheOut
+
+
+@admin_api.get("/host")
+@tag(["host"])
+@validate_response(HostOut)
+async def host_info() -> HostOut:
+    """This host's engine, route table and module cache (each host answers for itself)."""
+    principal()
+    state = host_state()
+    stats = state.cache.stats
+    return HostOut(
+        engine_fingerprint=state.engine.fingerprint,
+        route_seq=state.routes.seq,
+        endpoints=len(state.routes),
+        registry_reachable=state.routes.last_refresh_ok,
+        cache=CacheOut(
+            modules=len(state.cache),
+            hits=stats.hits,
+            misses=stats.misses,
+            local_loads=stats.local_loads,
+            registry_loads=stats.registry_loads,
+            compiles=stats.compiles,
+        ),
     )
 
 

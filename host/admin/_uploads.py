@@ -74,6 +74,8 @@ async def accept_upload(
         log.info(
             "version activated", namespace=namespace, endpoint=path, version=version.id, actor=actor
         )
+    # This host serves the change at once; the others within one refresh interval.
+    await state.refresher.poll_once()
     return version
 
 

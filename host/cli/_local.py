@@ -1,4 +1,4 @@
-"""The `scripthost` command."""
+"""Commands that work on this machine alone: `build` and `invoke`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import click
 
 from host.backends import Catalogue
 from host.build import BuildError, build_script
+from host.cli._options import parse_pairs
 from host.invoke import invoke, read_request_file, result_document
 from host.sandbox import InvalidModule, Limits, MiB, SandboxEngine
 
@@ -21,23 +22,7 @@ DEFAULT_CACHE_DIR = Path(
 )
 
 
-def parse_pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for value in values:
-        key, sep, item = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=what)
-        pairs[key] = item
-    return pairs
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="scripthost")
-def main() -> None:
-    """scripthost: WebAssembly-sandboxed scripts as HTTP endpoints."""
-
-
-@main.command()
+@click.command()
 @click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -55,7 +40,7 @@ def build(script: Path, out: Path | None) -> None:
     click.echo(str(target))
 
 
-@main.command(name="invoke")
+@click.command(name="invoke")
 @click.argument("module", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--request",

@@ -1,0 +1,21 @@
+"""The `scripthost` command."""
+
+from __future__ import annotations
+
+import click
+
+from host.cli._local import build, invoke_command
+from host.cli._manage import deploy, endpoints, remove, rollback, versions
+from host.cli._serve import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scripthost")
+def main() -> None:
+    """scripthost: WebAssembly-sandboxed scripts as HTTP endpoints."""
+
+
+for command in (build, invoke_command, serve, deploy, endpoints, versions, rollback, remove):
+    main.add_command(command)
+
+__all__ = ["main"]

@@ -1,0 +1,194 @@
+"""Commands that talk to a running host's management API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from host.build import LANGUAGES, BuildError, build_cached
+from host.cli._options import parse_pairs, server_options
+from host.client import AdminClient, Document, ServerError, split_endpoint
+
+_DEFAULT_METHODS = ("GET",)
+
+
+@contextmanager
+def admin_client(server: str, token: str | None) -> Iterator[AdminClient]:
+    """A client whose failures end the command with one readable line, never a traceback."""
+    try:
+        with AdminClient(server, token) as client:
+            yield client
+    except ServerError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def endpoint_argument(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("target", metavar="NS/PATH", callback=_split_target)(command)
+
+
+def _split_target(_: click.Context, __: click.Parameter, value: str) -> tuple[str, str]:
+    try:
+        return split_endpoint(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--endpoint", "target", required=True, metavar="NS/PATH", callback=_split_target)
+@server_options
+@click.option("--message", "-m", default="", help="Why this version exists.")
+@click.option("--config", multiple=True, metavar="KEY=VALUE", help="Endpoint configuration.")
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    metavar="METHOD",
+    help="Allowed HTTP method (repeatable); default GET for a new endpoint.",
+)
+@click.option("--no-activate", is_flag=True, help="Upload only; activate later.")
+def deploy(
+    artifact: Path,
+    target: tuple[str, str],
+    server: str,
+    token: str | None,
+    message: str,
+    config: tuple[str, ...],
+    methods: tuple[str, ...],
+    no_activate: bool,
+) -> None:
+    """Upload ARTIFACT (a script to build, or a .wasm module) as a new version.
+
+    Creates the endpoint if it does not exist. Prints the new version id.
+    """
+    namespace, path = target
+    module, source, language = _module_and_source(artifact)
+    settings = parse_pairs(config, "--config")
+    with admin_client(server, token) as client:
+        _ensure_endpoint(client, namespace, path, methods, settings)
+        version = client.upload(
+            namespace,
+            path,
+            module,
+            source=source,
+            language=language,
+            message=message,
+            activate=not no_activate,
+        )
+    state = "active" if version["active"] else "not active"
+    click.echo(f"{namespace}/{path}: {version['version']} ({state})", err=True)
+    click.echo(version["version"])
+
+
+def _module_and_source(artifact: Path) -> tuple[bytes, str | None, str | None]:
+    language = LANGUAGES.get(artifact.suffix)
+    if language is None:
+        return artifact.read_bytes(), None, None
+    click.echo(f"building {artifact} ...", err=True)
+    try:
+        component = build_cached(artifact)
+    except BuildError as error:
+        raise click.ClickException(f"build failed: {error}") from None
+    return component.read_bytes(), artifact.read_text(), language
+
+
+def _ensure_endpoint(
+    client: AdminClient,
+    namespace: str,
+    path: str,
+    methods: tuple[str, ...],
+    config: dict[str, str],
+) -> None:
+    existing = client.endpoint(namespace, path)
+    if existing is not None and not methods and not config:
+        return
+    wanted_methods = list(methods or (existing["methods"] if existing else _DEFAULT_METHODS))
+    wanted_config = {**(existing["config"] if existing else {}), **config}
+    client.put_endpoint(namespace, path, wanted_methods, wanted_config)
+
+
+@click.command()
+@server_options
+def endpoints(server: str, token: str | None) -> None:
+    """List the endpoints this token may see."""
+    with admin_client(server, token) as client:
+        found = client.endpoints()
+    rows = [
+        (
+            f"{e['namespace']}{e['path']}",
+            ",".join(e["methods"]),
+            e["active_version"] or "-",
+            "enabled" if e["enabled"] else "DISABLED",
+        )
+        for e in found
+    ]
+    _print_table(("ENDPOINT", "METHODS", "ACTIVE", "STATE"), rows)
+
+
+@click.command()
+@endpoint_argument
+@server_options
+def versions(target: tuple[str, str], server: str, token: str | None) -> None:
+    """List an endpoint's versions, newest first; * marks the active one."""
+    with admin_client(server, token) as client:
+        found = client.versions(*target)
+    rows = [
+        (
+            ("* " if v["active"] else "  ") + v["id"],
+            v["language"],
+            v["author"],
+            v["created_at"][:19],
+            v["message"],
+        )
+        for v in found
+    ]
+    _print_table(("VERSION", "LANGUAGE", "AUTHOR", "CREATED", "MESSAGE"), rows)
+
+
+@click.command()
+@endpoint_argument
+@server_options
+@click.option("--to", "to_version", metavar="VERSION", help="Default: the one before the active.")
+def rollback(
+    target: tuple[str, str], server: str, token: str | None, to_version: str | None
+) -> None:
+    """Make an earlier version active again."""
+    namespace, path = target
+    with admin_client(server, token) as client:
+        found = client.versions(namespace, path)
+        chosen = to_version or _previous_version(found)
+        endpoint = client.activate(namespace, path, chosen)
+    click.echo(f"{namespace}{endpoint['path']}: {endpoint['active_version']} is active")
+
+
+def _previous_version(found: list[Document]) -> str:
+    """The version created just before the active one (the list is newest first)."""
+    ids = [v["id"] for v in found]
+    active = next((i for i, v in enumerate(found) if v["active"]), None)
+    if active is None or active + 1 >= len(ids):
+        raise click.ClickException("there is no earlier version to roll back to; use --to")
+    return str(ids[active + 1])
+
+
+@click.command(name="delete")
+@endpoint_argument
+@server_options
+def remove(target: tuple[str, str], server: str, token: str | None) -> None:
+    """Delete an endpoint: devices get 404 at once. Its versions are kept."""
+    with admin_client(server, token) as client:
+        client.delete(*target)
+    click.echo(f"{target[0]}/{target[1]}: deleted")
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        click.echo(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )

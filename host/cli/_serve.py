@@ -1,0 +1,120 @@
+"""`scripthost serve`: the host on Hypercorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from host.backends import Catalogue
+from host.limits import MiB
+from host.logs import LogFormat
+from host.serve import run
+from host.settings import Settings
+
+_DEFAULTS = Settings()
+
+
+@click.command()
+@click.option(
+    "--registry",
+    "registry_url",
+    metavar="URL",
+    help="sqlite:///FILE or cassandra://HOST[:PORT][,HOST...]/KEYSPACE; "
+    "default: SQLite in the data dir.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULTS.data_dir,
+    show_default=True,
+)
+@click.option("--host", default=_DEFAULTS.host, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=_DEFAULTS.port, show_default=True)
+@click.option(
+    "--tokens",
+    "tokens_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file of API tokens; SCRIPTHOST_ADMIN_TOKEN adds a bootstrap admin.",
+)
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    metavar="NAME=URL",
+    help="A named backend service scripts may call (repeatable).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.workers,
+    show_default=True,
+    help="Sandbox worker threads: how many scripts run at once.",
+)
+@click.option(
+    "--refresh-interval",
+    "refresh_interval_s",
+    type=click.FloatRange(min=0.05, max=1.0),
+    default=_DEFAULTS.refresh_interval_s,
+    show_default=True,
+    help="Seconds between polls of the registry's change feed.",
+)
+@click.option(
+    "--cache-size",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.cache_capacity,
+    show_default=True,
+    help="Compiled modules kept in memory.",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.max_upload_bytes // MiB,
+    show_default=True,
+)
+@click.option(
+    "--compile-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="wasmtime's on-disk compilation cache (default: in the data dir).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice([f.value for f in LogFormat]),
+    default=_DEFAULTS.log_format.value,
+    show_default=True,
+)
+def serve(
+    registry_url: str | None,
+    data_dir: Path,
+    host: str,
+    port: int,
+    tokens_file: Path | None,
+    backends: tuple[str, ...],
+    workers: int,
+    refresh_interval_s: float,
+    cache_size: int,
+    max_upload_mb: int,
+    compile_cache: Path | None,
+    log_format: str,
+) -> None:
+    """Serve the endpoints in the registry, and the management API."""
+    try:
+        catalogue = Catalogue.from_pairs(backends)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--backend") from None
+    run(
+        Settings(
+            data_dir=data_dir,
+            registry_url=registry_url,
+            host=host,
+            port=port,
+            tokens_file=tokens_file,
+            catalogue=catalogue,
+            workers=workers,
+            refresh_interval_s=refresh_interval_s,
+            cache_capacity=cache_size,
+            max_upload_bytes=max_upload_mb * MiB,
+            compile_cache_dir=compile_cache,
+            log_format=LogFormat(log_format),
+        )
+    )

@@ -1,0 +1,138 @@
+"""A small synchronous client for the management API, used by the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+Document = dict[str, Any]
+# Deploys compile the module before answering: seconds, not milliseconds.
+_DEPLOY_TIMEOUT_SECONDS = 300.0
+
+
+class ServerError(Exception):
+    """The server refused a request or could not be reached; str() is one readable line."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def split_endpoint(target: str) -> tuple[str, str]:
+    """`tv/home` -> ("tv", "home"); the server checks the names themselves."""
+    namespace, _, path = target.strip("/").partition("/")
+    if not namespace or not path:
+        raise ValueError(f"expected NAMESPACE/PATH, got {target!r}")
+    return namespace, path
+
+
+class AdminClient:
+    def __init__(self, server: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=server.rstrip("/") + "/admin/v1", headers=headers, timeout=30.0
+        )
+        self._server = server
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def endpoints(self) -> list[Document]:
+        endpoints: list[Document] = self._call("GET", "/endpoints")["endpoints"]
+        return endpoints
+
+    def endpoint(self, namespace: str, path: str) -> Document | None:
+        try:
+            return self._call("GET", _endpoint_url(namespace, path))
+        except ServerError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def put_endpoint(
+        self, namespace: str, path: str, methods: list[str], config: Mapping[str, str]
+    ) -> Document:
+        return self._call(
+            "PUT",
+            _endpoint_url(namespace, path),
+            json={"methods": methods, "config": dict(config)},
+        )
+
+    def upload(
+        self,
+        namespace: str,
+        path: str,
+        module: bytes,
+        *,
+        source: str | None,
+        language: str | None,
+        message: str,
+        activate: bool,
+    ) -> Document:
+        form = {"message": message, "activate": "true" if activate else "false"}
+        if source is not None:
+            form["source"] = source
+        if language is not None:
+            form["language"] = language
+        return self._call(
+            "POST",
+            _endpoint_url(namespace, path) + "/-/versions",
+            data=form,
+            files={"module": ("module.wasm", module, "application/wasm")},
+            timeout=_DEPLOY_TIMEOUT_SECONDS,
+        )
+
+    def versions(self, namespace: str, path: str) -> list[Document]:
+        versions: list[Document] = self._call(
+            "GET", _endpoint_url(namespace, path) + "/-/versions"
+        )["versions"]
+        return versions
+
+    def activate(self, namespace: str, path: str, version: str) -> Document:
+        return self._call(
+            "POST",
+            _endpoint_url(namespace, path) + "/-/activate",
+            json={"version": version},
+            timeout=_DEPLOY_TIMEOUT_SECONDS,
+        )
+
+    def delete(self, namespace: str, path: str) -> None:
+        self._call("DELETE", _endpoint_url(namespace, path))
+
+    def audit(self, namespace: str | None = None, limit: int = 50) -> list[Document]:
+        params: dict[str, str | int] = {"limit": limit}
+        if namespace:
+            params["namespace"] = namespace
+        events: list[Document] = self._call("GET", "/audit", params=params)["events"]
+        return events
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Document:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TransportError as error:
+            raise ServerError(f"cannot reach the server at {self._server}: {error}") from None
+        if response.is_success:
+            return response.json() if response.content else {}
+        raise _server_error(response)
+
+
+def _endpoint_url(namespace: str, path: str) -> str:
+    return f"/endpoints/{namespace}/{path.strip('/')}"
+
+
+def _server_error(response: httpx.Response) -> ServerError:
+    try:
+        document = response.json()
+        code, message = str(document["error"]), str(document["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = "error", response.text.strip()[:200] or response.reason_phrase
+    return ServerError(f"{response.status_code} {code}: {message}", response.status_code, code)
