@@ -37,7 +37,8 @@ def test_full_lifecycle_survives_a_restart(host: HostProcess, built: dict[str, P
     assert "v1 is active" in rolled.stdout
     assert home(host, "home").json()["greeting"] == "Hello, Ada!"
     listing = host.cli("versions", "tv/home", token=TV_TOKEN).stdout
-    assert "* v1" in listing and "  v2" in listing
+    assert "* v1" in listing
+    assert "  v2" in listing
 
     host.cli("delete", "tv/home-py", token=TV_TOKEN)
     gone = home(host, "home-py")
@@ -49,7 +50,8 @@ def test_full_lifecycle_survives_a_restart(host: HostProcess, built: dict[str, P
     assert home(host, "home").json()["greeting"] == "Hello, Ada!"
     assert home(host, "home-py").status_code == 404
     endpoints = host.cli("endpoints", token=TV_TOKEN).stdout
-    assert "tv/home " in endpoints and "tv/home-py" not in endpoints
+    assert "tv/home " in endpoints
+    assert "tv/home-py" not in endpoints
     with host.admin(TV_TOKEN) as admin:
         source = admin.get("/endpoints/tv/home/-/versions/v2/source").json()
         events = admin.get("/audit", params={"namespace": "tv"}).json()["events"]
