@@ -31,7 +31,12 @@ def test_full_lifecycle_survives_a_restart(host: HostProcess, built: dict[str, P
 
     v2 = host.cli("deploy", str(HOME_V2_JS), "--endpoint", "tv/home", "-m", "v2", token=TV_TOKEN)
     assert v2.stdout.strip() == "v2"
-    assert home(host, "home").json() == {"edition": "v2", "greeting": "Hello", "version": "v2"}
+    assert home(host, "home").json() == {
+        "edition": "v2",
+        "greeting": "Hello",
+        "path": "/home",
+        "version": "v2",
+    }
 
     rolled = host.cli("rollback", "tv/home", token=TV_TOKEN)
     assert "v1 is active" in rolled.stdout

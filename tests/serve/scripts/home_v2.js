@@ -3,5 +3,10 @@
 import { config, json } from '@scripthost/sdk';
 
 export function handle(req) {
-  return json({ edition: 'v2', greeting: config.get('greeting', 'Hi'), version: req.version });
+  return json({
+    edition: 'v2',
+    greeting: config.get('greeting', 'Hi'),
+    path: req.path,
+    version: req.version,
+  });
 }

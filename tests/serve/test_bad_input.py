@@ -1,0 +1,154 @@
+"""Bad uploads and bad callers get a specific 4xx with a JSON error, and nothing stored changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import wasmtime
+
+from tests.serve.conftest import example_backends
+from tests.support.hosts import ADMIN_TOKEN, MUSIC_TOKEN, TV_TOKEN, HostProcess
+
+MAX_UPLOAD_MB = 16
+
+
+def component_importing(*interfaces: str) -> bytes:
+    imports = " ".join(f'(import "{name}" (instance))' for name in interfaces)
+    return bytes(wasmtime.wat2wasm(f"(component {imports})"))
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory, example_backend: str) -> Iterator[HostProcess]:
+    served = HostProcess(
+        tmp_path_factory.mktemp("bad-input") / "host",
+        backends=example_backends(example_backend),
+        extra_args=["--max-upload-mb", str(MAX_UPLOAD_MB)],
+    ).start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(host: HostProcess, built: dict[str, Path]) -> HostProcess:
+    host.cli("deploy", str(built["js"]), "--endpoint", "tv/home", "--config", "greeting=Hi")
+    return host
+
+
+def stored_state(host: HostProcess) -> dict[str, Any]:
+    with host.admin() as admin:
+        return {
+            "endpoints": admin.get("/endpoints").json(),
+            "versions": admin.get("/endpoints/tv/home/-/versions").json(),
+            "audit": admin.get("/audit").json(),
+            "blobs": sorted(
+                str(p.relative_to(host.data_dir))
+                for p in (host.data_dir / "registry-blobs").rglob("*")
+            ),
+        }
+
+
+def upload(
+    host: HostProcess, module: bytes, token: str | None = TV_TOKEN, endpoint: str = "tv/home"
+) -> httpx.Response:
+    with host.admin(token) as admin:
+        return admin.post(
+            f"/endpoints/{endpoint}/-/versions",
+            files={"module": ("module.wasm", module, "application/wasm")},
+            data={"message": "bad"},
+        )
+
+
+Attempt = Callable[[HostProcess, dict[str, Path]], httpx.Response]
+
+
+def _garbage(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, b"this is not webassembly at all" * 100)
+
+
+def _truncated(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    whole = built["js"].read_bytes()
+    return upload(host, whole[: len(whole) // 2])
+
+
+def _filesystem(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, component_importing("wasi:filesystem/types@0.2.0"))
+
+
+def _unknown_interface(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, component_importing("acme:secrets/vault@1.0.0"))
+
+
+def _over_the_module_cap(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, b"\0asm\x0d\x00\x01\x00" + bytes(MAX_UPLOAD_MB << 20))
+
+
+def _over_the_request_cap(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, bytes(3 * MAX_UPLOAD_MB << 20))
+
+
+def _no_token(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, built["js"].read_bytes(), token=None)
+
+
+def _wrong_token(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, built["js"].read_bytes(), token="not-a-token-anyone-was-given")
+
+
+def _other_team(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, built["js"].read_bytes(), token=MUSIC_TOKEN)
+
+
+def _put_endpoint(path: str) -> Attempt:
+    def attempt(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+        with host.admin(ADMIN_TOKEN) as admin:
+            return admin.put(f"/endpoints/{path}", json={"methods": ["GET"]})
+
+    return attempt
+
+
+CASES: dict[str, tuple[Attempt, int, str]] = {
+    "garbage bytes": (_garbage, 422, "invalid_module"),
+    "truncated component": (_truncated, 422, "invalid_module"),
+    "imports wasi:filesystem": (_filesystem, 422, "module_rejected"),
+    "imports an unknown interface": (_unknown_interface, 422, "module_rejected"),
+    "module over the size cap": (_over_the_module_cap, 413, "too_large"),
+    "request over the size cap": (_over_the_request_cap, 413, "request_entity_too_large"),
+    "no token": (_no_token, 401, "unauthorized"),
+    "wrong token": (_wrong_token, 401, "unauthorized"),
+    "another team's namespace": (_other_team, 403, "forbidden"),
+    "dot-dot segment": (_put_endpoint("tv/%2E%2E/secrets"), 400, "bad_endpoint_name"),
+    "encoded slash and dot-dot": (_put_endpoint("tv/a%2F..%2Fb"), 400, "bad_endpoint_name"),
+    "odd characters": (_put_endpoint("tv/home$(reboot)"), 400, "bad_endpoint_name"),
+    "space in a path": (_put_endpoint("tv/ho%20me"), 400, "bad_endpoint_name"),
+    "upper-case namespace": (_put_endpoint("TV/home"), 400, "bad_endpoint_name"),
+    "reserved namespace": (_put_endpoint("admin/home"), 400, "bad_endpoint_name"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_refused_with_a_json_error_and_nothing_stored(
+    deployed: HostProcess, built: dict[str, Path], case: str
+) -> None:
+    attempt, status, error = CASES[case]
+    before = stored_state(deployed)
+    response = attempt(deployed, built)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"] == error
+    assert response.json()["message"]
+    assert stored_state(deployed) == before
+
+
+def test_the_stored_version_still_serves_after_every_refusal(
+    deployed: HostProcess, built: dict[str, Path]
+) -> None:
+    for attempt, _, _ in CASES.values():
+        attempt(deployed, built)
+    with deployed.device() as device:
+        answer = device.get("/tv/home", params={"user": "42"})
+    assert answer.status_code == 200
+    assert answer.json()["greeting"] == "Hi, Ada!"
