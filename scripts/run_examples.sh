@@ -1,20 +1,57 @@
 #!/usr/bin/env bash
-# Start the example backend, run one device request through each example
-# component with `scripthost invoke`, print the results, stop the backend.
+# `make run`: the example backend, the host on the embedded SQLite registry,
+# both examples deployed; prints what to curl. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port="${BACKEND_PORT:-8081}"
-.venv/bin/python -m examples.backend --port "$port" &
-backend=$!
-trap 'kill $backend 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$port/profile/users/42" >/dev/null 2>&1 && break
-  sleep 0.2
+
+backend_port="${BACKEND_PORT:-8081}"
+host_port="${PORT:-8080}"
+data_dir="${DATA_DIR:-.data}"
+export SCRIPTHOST_URL="http://127.0.0.1:$host_port"
+# A bootstrap admin token for this machine; set SCRIPTHOST_ADMIN_TOKEN to choose one.
+export SCRIPTHOST_ADMIN_TOKEN="${SCRIPTHOST_ADMIN_TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
+export SCRIPTHOST_TOKEN="$SCRIPTHOST_ADMIN_TOKEN"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+wait_for() {
+  for _ in $(seq 150); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "$1 did not answer" >&2
+  return 1
+}
+
+.venv/bin/python -m examples.backend --port "$backend_port" &
+pids+=($!)
+.venv/bin/scripthost serve --data-dir "$data_dir" --port "$host_port" \
+  --backend "profile=http://127.0.0.1:$backend_port/profile" \
+  --backend "recommendations=http://127.0.0.1:$backend_port/recommendations" &
+pids+=($!)
+wait_for "http://127.0.0.1:$backend_port/profile/users/42"
+wait_for "$SCRIPTHOST_URL/healthz"
+
+for example in examples/home-js/home.js examples/home-py/home.py; do
+  name="$(basename "$(dirname "$example")")"
+  .venv/bin/scripthost deploy "$example" --endpoint "examples/$name" \
+    --config greeting=Hello --config max_items=2 --message "make run" --if-changed >/dev/null
 done
-for component in $(.venv/bin/python -c "from pathlib import Path; from host.build import build_all_cached; print(*build_all_cached([Path('examples/home-js/home.js'), Path('examples/home-py/home.py')]))"); do
-  echo "== $component"
-  .venv/bin/scripthost invoke "$component" --request examples/request.json \
-    --backend "profile=http://127.0.0.1:$port/profile" \
-    --backend "recommendations=http://127.0.0.1:$port/recommendations" \
-    --config greeting=Hello --config max_items=2
-done
+
+cat <<EOT
+
+scripthost is serving on $SCRIPTHOST_URL (registry: $data_dir)
+  curl '$SCRIPTHOST_URL/examples/home-js?user=42'
+  curl '$SCRIPTHOST_URL/examples/home-py?user=42'
+  curl -H 'Authorization: Bearer $SCRIPTHOST_ADMIN_TOKEN' $SCRIPTHOST_URL/admin/v1/endpoints
+  OpenAPI: $SCRIPTHOST_URL/admin/v1/openapi.json
+  CLI:     SCRIPTHOST_URL=$SCRIPTHOST_URL SCRIPTHOST_TOKEN=$SCRIPTHOST_ADMIN_TOKEN .venv/bin/scripthost endpoints
+Ctrl-C stops everything.
+EOT
+wait

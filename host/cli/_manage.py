@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,11 @@ def _split_target(_: click.Context, __: click.Parameter, value: str) -> tuple[st
     help="Allowed HTTP method (repeatable); default GET for a new endpoint.",
 )
 @click.option("--no-activate", is_flag=True, help="Upload only; activate later.")
+@click.option(
+    "--if-changed",
+    is_flag=True,
+    help="Skip the upload when the active version already runs this exact module.",
+)
 def deploy(
     artifact: Path,
     target: tuple[str, str],
@@ -60,6 +66,7 @@ def deploy(
     config: tuple[str, ...],
     methods: tuple[str, ...],
     no_activate: bool,
+    if_changed: bool,
 ) -> None:
     """Upload ARTIFACT (a script to build, or a .wasm module) as a new version.
 
@@ -70,6 +77,11 @@ def deploy(
     settings = parse_pairs(config, "--config")
     with admin_client(server, token) as client:
         _ensure_endpoint(client, namespace, path, methods, settings)
+        unchanged = _active_version_running(client, namespace, path, module) if if_changed else None
+        if unchanged is not None:
+            click.echo(f"{namespace}/{path}: {unchanged} already runs this module", err=True)
+            click.echo(unchanged)
+            return
         version = client.upload(
             namespace,
             path,
@@ -82,6 +94,14 @@ def deploy(
     state = "active" if version["active"] else "not active"
     click.echo(f"{namespace}/{path}: {version['version']} ({state})", err=True)
     click.echo(version["version"])
+
+
+def _active_version_running(
+    client: AdminClient, namespace: str, path: str, module: bytes
+) -> str | None:
+    module_hash = hashlib.sha256(module).hexdigest()
+    active = next((v for v in client.versions(namespace, path) if v["active"]), None)
+    return str(active["id"]) if active and active["module_hash"] == module_hash else None
 
 
 def _module_and_source(artifact: Path) -> tuple[bytes, str | None, str | None]:

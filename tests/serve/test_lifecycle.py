@@ -87,3 +87,15 @@ def test_cli_errors_are_one_readable_line(host: HostProcess, built: dict[str, Pa
     assert unreachable.returncode == 1
     assert "cannot reach the server at http://127.0.0.1:9" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+
+
+def test_deploy_if_changed_uploads_only_a_new_module(
+    host: HostProcess, built: dict[str, Path]
+) -> None:
+    again = ("--endpoint", "tv/home", "--if-changed")
+    assert host.cli("deploy", str(built["js"]), *again).stdout.strip() == "v1"
+    assert host.cli("deploy", str(built["js"]), *again).stdout.strip() == "v1"
+    assert host.cli("deploy", str(built["v2"]), *again).stdout.strip() == "v2"
+    with host.admin() as admin:
+        versions = admin.get("/endpoints/tv/home/-/versions").json()["versions"]
+    assert [v["id"] for v in versions] == ["v2", "v1"]
