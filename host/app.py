@@ -24,7 +24,7 @@ from host.settings import Settings
 from host.state import STATE_KEY, HostState, host_state
 from host.validation import ModuleRejected
 from host.wire import json_error
-from registry import Conflict, NotFound, RegistryUnavailable, open_registry
+from registry import Conflict, CorruptBlob, NotFound, RegistryUnavailable, open_registry
 
 log = get_logger("scripthost.app")
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -100,6 +100,7 @@ def _register_error_handlers(app: Quart) -> None:
         (InvalidModule, 422, "invalid_module"),
         (ModuleRejected, 422, "module_rejected"),
         (RegistryUnavailable, 503, "registry_unavailable"),
+        (CorruptBlob, 500, "corrupt_blob"),
     ):
         app.register_error_handler(error_type, handler(status, code))  # type: ignore[arg-type]
 
@@ -111,6 +112,11 @@ def _register_error_handlers(app: Quart) -> None:
     async def http_error(error: HTTPException) -> Response:
         code = (error.name or "error").lower().replace(" ", "_")
         return json_error(error.code or 500, code, error.description or code)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", error=repr(error))
+        return json_error(500, "host_error", "the host failed to handle this request")
 
 
 def _register_lifecycle(app: Quart, settings: Settings) -> None:

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from host.logs import get_logger
 from host.sandbox import CompiledModule, ModuleKind, SandboxEngine
+from registry import CorruptBlob
+
+log = get_logger("scripthost.cache")
 
 COMPILE_LEASE_SECONDS = 120.0
 _LEASE_POLL_SECONDS = 0.25
@@ -123,7 +127,7 @@ class ModuleCache:
                 return module
         fingerprint = self._engine.fingerprint
         while True:
-            artifact = await self._store.get_artifact(module_hash, fingerprint)
+            artifact = await self._registry_artifact(module_hash, fingerprint)
             if artifact is not None:
                 module = await self._install_artifact(kind, module_hash, artifact)
                 if module is not None:
@@ -136,6 +140,15 @@ class ModuleCache:
                 finally:
                     await self._store.release_lease(lease, self._holder)
             await asyncio.sleep(_LEASE_POLL_SECONDS)
+
+    async def _registry_artifact(self, module_hash: str, fingerprint: str) -> bytes | None:
+        try:
+            return await self._store.get_artifact(module_hash, fingerprint)
+        except CorruptBlob as error:
+            # A damaged artifact is rebuilt from the module, which is checked
+            # against its own hash; the recompiled artifact replaces it.
+            log.warning("corrupt artifact ignored", module_hash=module_hash, error=str(error))
+            return None
 
     async def _compile_and_persist(self, module_hash: str) -> CompiledModule:
         wasm = await self._store.get_module(module_hash)
