@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from quart import Quart, Response, jsonify
-from quart_schema import QuartSchema, RequestSchemaValidationError
+from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from werkzeug.exceptions import HTTPException
 
 from host.admin import admin_api
@@ -73,6 +73,7 @@ def _register_probes(app: Quart) -> None:
 def _register_device_path(app: Quart) -> None:
     @app.route("/<namespace>/<path:rest>", methods=_ANY_METHOD)
     @app.route("/<namespace>", defaults={"rest": ""}, methods=_ANY_METHOD)
+    @hide
     async def device(namespace: str, rest: str) -> Response:
         if namespace in RESERVED_NAMESPACES:
             return json_error(404, "not_found", "no such route")

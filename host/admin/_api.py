@@ -18,7 +18,9 @@ from registry import AuditEvent, Endpoint, Version
 
 admin_api = Blueprint("admin", __name__, url_prefix="/admin/v1")
 
-_ENDPOINT = "/endpoints/<namespace>/<path:path>"
+# An explicit `string:` converter: quart-schema would otherwise merge both
+# parameters into one when it writes the OpenAPI path.
+_ENDPOINT = "/endpoints/<string:namespace>/<path:path>"
 
 
 class EndpointIn(BaseModel):
