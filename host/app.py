@@ -18,6 +18,7 @@ from host.backends import BackendGateway
 from host.cache import ModuleCache
 from host.device import serve_device_request
 from host.logs import configure_logging, get_logger
+from host.protect import Guards, LoadShedder
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import InvalidModule, Sandbox, SandboxEngine
 from host.settings import Settings
@@ -144,6 +145,11 @@ async def open_host_state(settings: Settings) -> HostState:
     engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
     cache = ModuleCache(engine, registry, settings.artifact_dir, settings.cache_capacity)
     routes = RouteTable()
+    shedder = LoadShedder(
+        workers=settings.workers,
+        max_queue=settings.max_queue,
+        latency_budget_ms=settings.queue_latency_budget_ms,
+    )
     return HostState(
         settings=settings,
         registry=registry,
@@ -153,10 +159,20 @@ async def open_host_state(settings: Settings) -> HostState:
         gateway=BackendGateway(settings.catalogue),
         routes=routes,
         refresher=RouteRefresher(
-            registry, routes, cache, settings.default_limits, settings.refresh_interval_s
+            registry,
+            routes,
+            cache,
+            settings.default_quotas,
+            settings.catalogue,
+            settings.refresh_interval_s,
         ),
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
+        guards=Guards(shedder, settings.breaker, on_trip=_log_breaker_trip),
     )
+
+
+def _log_breaker_trip(key: tuple[str, str]) -> None:
+    log.warning("circuit breaker opened", namespace=key[0], endpoint=key[1])
 
 
 async def close_host_state(state: HostState) -> None:

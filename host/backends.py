@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import unquote
@@ -49,6 +49,12 @@ class Service:
     retries: int = 0
     max_response_bytes: int = 4 << 20
     headers: Headers = field(default_factory=list)
+    # Which endpoints may call it: "*", a namespace ("tv") or one endpoint ("tv/home").
+    allow: tuple[str, ...] = ("*",)
+
+    def allows(self, namespace: str, path: str) -> bool:
+        endpoint = f"{namespace}/{path.strip('/')}"
+        return any(rule in ("*", namespace, endpoint) for rule in self.allow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +104,15 @@ class Catalogue:
     def get(self, name: str) -> Service | None:
         return self._services.get(name)
 
+    def __iter__(self) -> Iterator[Service]:
+        return iter(self._services.values())
+
     def names(self) -> list[str]:
         return sorted(self._services)
+
+    def allowed_for(self, namespace: str, path: str) -> frozenset[str]:
+        """The services an endpoint's script may call: its allow-list."""
+        return frozenset(s.name for s in self._services.values() if s.allows(namespace, path))
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[str]) -> Catalogue:

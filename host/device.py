@@ -9,6 +9,7 @@ from quart import Response, request
 
 from host.abi import RequestContext
 from host.logs import get_logger
+from host.protect import Refusal
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
@@ -46,12 +47,38 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     body = raw if isinstance(raw, bytes) else raw.encode()
     if len(body) > state.settings.max_request_body_bytes:
         return json_error(413, "request_too_large", "request body is too large", request_id)
-    module = await state.cache.get(route.module_hash, route.kind)
-    result = await state.sandbox.run(
-        module, _script_request(route, path, body, request_id), _context(state, route, request_id)
-    )
+    admitted = time.monotonic()
+    refused = state.guards.admit(route.key, route.quotas, state.sandbox.in_flight, admitted)
+    if refused is not None:
+        _log_refusal(route, request_id, refused)
+        return _refusal_response(refused, request_id)
+    result: RunResult | None = None
+    queued = admitted
+    try:
+        module = await state.cache.get(route.module_hash, route.kind)
+        queued = time.monotonic()
+        result = await state.sandbox.run(
+            module,
+            _script_request(route, path, body, request_id),
+            _context(state, route, request_id),
+        )
+    finally:
+        finished = time.monotonic()
+        run_ms = result.wall_ms if result else 0.0
+        state.guards.release(
+            route.key,
+            result.failure if result else None,
+            queue_wait_ms=max(0.0, (finished - queued) * 1000 - run_ms),
+            now=finished,
+        )
     _log_request(route, request_id, result)
     return _response(result, request_id)
+
+
+def _refusal_response(refused: Refusal, request_id: str) -> Response:
+    response = json_error(refused.status, refused.error, refused.message, request_id)
+    response.headers["Retry-After"] = refused.retry_after_header
+    return response
 
 
 def _refusal(route: Route | None, request_id: str) -> Response | None:
@@ -115,6 +142,18 @@ def _response(result: RunResult, request_id: str) -> Response:
             response.headers.add(name, value)
     response.headers["x-request-id"] = request_id
     return response
+
+
+def _log_refusal(route: Route, request_id: str, refused: Refusal) -> None:
+    log.info(
+        "request",
+        request_id=request_id,
+        namespace=route.namespace,
+        endpoint=route.path,
+        version=route.version,
+        status=refused.status,
+        outcome=refused.error,
+    )
 
 
 def _log_request(route: Route, request_id: str, result: RunResult) -> None:

@@ -11,9 +11,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from host.backends import Catalogue
 from host.cache import ModuleCache
 from host.limits import Limits
 from host.logs import get_logger
+from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind
 from registry import Endpoint, NotFound, Registry, Version
 
@@ -30,12 +32,20 @@ class Route:
     module_hash: str | None
     kind: ModuleKind
     config: Mapping[str, str]
-    limits: Limits
-    allowed_services: frozenset[str] | None = None
+    quotas: EndpointQuotas
+    allowed_services: frozenset[str]
 
     @property
     def endpoint(self) -> str:
         return f"{self.namespace}{self.path}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.path)
+
+    @property
+    def limits(self) -> Limits:
+        return self.quotas.limits
 
 
 def module_kind_of(language: str) -> ModuleKind:
@@ -64,13 +74,15 @@ class RouteRefresher:
         registry: Registry,
         table: RouteTable,
         cache: ModuleCache,
-        default_limits: Limits,
+        default_quotas: EndpointQuotas,
+        catalogue: Catalogue,
         interval_s: float,
     ) -> None:
         self._registry = registry
         self._table = table
         self._cache = cache
-        self._default_limits = default_limits
+        self._default_quotas = default_quotas
+        self._catalogue = catalogue
         self._interval_s = interval_s
         # The poll loop and a deploy on this host may both ask for a refresh.
         self._lock = asyncio.Lock()
@@ -140,16 +152,18 @@ class RouteRefresher:
                 endpoint.namespace, endpoint.path, endpoint.active_version
             )
         quotas = await self._registry.effective_quotas(endpoint.namespace, endpoint.path)
+        namespace = await self._registry.get_namespace(endpoint.namespace)
         route = Route(
             namespace=endpoint.namespace,
             path=endpoint.path,
             methods=frozenset(endpoint.methods),
-            enabled=endpoint.enabled,
+            enabled=endpoint.enabled and namespace.enabled,
             version=version.id if version else None,
             module_hash=version.module_hash if version else None,
             kind=module_kind_of(version.language) if version else ModuleKind.COMPONENT,
             config=dict(endpoint.config),
-            limits=self._default_limits.with_overrides(quotas),
+            quotas=self._default_quotas.resolve(quotas),
+            allowed_services=self._catalogue.allowed_for(endpoint.namespace, endpoint.path),
         )
         if route.module_hash is not None:
             # Warm before publishing the route: traffic never waits on a load.

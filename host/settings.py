@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.backends import Catalogue
-from host.limits import Limits, MiB
+from host.limits import MiB
 from host.logs import LogFormat
+from host.protect import BreakerPolicy
+from host.quotas import EndpointQuotas
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +31,16 @@ class Settings:
     refresh_interval_s: float = 0.5
     # Compiled modules kept in memory.
     cache_capacity: int = 256
+    # The hard cap on any upload; namespaces may have a smaller quota.
     max_upload_bytes: int = 32 * MiB
     max_request_body_bytes: int = 1 * MiB
-    default_limits: Limits = field(default_factory=Limits)
+    # Built-in quotas, under the registry's defaults/namespace/endpoint layers.
+    default_quotas: EndpointQuotas = field(default_factory=EndpointQuotas)
+    # Requests waiting for a sandbox worker before new ones are shed with 503.
+    max_queue: int = 64
+    # Shed new requests while recent ones waited longer than this for a worker.
+    queue_latency_budget_ms: float = 250.0
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     log_format: LogFormat = LogFormat.CONSOLE
     # wasmtime's own compilation cache; None keeps it in the data dir.
     compile_cache_dir: Path | None = None

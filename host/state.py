@@ -9,6 +9,7 @@ from quart import current_app
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
+from host.protect import Guards
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
 from host.settings import Settings
@@ -28,6 +29,7 @@ class HostState:
     routes: RouteTable
     refresher: RouteRefresher
     tokens: TokenBook
+    guards: Guards
 
 
 def host_state() -> HostState:

@@ -1,0 +1,17 @@
+"""Self-protection: rate and concurrency quotas, load shedding and circuit breakers."""
+
+from host.protect._breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from host.protect._bucket import TokenBucket
+from host.protect._guard import EndpointKey, Guards, Refusal
+from host.protect._shedder import LoadShedder
+
+__all__ = [
+    "BreakerPolicy",
+    "BreakerState",
+    "CircuitBreaker",
+    "EndpointKey",
+    "Guards",
+    "LoadShedder",
+    "Refusal",
+    "TokenBucket",
+]

@@ -1,0 +1,84 @@
+"""A circuit breaker per endpoint: a storm of resource failures opens it for a while.
+
+Closed: every request runs, and the outcomes of the last `window_s` seconds
+are counted. When at least `min_failures` of them are resource failures
+(fuel, timeout, memory) and they are at least `failure_ratio` of all, the
+breaker opens: requests are refused at once for `cooldown_s`. Then it is
+half-open: one probe request runs; its success closes the breaker, its
+failure opens it again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    window_s: float = 10.0
+    min_failures: int = 20
+    failure_ratio: float = 0.5
+    cooldown_s: float = 5.0
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    policy: BreakerPolicy = field(default_factory=BreakerPolicy)
+    state: BreakerState = BreakerState.CLOSED
+    opened_at: float = 0.0
+    trips: int = 0
+    _outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
+    _probe_in_flight: bool = False
+
+    def admit(self, now: float) -> float | None:
+        """None if a request may run now; otherwise the seconds until it may."""
+        if self.state is BreakerState.OPEN:
+            remaining = self.opened_at + self.policy.cooldown_s - now
+            if remaining > 0:
+                return remaining
+            self.state = BreakerState.HALF_OPEN
+        if self.state is BreakerState.HALF_OPEN:
+            if self._probe_in_flight:
+                return self.policy.cooldown_s
+            self._probe_in_flight = True
+        return None
+
+    def cancel_probe(self) -> None:
+        """An admitted request did not run after all; let another be the probe."""
+        self._probe_in_flight = False
+
+    def record(self, now: float, *, resource_failure: bool) -> bool:
+        """Count an outcome; True when this outcome tripped the breaker open."""
+        if self.state is BreakerState.HALF_OPEN:
+            self._probe_in_flight = False
+            if resource_failure:
+                return self._open(now)
+            self.state = BreakerState.CLOSED
+            self._outcomes.clear()
+            return False
+        if self.state is BreakerState.OPEN:
+            return False
+        self._outcomes.append((now, resource_failure))
+        while self._outcomes and self._outcomes[0][0] < now - self.policy.window_s:
+            self._outcomes.popleft()
+        failures = sum(1 for _, failed in self._outcomes if failed)
+        if failures >= self.policy.min_failures and failures >= self.policy.failure_ratio * len(
+            self._outcomes
+        ):
+            return self._open(now)
+        return False
+
+    def _open(self, now: float) -> bool:
+        self.state = BreakerState.OPEN
+        self.opened_at = now
+        self.trips += 1
+        self._outcomes.clear()
+        return True
