@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 from host.admin import admin_api
 from host.admin._auth import Forbidden, Unauthorized
 from host.admin._paths import RESERVED_NAMESPACES, BadEndpointName
-from host.admin._uploads import BadLanguage, UploadTooLarge
+from host.admin._quotas import BadQuota
+from host.admin._uploads import BadLanguage, QuotaExceeded, UploadTooLarge
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
@@ -99,6 +100,8 @@ def _register_error_handlers(app: Quart) -> None:
         (Unauthorized, 401, "unauthorized"),
         (Forbidden, 403, "forbidden"),
         (UploadTooLarge, 413, "too_large"),
+        (BadQuota, 400, "bad_quota"),
+        (QuotaExceeded, 403, "quota_exceeded"),
         (InvalidModule, 422, "invalid_module"),
         (ModuleRejected, 422, "module_rejected"),
         (RegistryUnavailable, 503, "registry_unavailable"),

@@ -23,10 +23,18 @@ class ServerError(Exception):
 
 def split_endpoint(target: str) -> tuple[str, str]:
     """`tv/home` -> ("tv", "home"); the server checks the names themselves."""
-    namespace, _, path = target.strip("/").partition("/")
-    if not namespace or not path:
+    namespace, path = split_scope(target)
+    if path is None:
         raise ValueError(f"expected NAMESPACE/PATH, got {target!r}")
     return namespace, path
+
+
+def split_scope(target: str) -> tuple[str, str | None]:
+    """`tv` -> ("tv", None), `tv/home` -> ("tv", "home")."""
+    namespace, _, path = target.strip("/").partition("/")
+    if not namespace:
+        raise ValueError(f"expected NAMESPACE or NAMESPACE/PATH, got {target!r}")
+    return namespace, path or None
 
 
 class AdminClient:
@@ -108,6 +116,18 @@ class AdminClient:
     def delete(self, namespace: str, path: str) -> None:
         self._call("DELETE", _endpoint_url(namespace, path))
 
+    def set_enabled(self, namespace: str, path: str | None, enabled: bool) -> Document:
+        url = _endpoint_url(namespace, path) if path else f"/namespaces/{namespace}"
+        return self._call("PUT", url + "/-/enabled", json={"enabled": enabled})
+
+    def quotas(self, namespace: str | None, path: str | None) -> Document:
+        return self._call("GET", _quota_url(namespace, path))
+
+    def set_quotas(
+        self, namespace: str | None, path: str | None, quotas: Mapping[str, int]
+    ) -> Document:
+        return self._call("PUT", _quota_url(namespace, path), json={"quotas": dict(quotas)})
+
     def audit(self, namespace: str | None = None, limit: int = 50) -> list[Document]:
         params: dict[str, str | int] = {"limit": limit}
         if namespace:
@@ -127,6 +147,14 @@ class AdminClient:
 
 def _endpoint_url(namespace: str, path: str) -> str:
     return f"/endpoints/{namespace}/{path.strip('/')}"
+
+
+def _quota_url(namespace: str | None, path: str | None) -> str:
+    if namespace is None:
+        return "/quotas"
+    if path is None:
+        return f"/namespaces/{namespace}/-/quotas"
+    return _endpoint_url(namespace, path) + "/-/quotas"
 
 
 def _server_error(response: httpx.Response) -> ServerError:

@@ -11,7 +11,7 @@ from quart_schema.pydantic import File
 
 from host.admin._auth import principal, principal_for
 from host.admin._paths import check_namespace, normalise_path
-from host.admin._uploads import accept_upload
+from host.admin._uploads import accept_upload, check_endpoint_count
 from host.routing import module_kind_of
 from host.state import host_state
 from registry import AuditEvent, Endpoint, Version
@@ -20,7 +20,7 @@ admin_api = Blueprint("admin", __name__, url_prefix="/admin/v1")
 
 # An explicit `string:` converter: quart-schema would otherwise merge both
 # parameters into one when it writes the OpenAPI path.
-_ENDPOINT = "/endpoints/<string:namespace>/<path:path>"
+ENDPOINT_ROUTE = "/endpoints/<string:namespace>/<path:path>"
 
 
 class EndpointIn(BaseModel):
@@ -70,10 +70,6 @@ class UploadOut(BaseModel):
     version: str
     module_hash: str
     active: bool
-
-
-class EnabledIn(BaseModel):
-    enabled: bool
 
 
 class ActivateIn(BaseModel):
@@ -147,7 +143,7 @@ async def list_endpoints() -> EndpointList:
     )
 
 
-@admin_api.put(_ENDPOINT)
+@admin_api.put(ENDPOINT_ROUTE)
 @tag(["endpoints"])
 @validate_request(EndpointIn)
 @validate_response(EndpointOut)
@@ -157,6 +153,7 @@ async def put_endpoint(namespace: str, path: str, data: EndpointIn) -> EndpointO
     caller = principal_for(namespace)
     methods = sorted({method.upper() for method in data.methods})
     state = host_state()
+    await check_endpoint_count(namespace, path)
     endpoint = await state.registry.put_endpoint(
         namespace, path, methods=methods, config=data.config, actor=caller.name
     )
@@ -164,7 +161,7 @@ async def put_endpoint(namespace: str, path: str, data: EndpointIn) -> EndpointO
     return endpoint_out(endpoint)
 
 
-@admin_api.get(_ENDPOINT)
+@admin_api.get(ENDPOINT_ROUTE)
 @tag(["endpoints"])
 @validate_response(EndpointOut)
 async def get_endpoint(namespace: str, path: str) -> EndpointOut:
@@ -173,7 +170,7 @@ async def get_endpoint(namespace: str, path: str) -> EndpointOut:
     return endpoint_out(await host_state().registry.get_endpoint(namespace, path))
 
 
-@admin_api.delete(_ENDPOINT)
+@admin_api.delete(ENDPOINT_ROUTE)
 @tag(["endpoints"])
 async def delete_endpoint(namespace: str, path: str) -> tuple[str, int]:
     """Delete an endpoint: devices get 404 from the next route refresh on."""
@@ -185,23 +182,7 @@ async def delete_endpoint(namespace: str, path: str) -> tuple[str, int]:
     return "", 204
 
 
-@admin_api.put(_ENDPOINT + "/-/enabled")
-@tag(["switches"])
-@validate_request(EnabledIn)
-@validate_response(EndpointOut)
-async def set_enabled(namespace: str, path: str, data: EnabledIn) -> EndpointOut:
-    """The endpoint's kill switch: a disabled endpoint answers 503 with Retry-After."""
-    namespace, path = target(namespace, path)
-    caller = principal_for(namespace)
-    state = host_state()
-    endpoint = await state.registry.set_endpoint_enabled(
-        namespace, path, data.enabled, actor=caller.name
-    )
-    await state.refresher.poll_once()
-    return endpoint_out(endpoint)
-
-
-@admin_api.get(_ENDPOINT + "/-/versions")
+@admin_api.get(ENDPOINT_ROUTE + "/-/versions")
 @tag(["versions"])
 @validate_response(VersionList)
 async def list_versions(namespace: str, path: str) -> VersionList:
@@ -214,7 +195,7 @@ async def list_versions(namespace: str, path: str) -> VersionList:
     return VersionList(versions=[version_out(v, endpoint.active_version) for v in versions])
 
 
-@admin_api.post(_ENDPOINT + "/-/versions")
+@admin_api.post(ENDPOINT_ROUTE + "/-/versions")
 @tag(["versions"])
 @validate_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @validate_response(UploadOut, 201)
@@ -236,7 +217,7 @@ async def upload_version(namespace: str, path: str, data: UploadForm) -> tuple[U
     return out, 201
 
 
-@admin_api.get(_ENDPOINT + "/-/versions/<version>/source")
+@admin_api.get(ENDPOINT_ROUTE + "/-/versions/<version>/source")
 @tag(["versions"])
 @validate_response(SourceOut)
 async def version_source(namespace: str, path: str, version: str) -> SourceOut | Response:
@@ -250,7 +231,7 @@ async def version_source(namespace: str, path: str, version: str) -> SourceOut |
     return SourceOut(version=found.id, language=found.language, source=found.source)
 
 
-@admin_api.post(_ENDPOINT + "/-/activate")
+@admin_api.post(ENDPOINT_ROUTE + "/-/activate")
 @tag(["versions"])
 @validate_request(ActivateIn)
 @validate_response(EndpointOut)

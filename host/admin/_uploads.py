@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import cast
 
 from host.logs import get_logger
+from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind, module_kind
 from host.state import host_state
 from host.validation import check_module
 from registry import Language, Version
+from registry.models import merge_quotas
 
 log = get_logger("scripthost.deploy")
 
@@ -21,6 +23,26 @@ class UploadTooLarge(ValueError):
 
 class BadLanguage(ValueError):
     pass
+
+
+class QuotaExceeded(Exception):
+    """A namespace quota (endpoint count) would be exceeded."""
+
+
+async def namespace_quotas(namespace: str) -> EndpointQuotas:
+    registry = host_state().registry
+    layers = (await registry.get_default_quotas(), (await registry.get_namespace(namespace)).quotas)
+    return host_state().settings.default_quotas.resolve(merge_quotas(*layers))
+
+
+async def check_endpoint_count(namespace: str, path: str) -> None:
+    """Creating one more endpoint must stay within the namespace's `max_endpoints`."""
+    existing = await host_state().registry.list_endpoints(namespace)
+    if any(endpoint.path == path for endpoint in existing):
+        return
+    allowed = (await namespace_quotas(namespace)).max_endpoints
+    if len(existing) >= allowed:
+        raise QuotaExceeded(f"namespace {namespace!r} may have at most {allowed} endpoints")
 
 
 async def accept_upload(
@@ -42,9 +64,12 @@ async def accept_upload(
     and a refused upload leaves the registry as it was.
     """
     state = host_state()
-    if len(module) > state.settings.max_upload_bytes:
-        raise UploadTooLarge(f"modules may be at most {state.settings.max_upload_bytes} bytes")
     await state.registry.get_endpoint(namespace, path)
+    limit = min(
+        state.settings.max_upload_bytes, (await namespace_quotas(namespace)).max_module_bytes
+    )
+    if len(module) > limit:
+        raise UploadTooLarge(f"modules in {namespace!r} may be at most {limit} bytes")
     kind = module_kind(module)
     resolved_language = _language(kind, language)
     compiled = await state.cache.compile(module)

@@ -6,6 +6,7 @@ import click
 
 from host.cli._local import build, invoke_command
 from host.cli._manage import deploy, endpoints, remove, rollback, versions
+from host.cli._quotas import disable, enable, quota
 from host.cli._serve import serve
 
 
@@ -15,7 +16,19 @@ def main() -> None:
     """scripthost: WebAssembly-sandboxed scripts as HTTP endpoints."""
 
 
-for command in (build, invoke_command, serve, deploy, endpoints, versions, rollback, remove):
+for command in (
+    build,
+    invoke_command,
+    serve,
+    deploy,
+    endpoints,
+    versions,
+    rollback,
+    remove,
+    quota,
+    disable,
+    enable,
+):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -146,7 +146,7 @@ def endpoints(server: str, token: str | None) -> None:
         )
         for e in found
     ]
-    _print_table(("ENDPOINT", "METHODS", "ACTIVE", "STATE"), rows)
+    print_table(("ENDPOINT", "METHODS", "ACTIVE", "STATE"), rows)
 
 
 @click.command()
@@ -166,7 +166,7 @@ def versions(target: tuple[str, str], server: str, token: str | None) -> None:
         )
         for v in found
     ]
-    _print_table(("VERSION", "LANGUAGE", "AUTHOR", "CREATED", "MESSAGE"), rows)
+    print_table(("VERSION", "LANGUAGE", "AUTHOR", "CREATED", "MESSAGE"), rows)
 
 
 @click.command()
@@ -204,7 +204,7 @@ def remove(target: tuple[str, str], server: str, token: str | None) -> None:
     click.echo(f"{target[0]}/{target[1]}: deleted")
 
 
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo(

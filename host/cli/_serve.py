@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from host.backends import Catalogue
+from host.catalogue_file import CatalogueFileError, load_catalogue
 from host.limits import MiB
 from host.logs import LogFormat
 from host.serve import run
@@ -43,6 +44,26 @@ _DEFAULTS = Settings()
     multiple=True,
     metavar="NAME=URL",
     help="A named backend service scripts may call (repeatable).",
+)
+@click.option(
+    "--catalogue",
+    "catalogue_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON catalogue of backend services (URL, timeout, retries, headers, allow-list).",
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.max_queue,
+    show_default=True,
+    help="Requests waiting for a sandbox worker before new ones are shed with 503.",
+)
+@click.option(
+    "--queue-budget-ms",
+    type=click.FloatRange(min=0),
+    default=_DEFAULTS.queue_latency_budget_ms,
+    show_default=True,
+    help="Shed new requests while recent ones waited longer than this for a worker.",
 )
 @click.option(
     "--workers",
@@ -90,6 +111,9 @@ def serve(
     port: int,
     tokens_file: Path | None,
     backends: tuple[str, ...],
+    catalogue_file: Path | None,
+    max_queue: int,
+    queue_budget_ms: float,
     workers: int,
     refresh_interval_s: float,
     cache_size: int,
@@ -102,6 +126,11 @@ def serve(
         catalogue = Catalogue.from_pairs(backends)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--backend") from None
+    if catalogue_file is not None:
+        try:
+            catalogue = Catalogue([*load_catalogue(catalogue_file), *catalogue])
+        except CatalogueFileError as error:
+            raise click.BadParameter(str(error), param_hint="--catalogue") from None
     run(
         Settings(
             data_dir=data_dir,
@@ -111,6 +140,8 @@ def serve(
             tokens_file=tokens_file,
             catalogue=catalogue,
             workers=workers,
+            max_queue=max_queue,
+            queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,
             cache_capacity=cache_size,
             max_upload_bytes=max_upload_mb * MiB,
