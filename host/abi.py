@@ -176,6 +176,10 @@ def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
         for _ in refused
     ]
     context.backend_calls.extend(record for _, record in results)
+    context.backend_calls.extend(
+        BackendCallRecord(r.service, r.method, r.path, None, BackendErrorKind.QUOTA_EXCEEDED, 0.0)
+        for r in refused
+    )
     for request, outcome in zip(requests, outcomes, strict=True):
         context.record(
             "backend.call",

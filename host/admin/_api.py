@@ -286,6 +286,8 @@ class HostOut(BaseModel):
     endpoints: int
     registry_reachable: bool
     cache: CacheOut
+    sandbox_in_flight: int
+    open_breakers: list[str]
 
 
 @admin_api.get("/host")
@@ -309,6 +311,8 @@ async def host_info() -> HostOut:
             registry_loads=stats.registry_loads,
             compiles=stats.compiles,
         ),
+        sandbox_in_flight=state.sandbox.in_flight,
+        open_breakers=[f"{ns}{path}" for ns, path in state.guards.open_breakers()],
     )
 
 

@@ -13,12 +13,20 @@ from tests.support.hosts import HostProcess
 EXAMPLE_JS = REPO_ROOT / "examples" / "home-js" / "home.js"
 EXAMPLE_PY = REPO_ROOT / "examples" / "home-py" / "home.py"
 HOME_V2_JS = Path(__file__).parent / "scripts" / "home_v2.js"
+REACH_JS = Path(__file__).parent / "scripts" / "reach.js"
+ADVERSARIAL_JS = REPO_ROOT / "tests" / "sandbox" / "scripts" / "js"
 
 
 @pytest.fixture(scope="session")
 def built() -> dict[str, Path]:
     """Every script these tests deploy, built once (in parallel) for the session."""
-    sources = {"js": EXAMPLE_JS, "py": EXAMPLE_PY, "v2": HOME_V2_JS}
+    sources = {
+        "js": EXAMPLE_JS,
+        "py": EXAMPLE_PY,
+        "v2": HOME_V2_JS,
+        "reach": REACH_JS,
+        **{name: ADVERSARIAL_JS / f"{name}.js" for name in ("throw", "loop")},
+    }
     return dict(zip(sources, build_all_cached(sources.values()), strict=True))
 
 

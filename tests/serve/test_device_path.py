@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from host.build import REPO_ROOT, build_all_cached
 from tests.serve.conftest import example_backends
 from tests.support.hosts import HostProcess
-
-ADVERSARIAL = REPO_ROOT / "tests" / "sandbox" / "scripts" / "js"
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +18,9 @@ def host(
     served = HostProcess(
         tmp_path_factory.mktemp("device") / "host", backends=example_backends(example_backend)
     ).start()
-    throw, loop = build_all_cached([ADVERSARIAL / "throw.js", ADVERSARIAL / "loop.js"])
     served.cli("deploy", str(built["js"]), "--endpoint", "tv/home", "--method", "GET")
-    served.cli("deploy", str(throw), "--endpoint", "tv/throws")
-    served.cli("deploy", str(loop), "--endpoint", "tv/loops")
+    served.cli("deploy", str(built["throw"]), "--endpoint", "tv/throws")
+    served.cli("deploy", str(built["loop"]), "--endpoint", "tv/loops")
     yield served
     served.stop()
 

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from host.protect import BreakerPolicy, BreakerState, CircuitBreaker
+
+POLICY = BreakerPolicy(window_s=10.0, min_failures=3, failure_ratio=0.5, cooldown_s=5.0)
+
+
+def state(breaker: CircuitBreaker) -> BreakerState:
+    """Read afresh each time (mypy would otherwise keep an earlier narrowing)."""
+    return breaker.state
+
+
+def storm(breaker: CircuitBreaker, at: float, failures: int) -> list[bool]:
+    return [breaker.record(at, resource_failure=True) for _ in range(failures)]
+
+
+def test_a_storm_of_resource_failures_opens_it() -> None:
+    breaker = CircuitBreaker(POLICY)
+    assert storm(breaker, 1.0, 3) == [False, False, True]
+    assert state(breaker) is BreakerState.OPEN
+    assert breaker.admit(2.0) == 4.0
+    assert breaker.trips == 1
+
+
+def test_failures_diluted_by_successes_do_not_open_it() -> None:
+    breaker = CircuitBreaker(POLICY)
+    for _ in range(10):
+        breaker.record(1.0, resource_failure=False)
+    storm(breaker, 1.0, 4)
+    assert state(breaker) is BreakerState.CLOSED
+
+
+def test_failures_older_than_the_window_are_forgotten() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 2)
+    storm(breaker, 20.0, 2)
+    assert state(breaker) is BreakerState.CLOSED
+
+
+def test_after_the_cooldown_one_probe_runs_and_its_success_closes_it() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 3)
+    assert breaker.admit(5.0) is None
+    assert state(breaker) is BreakerState.HALF_OPEN
+    assert breaker.admit(5.0) is not None
+    breaker.record(5.1, resource_failure=False)
+    assert state(breaker) is BreakerState.CLOSED
+    assert breaker.admit(5.2) is None
+
+
+def test_a_failed_probe_opens_it_again() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 3)
+    breaker.admit(5.0)
+    assert breaker.record(5.1, resource_failure=True) is True
+    assert state(breaker) is BreakerState.OPEN
+    assert breaker.trips == 2
+
+
+def test_a_cancelled_probe_lets_another_request_probe() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 3)
+    assert breaker.admit(5.0) is None
+    breaker.cancel_probe()
+    assert breaker.admit(5.0) is None
