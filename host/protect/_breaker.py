@@ -5,7 +5,10 @@ are counted. When at least `min_failures` of them are resource failures
 (fuel, timeout, memory) and they are at least `failure_ratio` of all, the
 breaker opens: requests are refused at once for `cooldown_s`. Then it is
 half-open: one probe request runs; its success closes the breaker, its
-failure opens it again.
+failure opens it again for twice as long (up to `max_cooldown_s`).
+
+Resource failures are the expensive kind: each one held a worker for its
+whole fuel or time quota. So a handful is enough to trip the breaker.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ class BreakerState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class BreakerPolicy:
     window_s: float = 10.0
-    min_failures: int = 20
+    min_failures: int = 5
     failure_ratio: float = 0.5
     cooldown_s: float = 5.0
+    max_cooldown_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -35,13 +39,15 @@ class CircuitBreaker:
     state: BreakerState = BreakerState.CLOSED
     opened_at: float = 0.0
     trips: int = 0
+    # Trips in a row without a successful probe between them.
+    consecutive_trips: int = 0
     _outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
     _probe_in_flight: bool = False
 
     def admit(self, now: float) -> float | None:
         """None if a request may run now; otherwise the seconds until it may."""
         if self.state is BreakerState.OPEN:
-            remaining = self.opened_at + self.policy.cooldown_s - now
+            remaining = self.opened_at + self.cooldown_s - now
             if remaining > 0:
                 return remaining
             self.state = BreakerState.HALF_OPEN
@@ -62,6 +68,7 @@ class CircuitBreaker:
             if resource_failure:
                 return self._open(now)
             self.state = BreakerState.CLOSED
+            self.consecutive_trips = 0
             self._outcomes.clear()
             return False
         if self.state is BreakerState.OPEN:
@@ -76,9 +83,15 @@ class CircuitBreaker:
             return self._open(now)
         return False
 
+    @property
+    def cooldown_s(self) -> float:
+        doubled = self.policy.cooldown_s * 2.0 ** max(0, self.consecutive_trips - 1)
+        return min(self.policy.max_cooldown_s, doubled)
+
     def _open(self, now: float) -> bool:
         self.state = BreakerState.OPEN
         self.opened_at = now
         self.trips += 1
+        self.consecutive_trips += 1
         self._outcomes.clear()
         return True

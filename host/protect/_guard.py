@@ -60,7 +60,7 @@ class Guards:
         wait = state.breaker.admit(now)
         if wait is not None:
             return Refusal(503, "circuit_open", _CIRCUIT_OPEN, wait)
-        refusal = self._quota_refusal(state, quotas, now) or self._shed(key, in_flight)
+        refusal = self._quota_refusal(state, quotas, now) or self._shed(key, state, in_flight)
         if refusal is not None:
             state.breaker.cancel_probe()
             return refusal
@@ -104,12 +104,22 @@ class Guards:
             return Refusal(429, "concurrency_exceeded", message, 1.0)
         return None
 
-    def _shed(self, key: EndpointKey, in_flight: int) -> Refusal | None:
-        if self.shedder.admit(in_flight):
+    def _shed(self, key: EndpointKey, state: _EndpointState, in_flight: int) -> Refusal | None:
+        """Under overload, refuse the endpoints that take more than their share of workers.
+
+        An endpoint with fewer requests running than an equal split of the
+        workers among the busy endpoints still gets in: one endpoint's flood
+        is shed without starving its well-behaved neighbours.
+        """
+        if self.shedder.admit(in_flight) or state.running < self._fair_share():
             return None
         if self.on_shed is not None:
             self.on_shed(key)
         return Refusal(503, "overloaded", _OVERLOADED, 1.0)
+
+    def _fair_share(self) -> int:
+        busy = sum(1 for s in self._endpoints.values() if s.running > 0) or 1
+        return max(1, self.shedder.workers // busy)
 
 
 def _bucket(state: _EndpointState, quotas: EndpointQuotas) -> TokenBucket:

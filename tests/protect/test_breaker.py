@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from host.protect import BreakerPolicy, BreakerState, CircuitBreaker
 
-POLICY = BreakerPolicy(window_s=10.0, min_failures=3, failure_ratio=0.5, cooldown_s=5.0)
+POLICY = BreakerPolicy(
+    window_s=10.0, min_failures=3, failure_ratio=0.5, cooldown_s=5.0, max_cooldown_s=15.0
+)
 
 
 def state(breaker: CircuitBreaker) -> BreakerState:
@@ -48,13 +50,21 @@ def test_after_the_cooldown_one_probe_runs_and_its_success_closes_it() -> None:
     assert breaker.admit(5.2) is None
 
 
-def test_a_failed_probe_opens_it_again() -> None:
+def test_each_failed_probe_doubles_the_cooldown_up_to_its_cap() -> None:
     breaker = CircuitBreaker(POLICY)
     storm(breaker, 0.0, 3)
-    breaker.admit(5.0)
-    assert breaker.record(5.1, resource_failure=True) is True
+    opened_for = []
+    now = 0.0
+    for _ in range(4):
+        wait = breaker.admit(now)
+        assert wait is not None
+        opened_for.append(wait)
+        now += wait
+        assert breaker.admit(now) is None
+        assert breaker.record(now, resource_failure=True) is True
+    assert opened_for == [5.0, 10.0, 15.0, 15.0]
     assert state(breaker) is BreakerState.OPEN
-    assert breaker.trips == 2
+    assert breaker.trips == 5
 
 
 def test_a_cancelled_probe_lets_another_request_probe() -> None:

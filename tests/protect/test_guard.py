@@ -63,8 +63,14 @@ def test_guest_errors_do_not_trip_the_breaker() -> None:
     assert trips == []
 
 
-def test_an_overloaded_host_sheds_with_503() -> None:
-    guard, _ = guards(workers=1, max_queue=1)
-    refused = guard.admit(KEY, EndpointQuotas(), 2, 0.0)
+def test_an_overloaded_host_sheds_the_endpoint_over_its_share() -> None:
+    guard, _ = guards(workers=2, max_queue=1)
+    quotas = EndpointQuotas()
+    assert guard.admit(KEY, quotas, 0, 0.0) is None
+    assert guard.admit(KEY, quotas, 1, 0.0) is None
+    assert guard.admit(KEY, quotas, 2, 0.0) is None
+    refused = guard.admit(KEY, quotas, 3, 0.0)
     assert refused is not None
     assert (refused.status, refused.error) == (503, "overloaded")
+    # A neighbour with nothing running still gets its share of the workers.
+    assert guard.admit(OTHER, quotas, 3, 0.0) is None
