@@ -130,8 +130,8 @@ def main() -> None:
     parser.add_argument("--good-callers", type=int, default=4)
     parser.add_argument("--noisy-callers", type=int, default=8)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        figures = run(args.seconds, args.good_callers, args.noisy_callers, Path(scratch) / "host")
+    scratch = Path(tempfile.mkdtemp(prefix="scripthost-bench-"))
+    figures = run(args.seconds, args.good_callers, args.noisy_callers, scratch / "host")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "noisy_neighbour.json").write_text(json.dumps(figures, indent=2) + "\n")
     table = markdown(figures)

@@ -19,7 +19,7 @@ from host.backends import BackendGateway
 from host.cache import ModuleCache
 from host.device import serve_device_request
 from host.logs import configure_logging, get_logger
-from host.protect import Guards, LoadShedder
+from host.protect import FairGate, Guards, LoadShedder
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import InvalidModule, Sandbox, SandboxEngine
 from host.settings import Settings
@@ -149,7 +149,6 @@ async def open_host_state(settings: Settings) -> HostState:
     cache = ModuleCache(engine, registry, settings.artifact_dir, settings.cache_capacity)
     routes = RouteTable()
     shedder = LoadShedder(
-        workers=settings.workers,
         max_queue=settings.max_queue,
         latency_budget_ms=settings.queue_latency_budget_ms,
     )
@@ -171,6 +170,7 @@ async def open_host_state(settings: Settings) -> HostState:
         ),
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
         guards=Guards(shedder, settings.breaker, on_trip=_log_breaker_trip),
+        gate=FairGate(settings.workers),
     )
 
 

@@ -9,7 +9,7 @@ from quart import Response, request
 
 from host.abi import RequestContext
 from host.logs import get_logger
-from host.protect import Refusal
+from host.protect import Load, Refusal
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
@@ -47,32 +47,33 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     body = raw if isinstance(raw, bytes) else raw.encode()
     if len(body) > state.settings.max_request_body_bytes:
         return json_error(413, "request_too_large", "request body is too large", request_id)
-    admitted = time.monotonic()
-    refused = state.guards.admit(route.key, route.quotas, state.sandbox.in_flight, admitted)
+    now = time.monotonic()
+    load = Load(state.gate.waiting, state.gate.oldest_wait_ms(route.key, now))
+    refused = state.guards.admit(route.key, route.quotas, load, now)
     if refused is not None:
-        _log_refusal(route, request_id, refused)
+        _log_refusal(route, request_id, refused, load)
         return _refusal_response(refused, request_id)
-    result: RunResult | None = None
-    queued = admitted
-    try:
-        module = await state.cache.get(route.module_hash, route.kind)
-        queued = time.monotonic()
-        result = await state.sandbox.run(
-            module,
-            _script_request(route, path, body, request_id),
-            _context(state, route, request_id),
-        )
-    finally:
-        finished = time.monotonic()
-        run_ms = result.wall_ms if result else 0.0
-        state.guards.release(
-            route.key,
-            result.failure if result else None,
-            queue_wait_ms=max(0.0, (finished - queued) * 1000 - run_ms),
-            now=finished,
-        )
+    result = await _run_admitted(state, route, _script_request(route, path, body, request_id))
     _log_request(route, request_id, result)
     return _response(result, request_id)
+
+
+async def _run_admitted(state: HostState, route: Route, script_request: ScriptRequest) -> RunResult:
+    """Run on a fairly shared worker, then tell the guards how it went."""
+    assert route.module_hash is not None
+    result: RunResult | None = None
+    try:
+        module = await state.cache.get(route.module_hash, route.kind)
+        await state.gate.acquire(route.key)
+        try:
+            context = _context(state, route, script_request.request_id)
+            result = await state.sandbox.run(module, script_request, context)
+        finally:
+            state.gate.release(route.key, cost_ms=result.wall_ms if result else 0.0)
+    finally:
+        failure = result.failure if result else None
+        state.guards.release(route.key, failure, time.monotonic())
+    return result
 
 
 def _refusal_response(refused: Refusal, request_id: str) -> Response:
@@ -144,7 +145,7 @@ def _response(result: RunResult, request_id: str) -> Response:
     return response
 
 
-def _log_refusal(route: Route, request_id: str, refused: Refusal) -> None:
+def _log_refusal(route: Route, request_id: str, refused: Refusal, load: Load) -> None:
     log.info(
         "request",
         request_id=request_id,
@@ -153,6 +154,8 @@ def _log_refusal(route: Route, request_id: str, refused: Refusal) -> None:
         version=route.version,
         status=refused.status,
         outcome=refused.error,
+        queued=load.queued,
+        oldest_wait_ms=round(load.own_oldest_wait_ms, 1),
     )
 
 

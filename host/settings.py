@@ -38,8 +38,9 @@ class Settings:
     default_quotas: EndpointQuotas = field(default_factory=EndpointQuotas)
     # Requests waiting for a sandbox worker before new ones are shed with 503.
     max_queue: int = 64
-    # Shed new requests while recent ones waited longer than this for a worker.
-    queue_latency_budget_ms: float = 250.0
+    # Shed an endpoint's new requests while its oldest queued one has waited
+    # longer than this; None: half the endpoint's wall-clock quota.
+    queue_latency_budget_ms: float | None = None
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     log_format: LogFormat = LogFormat.CONSOLE
     # wasmtime's own compilation cache; None keeps it in the data dir.

@@ -9,7 +9,7 @@ from quart import current_app
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
-from host.protect import Guards
+from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
 from host.settings import Settings
@@ -30,6 +30,7 @@ class HostState:
     refresher: RouteRefresher
     tokens: TokenBook
     guards: Guards
+    gate: FairGate
 
 
 def host_state() -> HostState:

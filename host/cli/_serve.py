@@ -61,9 +61,8 @@ _DEFAULTS = Settings()
 @click.option(
     "--queue-budget-ms",
     type=click.FloatRange(min=0),
-    default=_DEFAULTS.queue_latency_budget_ms,
-    show_default=True,
-    help="Shed new requests while recent ones waited longer than this for a worker.",
+    help="Shed an endpoint's requests while its oldest queued one has waited this long "
+    "(default: half the endpoint's timeout).",
 )
 @click.option(
     "--workers",
@@ -113,7 +112,7 @@ def serve(
     backends: tuple[str, ...],
     catalogue_file: Path | None,
     max_queue: int,
-    queue_budget_ms: float,
+    queue_budget_ms: float | None,
     workers: int,
     refresh_interval_s: float,
     cache_size: int,

@@ -2,7 +2,8 @@
 
 from host.protect._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from host.protect._bucket import TokenBucket
-from host.protect._guard import EndpointKey, Guards, Refusal
+from host.protect._fair import FairGate
+from host.protect._guard import EndpointKey, Guards, Load, Refusal
 from host.protect._shedder import LoadShedder
 
 __all__ = [
@@ -10,7 +11,9 @@ __all__ = [
     "BreakerState",
     "CircuitBreaker",
     "EndpointKey",
+    "FairGate",
     "Guards",
+    "Load",
     "LoadShedder",
     "Refusal",
     "TokenBucket",

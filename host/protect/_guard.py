@@ -25,6 +25,15 @@ RESOURCE_FAILURES = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class Load:
+    """The sandbox queue as one request finds it."""
+
+    queued: int
+    # How long the oldest waiting request of the same endpoint has waited.
+    own_oldest_wait_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     status: int
     error: str
@@ -53,27 +62,24 @@ class Guards:
     _endpoints: dict[EndpointKey, _EndpointState] = field(default_factory=dict)
 
     def admit(
-        self, key: EndpointKey, quotas: EndpointQuotas, in_flight: int, now: float
+        self, key: EndpointKey, quotas: EndpointQuotas, load: Load, now: float
     ) -> Refusal | None:
         """None and a reserved slot, or why the request is refused."""
         state = self._state(key)
         wait = state.breaker.admit(now)
         if wait is not None:
             return Refusal(503, "circuit_open", _CIRCUIT_OPEN, wait)
-        refusal = self._quota_refusal(state, quotas, now) or self._shed(key, state, in_flight)
+        refusal = self._quota_refusal(state, quotas, now) or self._shed(key, load, quotas)
         if refusal is not None:
             state.breaker.cancel_probe()
             return refusal
         state.running += 1
         return None
 
-    def release(
-        self, key: EndpointKey, failure: FailureClass | None, queue_wait_ms: float, now: float
-    ) -> bool:
+    def release(self, key: EndpointKey, failure: FailureClass | None, now: float) -> bool:
         """Give the slot back and count the outcome; True if the breaker just tripped."""
         state = self._state(key)
         state.running -= 1
-        self.shedder.record_queue_wait(queue_wait_ms)
         tripped = state.breaker.record(now, resource_failure=failure in RESOURCE_FAILURES)
         if tripped and self.on_trip is not None:
             self.on_trip(key)
@@ -104,22 +110,12 @@ class Guards:
             return Refusal(429, "concurrency_exceeded", message, 1.0)
         return None
 
-    def _shed(self, key: EndpointKey, state: _EndpointState, in_flight: int) -> Refusal | None:
-        """Under overload, refuse the endpoints that take more than their share of workers.
-
-        An endpoint with fewer requests running than an equal split of the
-        workers among the busy endpoints still gets in: one endpoint's flood
-        is shed without starving its well-behaved neighbours.
-        """
-        if self.shedder.admit(in_flight) or state.running < self._fair_share():
+    def _shed(self, key: EndpointKey, load: Load, quotas: EndpointQuotas) -> Refusal | None:
+        if self.shedder.admit(load.queued, load.own_oldest_wait_ms, quotas.limits.timeout_ms):
             return None
         if self.on_shed is not None:
             self.on_shed(key)
         return Refusal(503, "overloaded", _OVERLOADED, 1.0)
-
-    def _fair_share(self) -> int:
-        busy = sum(1 for s in self._endpoints.values() if s.running > 0) or 1
-        return max(1, self.shedder.workers // busy)
 
 
 def _bucket(state: _EndpointState, quotas: EndpointQuotas) -> TokenBucket:

@@ -1,20 +1,17 @@
 from __future__ import annotations
 
 from host.failures import FailureClass
-from host.protect import BreakerPolicy, Guards, LoadShedder
+from host.protect import BreakerPolicy, Guards, Load, LoadShedder
 from host.quotas import EndpointQuotas
 
 KEY = ("tv", "/home")
 OTHER = ("tv", "/other")
+IDLE = Load(queued=0, own_oldest_wait_ms=0.0)
 
 
-def guards(**shedding: int) -> tuple[Guards, list[tuple[str, str]]]:
+def guards(max_queue: int = 100) -> tuple[Guards, list[tuple[str, str]]]:
     trips: list[tuple[str, str]] = []
-    shedder = LoadShedder(
-        workers=shedding.get("workers", 4),
-        max_queue=shedding.get("max_queue", 100),
-        latency_budget_ms=1000,
-    )
+    shedder = LoadShedder(max_queue=max_queue)
     policy = BreakerPolicy(min_failures=2, cooldown_s=5)
     return Guards(shedder, policy, on_trip=trips.append), trips
 
@@ -22,20 +19,20 @@ def guards(**shedding: int) -> tuple[Guards, list[tuple[str, str]]]:
 def test_the_concurrency_quota_counts_running_requests() -> None:
     guard, _ = guards()
     quotas = EndpointQuotas(max_concurrency=2)
-    assert guard.admit(KEY, quotas, 0, 0.0) is None
-    assert guard.admit(KEY, quotas, 1, 0.0) is None
-    refused = guard.admit(KEY, quotas, 2, 0.0)
+    assert guard.admit(KEY, quotas, IDLE, 0.0) is None
+    assert guard.admit(KEY, quotas, IDLE, 0.0) is None
+    refused = guard.admit(KEY, quotas, IDLE, 0.0)
     assert refused is not None
     assert (refused.status, refused.error) == (429, "concurrency_exceeded")
-    assert guard.admit(OTHER, quotas, 2, 0.0) is None
-    guard.release(KEY, None, 0.0, 0.1)
-    assert guard.admit(KEY, quotas, 2, 0.1) is None
+    assert guard.admit(OTHER, quotas, IDLE, 0.0) is None
+    guard.release(KEY, None, 0.1)
+    assert guard.admit(KEY, quotas, IDLE, 0.1) is None
 
 
 def test_the_rate_quota_refuses_with_a_retry_after() -> None:
     guard, _ = guards()
     quotas = EndpointQuotas(rps=2)
-    outcomes = [guard.admit(KEY, quotas, 0, 0.0) for _ in range(3)]
+    outcomes = [guard.admit(KEY, quotas, IDLE, 0.0) for _ in range(3)]
     refused = outcomes[2]
     assert outcomes[:2] == [None, None]
     assert refused is not None
@@ -46,9 +43,9 @@ def test_resource_failures_trip_the_breaker_and_it_is_reported() -> None:
     guard, trips = guards()
     quotas = EndpointQuotas()
     for _ in range(2):
-        assert guard.admit(KEY, quotas, 0, 0.0) is None
-        guard.release(KEY, FailureClass.FUEL_EXHAUSTED, 0.0, 0.0)
-    refused = guard.admit(KEY, quotas, 0, 1.0)
+        assert guard.admit(KEY, quotas, IDLE, 0.0) is None
+        guard.release(KEY, FailureClass.FUEL_EXHAUSTED, 0.0)
+    refused = guard.admit(KEY, quotas, IDLE, 1.0)
     assert refused is not None
     assert (refused.status, refused.error) == (503, "circuit_open")
     assert trips == [KEY]
@@ -58,19 +55,13 @@ def test_resource_failures_trip_the_breaker_and_it_is_reported() -> None:
 def test_guest_errors_do_not_trip_the_breaker() -> None:
     guard, trips = guards()
     for _ in range(10):
-        guard.admit(KEY, EndpointQuotas(), 0, 0.0)
-        guard.release(KEY, FailureClass.GUEST_ERROR, 0.0, 0.0)
+        guard.admit(KEY, EndpointQuotas(), IDLE, 0.0)
+        guard.release(KEY, FailureClass.GUEST_ERROR, 0.0)
     assert trips == []
 
 
-def test_an_overloaded_host_sheds_the_endpoint_over_its_share() -> None:
-    guard, _ = guards(workers=2, max_queue=1)
-    quotas = EndpointQuotas()
-    assert guard.admit(KEY, quotas, 0, 0.0) is None
-    assert guard.admit(KEY, quotas, 1, 0.0) is None
-    assert guard.admit(KEY, quotas, 2, 0.0) is None
-    refused = guard.admit(KEY, quotas, 3, 0.0)
+def test_a_full_queue_sheds_with_503() -> None:
+    guard, _ = guards(max_queue=2)
+    refused = guard.admit(KEY, EndpointQuotas(), Load(queued=2, own_oldest_wait_ms=0.0), 0.0)
     assert refused is not None
     assert (refused.status, refused.error) == (503, "overloaded")
-    # A neighbour with nothing running still gets its share of the workers.
-    assert guard.admit(OTHER, quotas, 3, 0.0) is None

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+from host.protect import FairGate
+
+
+async def test_a_light_endpoint_overtakes_a_heavy_one_in_the_queue() -> None:
+    gate = FairGate(slots=1)
+    order: list[str] = []
+
+    async def run(key: str, cost_ms: float) -> None:
+        await gate.acquire(key)
+        order.append(key)
+        await asyncio.sleep(0)
+        gate.release(key, cost_ms)
+
+    await gate.acquire("heavy")
+    assert gate.oldest_wait_ms("heavy", time.monotonic()) == 0.0
+    waiting = [asyncio.create_task(run("heavy", 500)) for _ in range(3)]
+    waiting += [asyncio.create_task(run("light", 5)) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert gate.waiting == 6
+    assert gate.oldest_wait_ms("light", time.monotonic() + 1) >= 1000
+    gate.release("heavy", 500)
+    await asyncio.gather(*waiting)
+    assert order == ["light", "light", "light", "heavy", "heavy", "heavy"]
+    assert (gate.running, gate.waiting) == (0, 0)
+
+
+async def test_slots_bound_how_many_run_at_once() -> None:
+    gate = FairGate(slots=2)
+    await gate.acquire("a")
+    await gate.acquire("b")
+    third = asyncio.create_task(gate.acquire("c"))
+    await asyncio.sleep(0)
+    assert not third.done()
+    gate.release("a", 1)
+    await third
+    assert gate.running == 2
+
+
+async def test_one_endpoint_holds_at_most_half_the_slots() -> None:
+    gate = FairGate(slots=4)
+    await gate.acquire("greedy")
+    await gate.acquire("greedy")
+    third = asyncio.create_task(gate.acquire("greedy"))
+    await asyncio.sleep(0)
+    assert not third.done()
+    await gate.acquire("other")
+    gate.release("greedy", 1)
+    await third
+    assert gate.running == 3
+
+
+async def test_a_cancelled_waiter_gives_its_place_back() -> None:
+    gate = FairGate(slots=1)
+    await gate.acquire("a")
+    cancelled = asyncio.create_task(gate.acquire("b"))
+    patient = asyncio.create_task(gate.acquire("c"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    gate.release("a", 1)
+    await patient
+    assert (gate.running, gate.waiting) == (1, 0)
