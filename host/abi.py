@@ -116,6 +116,11 @@ def bound(context: RequestContext) -> Iterator[RequestContext]:
         _local.context = None
 
 
+def current_or_none() -> RequestContext | None:
+    context: RequestContext | None = getattr(_local, "context", None)
+    return context
+
+
 def current() -> RequestContext:
     context: RequestContext | None = getattr(_local, "context", None)
     if context is None:

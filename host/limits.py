@@ -20,6 +20,9 @@ class Limits:
     log_bytes: int = 64 * 1024
     backend_calls: int = 16
     backend_concurrency: int = 8
+    # Requests one instance may serve before it is thrown away; 1 (the
+    # default) is a fresh instance per request. Never across versions.
+    reuse: int = 1
 
     def with_overrides(self, overrides: Mapping[str, int]) -> Limits:
         """These limits with the quota overrides that name one of them applied."""

@@ -40,7 +40,6 @@ class EndpointQuotas:
     max_concurrency: int = 0
     rps: int = 0
     burst: int = 0
-    reuse: int = 1
     max_module_bytes: int = 32 * MiB
     max_endpoints: int = 1000
 

@@ -15,6 +15,7 @@ from host.failures import FailureClass
 from host.sandbox._engine import EPOCH_TICK_SECONDS
 from host.sandbox._outcome import Meter, failed, from_exception, lower_headers, succeeded
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
+from host.sandbox._warm import Warm, WarmInstances, WarmKey
 
 _GUEST_ERROR_CLASSES = {
     "exception": FailureClass.GUEST_ERROR,
@@ -37,18 +38,22 @@ def new_store(engine: wasmtime.Engine, context: RequestContext) -> wasmtime.Stor
     A component importing WASI that runs in a Store without a WASI context
     aborts the whole process, so every Store gets one, with nothing in it: no
     preopened directories, no environment, no arguments, no network, empty
-    stdin, and stdout/stderr captured into the request log.
+    stdin, and stdout/stderr captured into the log of the request being served.
     """
     store = wasmtime.Store(engine)
     wasi = wasmtime.WasiConfig()
-    wasi.stdout_custom = _output_sink(context, "stdout")
-    wasi.stderr_custom = _output_sink(context, "stderr")
+    wasi.stdout_custom = _output_sink("stdout")
+    wasi.stderr_custom = _output_sink("stderr")
     store.set_wasi(wasi)
-    limits = context.limits
-    store.set_fuel(limits.fuel)
-    store.set_limits(memory_size=limits.memory_bytes)
-    store.set_epoch_deadline(deadline_ticks(limits.timeout_ms))
+    store.set_limits(memory_size=context.limits.memory_bytes)
+    rearm(store, context)
     return store
+
+
+def rearm(store: wasmtime.Store, context: RequestContext) -> None:
+    """A full tank and a fresh deadline for the request about to run in `store`."""
+    store.set_fuel(context.limits.fuel)
+    store.set_epoch_deadline(deadline_ticks(context.limits.timeout_ms))
 
 
 def deadline_ticks(timeout_ms: int) -> int:
@@ -57,12 +62,16 @@ def deadline_ticks(timeout_ms: int) -> int:
     return math.ceil(timeout_ms / 1000 / EPOCH_TICK_SECONDS) + 1
 
 
-def _output_sink(context: RequestContext, stream: str) -> Any:
+def _output_sink(stream: str) -> Any:
     level = "info" if stream == "stdout" else "error"
 
     def write(data: bytes) -> int | None:
+        # Writes happen during a guest call, on its thread, so the request
+        # bound there is the one the output belongs to (also for a reused
+        # instance serving its next request).
+        context = abi.current_or_none()
         line = GuestLogLine(level, data.decode("utf-8", "replace"), {}, stream)
-        if context.take_output(line):
+        if context is not None and context.take_output(line):
             return None
         return -5  # EIO: the guest sees a failed write and the run ends as output_exceeded
 
@@ -70,35 +79,62 @@ def _output_sink(context: RequestContext, stream: str) -> Any:
 
 
 class ComponentRunner:
-    """Runs requests through components, a fresh Store and instance each time."""
+    """Runs requests through components: a fresh Store and instance each time,
+    unless the endpoint's `reuse` quota lets one instance serve several."""
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
         self._linker = component_linker(engine)
+        self._warm = WarmInstances()
 
     def run(
         self, component: wc.Component, request: ScriptRequest, context: RequestContext
     ) -> RunResult:
+        if context.limits.reuse > 1:
+            return self._run_reused(component, request, context)
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
         store = new_store(self._engine, context)
         try:
             with abi.bound(context):
-                returned = _call_handle(self._linker, component, store, request)
-        except wasmtime.WasmtimeError as error:
-            meter.fuel_left = store.get_fuel()
-            if _is_instantiation_limit(str(error)):
-                return failed(
-                    context,
-                    meter,
-                    FailureClass.MEMORY_EXCEEDED,
-                    "the script needs more memory than its quota to start",
-                )
-            return from_exception(context, meter, error)
+                handle = _instantiate(self._linker, component, store)
+                returned = _call(handle, store, request)
         except Exception as error:
             meter.fuel_left = store.get_fuel()
-            return from_exception(context, meter, error)
+            return _failure(context, meter, error)
         meter.fuel_left = store.get_fuel()
         return _result_from_guest(context, meter, returned)
+
+    def _run_reused(
+        self, component: wc.Component, request: ScriptRequest, context: RequestContext
+    ) -> RunResult:
+        key = WarmKey(id(component), request.endpoint, request.version, context.limits.memory_bytes)
+        warm = self._warm.take(key)
+        meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
+        try:
+            with abi.bound(context):
+                if warm is None:
+                    store = new_store(self._engine, context)
+                    warm = Warm(component, store, _instantiate(self._linker, component, store))
+                else:
+                    rearm(warm.store, context)
+                returned = _call(warm.handle, warm.store, request)
+        except Exception as error:
+            # A trapped or failed instance is never used again.
+            meter.fuel_left = warm.store.get_fuel() if warm is not None else context.limits.fuel
+            return _failure(context, meter, error)
+        meter.fuel_left = warm.store.get_fuel()
+        result = _result_from_guest(context, meter, returned)
+        warm.uses += 1
+        if result.failure is None and warm.uses < context.limits.reuse:
+            self._warm.give_back(key, warm)
+        return result
+
+
+def _failure(context: RequestContext, meter: Meter, error: Exception) -> RunResult:
+    if isinstance(error, wasmtime.WasmtimeError) and _is_instantiation_limit(str(error)):
+        message = "the script needs more memory than its quota to start"
+        return failed(context, meter, FailureClass.MEMORY_EXCEEDED, message)
+    return from_exception(context, meter, error)
 
 
 def _result_from_guest(context: RequestContext, meter: Meter, returned: Any) -> RunResult:
@@ -116,13 +152,15 @@ def _result_from_guest(context: RequestContext, meter: Meter, returned: Any) -> 
     return succeeded(context, meter, response)
 
 
-def _call_handle(
-    linker: wc.Linker, component: wc.Component, store: wasmtime.Store, request: ScriptRequest
-) -> Any:
+def _instantiate(linker: wc.Linker, component: wc.Component, store: wasmtime.Store) -> wc.Func:
     instance = linker.instantiate(store, component)
     handle = instance.get_func(store, "handle")
     if handle is None:
         raise wasmtime.WasmtimeError("component does not export `handle`")
+    return handle
+
+
+def _call(handle: wc.Func, store: wasmtime.Store, request: ScriptRequest) -> Any:
     returned = handle(store, _request_record(request))
     handle.post_return(store)
     return returned

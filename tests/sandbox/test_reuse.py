@@ -1,0 +1,97 @@
+"""Instance reuse (opt-in): state carries over within an endpoint version, never beyond."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from host.build import build_all_cached
+from host.failures import FailureClass
+from host.sandbox import CompiledModule, Limits, RunResult, Sandbox, ScriptRequest
+from tests.support.runs import run_once
+
+SCRIPTS = Path(__file__).parent / "scripts"
+COUNTERS = {"js": SCRIPTS / "js" / "counter.js", "py": SCRIPTS / "py" / "counter.py"}
+
+
+@pytest.fixture(scope="module")
+def counters(compile_file: Callable[[Path], CompiledModule]) -> dict[str, CompiledModule]:
+    built = build_all_cached(COUNTERS.values())
+    return {language: compile_file(path) for language, path in zip(COUNTERS, built, strict=True)}
+
+
+async def serve(
+    sandbox: Sandbox,
+    module: CompiledModule,
+    reuse: int,
+    *,
+    version: str = "v1",
+    query: str = "",
+    request_id: str = "req",
+) -> RunResult:
+    request = ScriptRequest(
+        "GET", "/", query, endpoint="tests/counter", version=version, request_id=request_id
+    )
+    return await run_once(sandbox, module, request, limits=Limits(reuse=reuse, fuel=50_000_000))
+
+
+def served(result: RunResult) -> int:
+    assert result.response is not None, result.failure_message
+    count: int = json.loads(result.response.body)["served"]
+    return count
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_a_fresh_instance_per_request_by_default(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    counts = [served(await serve(sandbox, counters[language], reuse=1)) for _ in range(3)]
+    assert counts == [1, 1, 1]
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_an_instance_serves_up_to_reuse_requests(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    results = [await serve(sandbox, counters[language], reuse=3) for _ in range(7)]
+    assert [served(r) for r in results] == [1, 2, 3, 1, 2, 3, 1]
+    # Fuel is counted per request, not summed over the instance's life.
+    assert results[2].fuel_used < 2 * results[1].fuel_used
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_never_across_versions(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    module = counters[language]
+    first = served(await serve(sandbox, module, reuse=10, version="v7"))
+    other = served(await serve(sandbox, module, reuse=10, version="v8"))
+    again = served(await serve(sandbox, module, reuse=10, version="v7"))
+    assert (first, other, again) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_a_failed_instance_is_thrown_away(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    module = counters[language]
+    assert served(await serve(sandbox, module, reuse=10, version="v-fail")) == 1
+    failed = await serve(sandbox, module, reuse=10, version="v-fail", query="fail=1")
+    assert failed.failure is FailureClass.GUEST_ERROR
+    assert served(await serve(sandbox, module, reuse=10, version="v-fail")) == 1
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_output_lands_in_the_log_of_the_request_that_wrote_it(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    module = counters[language]
+    results = [
+        await serve(sandbox, module, reuse=10, version="v-log", request_id=f"req-{n}")
+        for n in range(3)
+    ]
+    for n, result in enumerate(results):
+        assert [line.message.strip() for line in result.logs] == [f"serving req-{n}"]
