@@ -45,6 +45,8 @@ class Figures:
     artifact_load_ms: float
     fresh_median_ms: float
     fresh_p99_ms: float
+    reuse_median_ms: float
+    reuse_p99_ms: float
     fuel_per_request: int
 
 
@@ -63,10 +65,9 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def time_fresh(
-    runner: ComponentRunner, module: CompiledModule, runs: int
+def time_runs(
+    runner: ComponentRunner, module: CompiledModule, runs: int, limits: Limits
 ) -> tuple[list[float], int]:
-    limits = Limits()
     samples, fuel = [], 0
     for _ in range(runs):
         started = time.perf_counter()
@@ -91,8 +92,16 @@ def measure(name: str, component: Path, runs: int) -> Figures:
             loaded = engine.load_artifact(module.kind, path, module.module_hash)
             load_ms = (time.perf_counter() - started) * 1000
             runner = ComponentRunner(engine.engine)
-            time_fresh(runner, loaded, max(20, runs // 10))  # warm-up
-            samples, fuel = time_fresh(runner, loaded, runs)
+            fresh, reused = Limits(), Limits(reuse=runs)
+            time_runs(runner, loaded, max(20, runs // 10), fresh)  # warm-up
+            # Interleaved in blocks, so drift on a shared machine hits both alike.
+            samples: list[float] = []
+            reuse_samples: list[float] = []
+            fuel = 0
+            for _ in range(10):
+                block, fuel = time_runs(runner, loaded, runs // 10, fresh)
+                samples += block
+                reuse_samples += time_runs(runner, loaded, runs // 10, reused)[0]
     finally:
         engine.close()
     return Figures(
@@ -103,6 +112,8 @@ def measure(name: str, component: Path, runs: int) -> Figures:
         artifact_load_ms=round(load_ms, 2),
         fresh_median_ms=round(statistics.median(samples), 3),
         fresh_p99_ms=round(percentile(samples, 0.99), 3),
+        reuse_median_ms=round(statistics.median(reuse_samples), 3),
+        reuse_p99_ms=round(percentile(reuse_samples, 0.99), 3),
         fuel_per_request=fuel,
     )
 
@@ -110,14 +121,15 @@ def measure(name: str, component: Path, runs: int) -> Figures:
 def markdown(figures: list[Figures]) -> str:
     lines = [
         "| script | component | compile | artifact | artifact load "
-        "| fresh instance median | p99 | fuel |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| fresh instance median | p99 | reused instance median | p99 | fuel |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for f in figures:
         lines.append(
             f"| {f.script} | {f.component_bytes / 2**20:.1f} MiB | {f.compile_s:.1f} s "
             f"| {f.artifact_bytes / 2**20:.1f} MiB | {f.artifact_load_ms:.1f} ms "
-            f"| {f.fresh_median_ms:.3f} ms | {f.fresh_p99_ms:.3f} ms | {f.fuel_per_request:,} |"
+            f"| {f.fresh_median_ms:.3f} ms | {f.fresh_p99_ms:.3f} ms "
+            f"| {f.reuse_median_ms:.3f} ms | {f.reuse_p99_ms:.3f} ms | {f.fuel_per_request:,} |"
         )
     return "\n".join(lines)
 
