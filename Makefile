@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .build/stamps
 
-.PHONY: install run test lint typecheck examples bench clean
+.PHONY: install run test lint typecheck examples bench clean cassandra-up cassandra-down
 
 install: $(STAMPS)/python $(STAMPS)/npm
 
@@ -32,7 +32,14 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install lint
+# A local Apache Cassandra node from Maven Central (scripts/cassandra.sh).
+cassandra-up:
+	bash scripts/cassandra.sh up
+
+cassandra-down:
+	bash scripts/cassandra.sh down
+
+test: install lint cassandra-up
 	$(VENV)/bin/pytest
 	cd sdk-js && node --test test/
 

@@ -41,8 +41,15 @@ async def _open_sqlite(url: str, data_dir: Path) -> Registry:
     return await SQLiteRegistry.open(Path(unquote(parts.path)))
 
 
+async def _open_cassandra(url: str, data_dir: Path) -> Registry:
+    from registry.cassandra import CassandraRegistry
+
+    return await CassandraRegistry.open(url)
+
+
 # The seam for other implementations: map a URL scheme to an opener, importing
 # the implementation inside the opener so its driver is only needed when used.
 _OPENERS: dict[str, Opener] = {
     "sqlite": _open_sqlite,
+    "cassandra": _open_cassandra,
 }

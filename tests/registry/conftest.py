@@ -9,11 +9,15 @@ the way a disk or a bad replica would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
 import pytest
+from cassandra.cluster import Cluster, Session
 
 from registry import Registry, open_registry
 from registry._blobs import BlobStore
@@ -60,10 +64,85 @@ def _flip_last_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+CASSANDRA_KEYSPACE = "registry_contract"
+CASSANDRA_URL = f"cassandra://127.0.0.1:9042/{CASSANDRA_KEYSPACE}"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cassandra_up() -> None:
+    """The project's own local node (scripts/cassandra.sh), started if it is not running."""
+    subprocess.run([str(REPO_ROOT / "scripts" / "cassandra.sh"), "up"], check=True)
+
+
+@pytest.fixture(scope="session")
+def cassandra_session() -> Iterator[Session]:
+    """A keyspace created once by the registry itself; each test empties it (far faster).
+
+    Synchronous, because backends ask for it from inside the running loop;
+    the registry creates the keyspace on a loop of its own, in a thread.
+    """
+    cassandra_up()
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, _create_keyspace()).result()
+    cluster = Cluster(["127.0.0.1"])
+    session = cluster.connect(CASSANDRA_KEYSPACE)
+    yield session
+    cluster.shutdown()
+
+
+async def _create_keyspace() -> None:
+    registry = await open_registry(CASSANDRA_URL, Path("."))
+    await registry.close()
+
+
+class CassandraBackend:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._opened: list[Registry] = []
+        tables = session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
+            (CASSANDRA_KEYSPACE,),
+        )
+        for table in tables:
+            if table.table_name != "meta":
+                session.execute(f"TRUNCATE {table.table_name}")
+        session.execute("UPDATE meta SET seq = 0, default_quotas = null WHERE id = 'registry'")
+
+    async def open(self) -> Registry:
+        registry = await open_registry(CASSANDRA_URL, Path("."))
+        self._opened.append(registry)
+        return registry
+
+    async def corrupt_module(self, module_hash: str) -> None:
+        await asyncio.to_thread(self._flip, "module_chunks", "hash = %s", (module_hash,))
+
+    async def corrupt_artifact(self, module_hash: str, fingerprint: str) -> None:
+        where = "module_hash = %s AND fingerprint = %s"
+        await asyncio.to_thread(self._flip, "artifact_chunks", where, (module_hash, fingerprint))
+
+    def _flip(self, table: str, where: str, key: tuple[str, ...]) -> None:
+        """Damage the last byte of a blob's first chunk, as a bad disk or replica would."""
+        row = self.session.execute(
+            f"SELECT data FROM {table} WHERE {where} AND chunk = 0", key
+        ).one()
+        data = bytearray(row.data)
+        data[-1] ^= 0xFF
+        self.session.execute(
+            f"UPDATE {table} SET data = %s WHERE {where} AND chunk = 0", (bytes(data), *key)
+        )
+
+    async def close_all(self) -> None:
+        for registry in self._opened:
+            await registry.close()
+
+
 BackendFactory = Callable[[pytest.FixtureRequest, Path], Backend]
 
 BACKENDS: dict[str, BackendFactory] = {
     "sqlite": lambda request, tmp_path: SQLiteBackend(tmp_path / "data"),
+    "cassandra": lambda request, tmp_path: CassandraBackend(
+        request.getfixturevalue("cassandra_session")
+    ),
 }
 
 

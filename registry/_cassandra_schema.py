@@ -1,0 +1,85 @@
+"""The registry's keyspace and tables, created and migrated by the host itself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import Session
+
+from registry._cassandra_session import run
+
+# Events live in partitions of this many consecutive seqs, so the change feed
+# reads a few rows from one or two partitions and no partition grows forever.
+EVENTS_PER_BUCKET = 10_000
+# Blobs are written in chunks far below the mutation size limit (half a
+# commit log segment, 16 MiB by default).
+CHUNK_BYTES = 1 << 20
+
+# Each migration runs once, in order; `meta.schema_version` says how far a
+# keyspace has come. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE IF NOT EXISTS meta (id text PRIMARY KEY, seq bigint,"
+        " schema_version int, default_quotas text)",
+        "CREATE TABLE IF NOT EXISTS endpoints (namespace text, path text, methods text,"
+        " config text, quotas text, enabled boolean, active_version int, created_at text,"
+        " updated_at text, PRIMARY KEY (namespace, path))",
+        "CREATE TABLE IF NOT EXISTS versions (namespace text, path text, number int,"
+        " language text, module_hash text, author text, message text, has_source boolean,"
+        " created_at text, PRIMARY KEY ((namespace, path), number))"
+        " WITH CLUSTERING ORDER BY (number DESC)",
+        # Sources can be large; kept out of the logged batch that records a version.
+        "CREATE TABLE IF NOT EXISTS version_sources (namespace text, path text, number int,"
+        " source text, PRIMARY KEY ((namespace, path), number))",
+        "CREATE TABLE IF NOT EXISTS version_numbers (namespace text, path text, last int,"
+        " PRIMARY KEY ((namespace, path)))",
+        "CREATE TABLE IF NOT EXISTS namespaces (namespace text PRIMARY KEY, enabled boolean,"
+        " quotas text)",
+        "CREATE TABLE IF NOT EXISTS events (bucket bigint, seq bigint, at text, actor text,"
+        " action text, namespace text, path text, details text, PRIMARY KEY (bucket, seq))"
+        " WITH CLUSTERING ORDER BY (seq ASC)",
+        "CREATE TABLE IF NOT EXISTS events_by_namespace (namespace text, seq bigint, at text,"
+        " actor text, action text, path text, details text, PRIMARY KEY (namespace, seq))"
+        " WITH CLUSTERING ORDER BY (seq DESC)",
+        "CREATE TABLE IF NOT EXISTS leases (key text PRIMARY KEY, holder text, expires_at double)",
+        "CREATE TABLE IF NOT EXISTS module_chunks (hash text, chunk int, data blob,"
+        " PRIMARY KEY (hash, chunk))",
+        "CREATE TABLE IF NOT EXISTS modules (hash text PRIMARY KEY, size bigint, chunks int)",
+        "CREATE TABLE IF NOT EXISTS artifact_chunks (module_hash text, fingerprint text,"
+        " chunk int, data blob, PRIMARY KEY ((module_hash, fingerprint), chunk))",
+        "CREATE TABLE IF NOT EXISTS artifacts (module_hash text, fingerprint text,"
+        " sha256 text, size bigint, chunks int, PRIMARY KEY ((module_hash, fingerprint)))",
+    ),
+)
+
+
+def replication_clause(replication: dict[str, Any]) -> str:
+    items = ", ".join(
+        f"'{key}': '{value}'" if key == "class" else f"'{key}': {int(value)}"
+        for key, value in replication.items()
+    )
+    return "{" + items + "}"
+
+
+async def migrate(session: Session, keyspace: str, replication: dict[str, Any]) -> None:
+    """Create the keyspace and bring its tables up to the newest migration."""
+    await run(
+        session,
+        f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
+        f"{replication_clause(replication)}",
+        consistency=ConsistencyLevel.ONE,
+        driver_timeout_s=60,
+    )
+    await asyncio.to_thread(session.set_keyspace, keyspace)
+    await run(session, MIGRATIONS[0][0], consistency=ConsistencyLevel.ONE, driver_timeout_s=60)
+    rows = await run(session, "SELECT schema_version FROM meta WHERE id = 'registry'")
+    done = rows[0].schema_version if rows and rows[0].schema_version is not None else 0
+    for number, statements in enumerate(MIGRATIONS[done:], start=done + 1):
+        for statement in statements:
+            await run(session, statement, consistency=ConsistencyLevel.ONE, driver_timeout_s=60)
+        await run(
+            session,
+            f"UPDATE meta SET schema_version = {number} WHERE id = 'registry'",
+        )

@@ -1,0 +1,201 @@
+"""Connecting to Cassandra from a registry URL, and awaiting the driver without blocking.
+
+    cassandra://HOST[:PORT][,HOST[:PORT]...]/KEYSPACE
+        ?replication=dc1:3,dc2:3   NetworkTopologyStrategy with these factors
+        &replication=1             SimpleStrategy (the default, factor 1)
+        &local_dc=dc1              route queries to this data centre
+        &tls=1                     TLS (SCRIPTHOST_CASSANDRA_CA_FILE: a CA bundle)
+
+Credentials come from the URL's user info or from SCRIPTHOST_CASSANDRA_USERNAME
+and SCRIPTHOST_CASSANDRA_PASSWORD.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cassandra import ConsistencyLevel, DriverException
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    ResponseFuture,
+    Session,
+)
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
+
+from registry.errors import InvalidRegistryURL, RegistryUnavailable
+
+DEFAULT_PORT = 9042
+_KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+
+
+@dataclass(frozen=True, slots=True)
+class CassandraTarget:
+    hosts: tuple[str, ...]
+    port: int
+    keyspace: str
+    # CQL replication options: SimpleStrategy with a factor, or a factor per DC.
+    replication: dict[str, Any] = field(
+        default_factory=lambda: {"class": "SimpleStrategy", "replication_factor": 1}
+    )
+    local_dc: str | None = None
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def parse_url(url: str) -> CassandraTarget:
+    parts = urlsplit(url)
+    if parts.scheme != "cassandra" or not parts.netloc:
+        raise InvalidRegistryURL(f"{url!r}: expected cassandra://HOST[:PORT][,HOST...]/KEYSPACE")
+    keyspace = parts.path.strip("/")
+    if not _KEYSPACE.match(keyspace):
+        raise InvalidRegistryURL(f"{url!r}: the keyspace must be letters, digits and _")
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts, ports = _hosts_and_port(hostlist, url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    username, _, password = userinfo.partition(":")
+    return CassandraTarget(
+        hosts=hosts,
+        port=ports,
+        keyspace=keyspace,
+        replication=_replication(query.get("replication", "1"), url),
+        local_dc=query.get("local_dc"),
+        username=unquote(username) or os.environ.get("SCRIPTHOST_CASSANDRA_USERNAME"),
+        password=unquote(password) or os.environ.get("SCRIPTHOST_CASSANDRA_PASSWORD"),
+        tls=query.get("tls", "0").lower() in {"1", "true", "yes"},
+    )
+
+
+def _hosts_and_port(hostlist: str, url: str) -> tuple[tuple[str, ...], int]:
+    hosts: list[str] = []
+    ports: set[int] = set()
+    for item in hostlist.split(","):
+        host, _, port = item.partition(":")
+        if not host:
+            raise InvalidRegistryURL(f"{url!r}: empty host name")
+        hosts.append(host)
+        ports.add(int(port) if port.isdigit() else DEFAULT_PORT)
+    if len(ports) != 1:
+        raise InvalidRegistryURL(f"{url!r}: every host must use the same port")
+    return tuple(hosts), ports.pop()
+
+
+def _replication(spec: str, url: str) -> dict[str, Any]:
+    if spec.isdigit():
+        return {"class": "SimpleStrategy", "replication_factor": int(spec)}
+    factors: dict[str, Any] = {"class": "NetworkTopologyStrategy"}
+    for item in spec.split(","):
+        dc, _, factor = item.partition(":")
+        if not dc or not factor.isdigit():
+            raise InvalidRegistryURL(f"{url!r}: replication is N or DC:N[,DC:N...]")
+        factors[dc] = int(factor)
+    return factors
+
+
+def connect(target: CassandraTarget) -> tuple[Cluster, Session]:
+    """Blocking: call it in a thread."""
+    policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=target.local_dc))
+    auth = (
+        PlainTextAuthProvider(target.username, target.password or "") if target.username else None
+    )
+    profile = ExecutionProfile(load_balancing_policy=policy, request_timeout=10.0)
+    cluster = Cluster(
+        contact_points=list(target.hosts),
+        port=target.port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        auth_provider=auth,
+        ssl_context=_tls_context() if target.tls else None,
+        connect_timeout=5,
+        control_connection_timeout=5,
+    )
+    try:
+        return cluster, cluster.connect()
+    except (NoHostAvailable, DriverException, OSError) as error:
+        cluster.shutdown()
+        raise RegistryUnavailable(f"cannot reach Cassandra at {target.hosts}: {error}") from None
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=os.environ.get("SCRIPTHOST_CASSANDRA_CA_FILE"))
+    return context
+
+
+Statement = tuple[PreparedStatement, Sequence[Any]]
+
+
+async def run(
+    session: Session,
+    statement: PreparedStatement | str,
+    parameters: Sequence[Any] = (),
+    *,
+    consistency: int = ConsistencyLevel.LOCAL_QUORUM,
+    driver_timeout_s: float = 10.0,
+) -> list[Any]:
+    """Execute on the driver's own threads; the event loop only awaits the answer."""
+    return await _execute(session, _bound(statement, parameters, consistency), driver_timeout_s)
+
+
+async def run_batch(
+    session: Session, statements: Sequence[Statement], driver_timeout_s: float = 10.0
+) -> None:
+    """A logged batch: every statement is applied, or (after a failure) eventually none."""
+    batch = BatchStatement(
+        batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM
+    )
+    for statement, parameters in statements:
+        batch.add(statement, list(parameters))
+    await _execute(session, batch, driver_timeout_s)
+
+
+async def _execute(session: Session, statement: Any, driver_timeout_s: float) -> list[Any]:
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[list[Any]] = loop.create_future()
+    try:
+        future: ResponseFuture = session.execute_async(statement, timeout=driver_timeout_s)
+    except DriverException as error:
+        raise RegistryUnavailable(f"Cassandra: {error}") from None
+
+    def done(rows: Any) -> None:
+        loop.call_soon_threadsafe(_settle, answer, list(rows or []), None)
+
+    def failed(error: BaseException) -> None:
+        loop.call_soon_threadsafe(_settle, answer, None, error)
+
+    future.add_callbacks(done, failed)
+    try:
+        return await answer
+    except (DriverException, NoHostAvailable, OSError) as error:
+        raise RegistryUnavailable(f"Cassandra: {type(error).__name__}: {error}") from None
+
+
+def _bound(statement: PreparedStatement | str, parameters: Sequence[Any], consistency: int) -> Any:
+    if isinstance(statement, PreparedStatement):
+        bound = statement.bind(list(parameters))
+        bound.consistency_level = consistency
+        bound.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        bound.fetch_size = None
+        return bound
+    return SimpleStatement(statement, consistency_level=consistency, fetch_size=None)
+
+
+def _settle(
+    answer: asyncio.Future[list[Any]], rows: list[Any] | None, error: BaseException | None
+) -> None:
+    if answer.done():
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(rows or [])

@@ -1,0 +1,710 @@
+"""The fleet registry on Apache Cassandra.
+
+Consistency, on purpose:
+- Metadata reads and writes use LOCAL_QUORUM: a majority of the local data
+  centre's replicas, so a write acknowledged to one host is what any other
+  host in the data centre reads next, without waiting on other regions.
+- Every metadata mutation happens under one registry-wide lease, taken with a
+  lightweight transaction (LOCAL_SERIAL), and is written as one logged batch
+  together with its audit event and change-feed entry. Mutations are rare
+  (deploys, switches, quota changes), so serialising them costs nothing that
+  matters, and it is what makes the change feed gap-free: a change becomes
+  visible only after every change with a smaller seq.
+- Compile leases are lightweight transactions too: exactly one host wins.
+- Blobs are chunked and checked on every read (see _cassandra_blobs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import Cluster, Session
+from cassandra.query import PreparedStatement
+
+from registry import _checks
+from registry._cassandra_blobs import BlobTables
+from registry._cassandra_schema import EVENTS_PER_BUCKET, migrate
+from registry._cassandra_session import (
+    CassandraTarget,
+    Statement,
+    connect,
+    parse_url,
+    run,
+    run_batch,
+)
+from registry.errors import NotFound, RegistryUnavailable
+from registry.models import (
+    Action,
+    AuditEvent,
+    Change,
+    Config,
+    Details,
+    Endpoint,
+    Fingerprint,
+    Language,
+    ModuleHash,
+    NamespaceSettings,
+    Quotas,
+    Version,
+    VersionId,
+    merge_quotas,
+)
+
+_WRITE_LEASE = "registry:write"
+_WRITE_LEASE_SECONDS = 15.0
+_WRITE_WAIT_SECONDS = 30.0
+
+_STATEMENTS = {
+    "meta": "SELECT seq, default_quotas FROM meta WHERE id = 'registry'",
+    "set_seq": "UPDATE meta SET seq = ? WHERE id = 'registry'",
+    "set_defaults": "UPDATE meta SET default_quotas = ? WHERE id = 'registry'",
+    "endpoint": "SELECT * FROM endpoints WHERE namespace = ? AND path = ?",
+    "endpoints": "SELECT * FROM endpoints",
+    "endpoints_of": "SELECT * FROM endpoints WHERE namespace = ?",
+    "put_endpoint": "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"
+    " active_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "delete_endpoint": "DELETE FROM endpoints WHERE namespace = ? AND path = ?",
+    "version": "SELECT * FROM versions WHERE namespace = ? AND path = ? AND number = ?",
+    "versions": "SELECT * FROM versions WHERE namespace = ? AND path = ?",
+    "put_version": "INSERT INTO versions (namespace, path, number, language, module_hash,"
+    " author, message, has_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "source": "SELECT source FROM version_sources WHERE namespace = ? AND path = ? AND number = ?",
+    "put_source": "INSERT INTO version_sources (namespace, path, number, source)"
+    " VALUES (?, ?, ?, ?)",
+    "last_number": "SELECT last FROM version_numbers WHERE namespace = ? AND path = ?",
+    "set_last_number": "UPDATE version_numbers SET last = ? WHERE namespace = ? AND path = ?",
+    "namespace": "SELECT * FROM namespaces WHERE namespace = ?",
+    "put_namespace": "INSERT INTO namespaces (namespace, enabled, quotas) VALUES (?, ?, ?)",
+    "put_event": "INSERT INTO events (bucket, seq, at, actor, action, namespace, path, details)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "put_event_by_namespace": "INSERT INTO events_by_namespace (namespace, seq, at, actor,"
+    " action, path, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "events_after": "SELECT * FROM events WHERE bucket = ? AND seq > ? LIMIT ?",
+    "events_before": "SELECT * FROM events WHERE bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+    "namespace_events": "SELECT * FROM events_by_namespace WHERE namespace = ? AND seq < ? LIMIT ?",
+    "lease_take": "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?)"
+    " IF NOT EXISTS USING TTL ?",
+    "lease_steal": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
+    " IF holder = ? AND expires_at = ?",
+    "lease_release": "DELETE FROM leases WHERE key = ? IF holder = ?",
+}
+
+
+class CassandraRegistry:
+    def __init__(
+        self,
+        cluster: Cluster,
+        session: Session,
+        statements: dict[str, PreparedStatement],
+        blobs: BlobTables,
+    ) -> None:
+        self._cluster = cluster
+        self._session = session
+        self._q = statements
+        self._blobs = blobs
+        self._holder = f"registry-{uuid.uuid4().hex}"
+        self._closed = False
+
+    @classmethod
+    async def open(cls, url: str) -> CassandraRegistry:
+        return await cls.connect(parse_url(url))
+
+    @classmethod
+    async def connect(cls, target: CassandraTarget) -> CassandraRegistry:
+        cluster, session = await asyncio.to_thread(connect, target)
+        try:
+            await migrate(session, target.keyspace, target.replication)
+            # Preparing is a blocking round trip per statement: once, at start.
+            prepared = await asyncio.to_thread(
+                lambda: {name: session.prepare(text) for name, text in _STATEMENTS.items()}
+            )
+            blobs = await asyncio.to_thread(BlobTables, session, session.prepare)
+        except BaseException:
+            await asyncio.to_thread(cluster.shutdown)
+            raise
+        return cls(cluster, session, prepared, blobs)
+
+    # Endpoints
+
+    async def put_endpoint(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        methods: Iterable[str],
+        config: Config | None = None,
+        actor: str,
+    ) -> Endpoint:
+        namespace, path = _checks.target(namespace, path)
+        wanted_methods, wanted_config = _checks.methods(methods), _checks.config(config)
+        _checks.actor(actor)
+        columns = {"methods": _json(sorted(wanted_methods)), "config": _json(wanted_config)}
+        details: dict[str, object] = {"methods": sorted(wanted_methods), "config": wanted_config}
+        async with self._writing() as write:
+            row = await self._find_endpoint_row(namespace, path)
+            if row is not None:
+                return await self._update_endpoint(
+                    write, row, columns, Action.ENDPOINT_UPDATED, details, actor
+                )
+            now = _stamp()
+            endpoint = _EndpointRow(
+                namespace, path, columns["methods"], columns["config"], "{}", True, None, now, now
+            )
+            write.add(self._q["put_endpoint"], endpoint.values())
+            write.record(actor, Action.ENDPOINT_CREATED, namespace, path, details)
+            return endpoint.model()
+
+    async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
+        return (await self._endpoint_row(namespace, path)).model()
+
+    async def list_endpoints(self, namespace: str | None = None) -> list[Endpoint]:
+        if namespace is None:
+            rows = await self._read("endpoints")
+        else:
+            rows = await self._read("endpoints_of", namespace)
+        endpoints = [_EndpointRow.of(row).model() for row in rows]
+        return sorted(endpoints, key=lambda e: (e.namespace, e.path))
+
+    async def delete_endpoint(self, namespace: str, path: str, *, actor: str) -> None:
+        _checks.actor(actor)
+        async with self._writing() as write:
+            row = await self._endpoint_row(namespace, path)
+            write.add(self._q["delete_endpoint"], (namespace, path))
+            details = {"active_version": row.model().active_version}
+            write.record(actor, Action.ENDPOINT_DELETED, namespace, path, details)
+
+    async def set_endpoint_enabled(
+        self, namespace: str, path: str, enabled: bool, *, actor: str
+    ) -> Endpoint:
+        _checks.actor(actor)
+        action = Action.ENDPOINT_ENABLED if enabled else Action.ENDPOINT_DISABLED
+        async with self._writing() as write:
+            row = await self._endpoint_row(namespace, path)
+            return await self._update_endpoint(write, row, {"enabled": enabled}, action, {}, actor)
+
+    async def set_endpoint_quotas(
+        self, namespace: str, path: str, quotas: Quotas, *, actor: str
+    ) -> Endpoint:
+        wanted = _checks.quotas(quotas)
+        _checks.actor(actor)
+        async with self._writing() as write:
+            row = await self._endpoint_row(namespace, path)
+            return await self._update_endpoint(
+                write,
+                row,
+                {"quotas": _json(wanted)},
+                Action.ENDPOINT_QUOTAS_SET,
+                {"quotas": wanted},
+                actor,
+            )
+
+    # Versions
+
+    async def add_version(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        language: Language,
+        module_hash: ModuleHash,
+        author: str,
+        message: str = "",
+        source: str | None = None,
+    ) -> Version:
+        namespace, path = _checks.target(namespace, path)
+        _checks.language(language)
+        _checks.module_hash(module_hash)
+        _checks.name(author, "author")
+        if not await self.has_module(module_hash):
+            raise NotFound(f"no module {module_hash}: put_module it first")
+        async with self._writing() as write:
+            await self._endpoint_row(namespace, path)
+            rows = await self._read("last_number", namespace, path)
+            number = (rows[0].last if rows and rows[0].last else 0) + 1
+            if source is not None:
+                # Written before the version row, which makes it visible.
+                await self._run("put_source", namespace, path, number, source)
+            version = Version(
+                id=_checks.version_id(number),
+                namespace=namespace,
+                path=path,
+                language=language,
+                module_hash=module_hash,
+                author=author,
+                message=message,
+                created_at=_time(_stamp()),
+                source=source,
+            )
+            write.add(self._q["set_last_number"], (number, namespace, path))
+            write.add(
+                self._q["put_version"],
+                (
+                    namespace,
+                    path,
+                    number,
+                    language,
+                    module_hash,
+                    author,
+                    message,
+                    source is not None,
+                    version.created_at.isoformat(),
+                ),
+            )
+            details = {
+                "version": version.id,
+                "language": language,
+                "module_hash": module_hash,
+                "message": message,
+            }
+            write.record(author, Action.VERSION_ADDED, namespace, path, details)
+            return version
+
+    async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version:
+        number = _checks.version_number(version_id)
+        await self._endpoint_row(namespace, path)
+        return await self._version(namespace, path, number)
+
+    async def list_versions(self, namespace: str, path: str) -> list[Version]:
+        await self._endpoint_row(namespace, path)
+        rows = await self._read("versions", namespace, path)
+        return [await self._version_of(row) for row in rows]
+
+    async def activate(
+        self, namespace: str, path: str, version_id: VersionId, *, actor: str
+    ) -> Endpoint:
+        number = _checks.version_number(version_id)
+        _checks.actor(actor)
+        async with self._writing() as write:
+            row = await self._endpoint_row(namespace, path)
+            version = await self._version(namespace, path, number)
+            previous = row.active_version
+            if previous == number:
+                return row.model()
+            updated = row.replace(active_version=number, updated_at=_stamp())
+            write.add(self._q["put_endpoint"], updated.values())
+            details = {
+                "version": version.id,
+                "module_hash": version.module_hash,
+                "previous": None if previous is None else _checks.version_id(previous),
+                "rollback": previous is not None and number < previous,
+            }
+            write.record(actor, Action.VERSION_ACTIVATED, namespace, path, details)
+            return updated.model()
+
+    # Namespace and global settings
+
+    async def get_namespace(self, namespace: str) -> NamespaceSettings:
+        _checks.name(namespace, "namespace")
+        rows = await self._read("namespace", namespace)
+        if not rows:
+            return NamespaceSettings(namespace)
+        return NamespaceSettings(namespace, bool(rows[0].enabled), json.loads(rows[0].quotas))
+
+    async def set_namespace_enabled(
+        self, namespace: str, enabled: bool, *, actor: str
+    ) -> NamespaceSettings:
+        _checks.name(namespace, "namespace")
+        _checks.actor(actor)
+        return await self._set_namespace(namespace, actor, enabled=enabled)
+
+    async def set_namespace_quotas(
+        self, namespace: str, quotas: Quotas, *, actor: str
+    ) -> NamespaceSettings:
+        _checks.name(namespace, "namespace")
+        wanted = _checks.quotas(quotas)
+        _checks.actor(actor)
+        return await self._set_namespace(namespace, actor, quotas=wanted)
+
+    async def get_default_quotas(self) -> Quotas:
+        rows = await self._read("meta")
+        return _defaults_of(rows)
+
+    async def set_default_quotas(self, quotas: Quotas, *, actor: str) -> Quotas:
+        wanted = _checks.quotas(quotas)
+        _checks.actor(actor)
+        async with self._writing() as write:
+            current = await self.get_default_quotas()
+            if current == wanted:
+                return current
+            write.add(self._q["set_defaults"], (_json(wanted),))
+            details = {"quotas": wanted, "previous": dict(current)}
+            write.record(actor, Action.DEFAULT_QUOTAS_SET, None, None, details)
+            return wanted
+
+    async def effective_quotas(self, namespace: str, path: str) -> Quotas:
+        endpoint = await self.get_endpoint(namespace, path)
+        defaults = await self.get_default_quotas()
+        return merge_quotas(defaults, (await self.get_namespace(namespace)).quotas, endpoint.quotas)
+
+    # Modules and artifacts
+
+    async def put_module(self, data: bytes) -> ModuleHash:
+        self._check_open()
+        return await self._blobs.put_module(bytes(data))
+
+    async def get_module(self, module_hash: ModuleHash) -> bytes:
+        self._check_open()
+        return await self._blobs.get_module(_checks.module_hash(module_hash))
+
+    async def has_module(self, module_hash: ModuleHash) -> bool:
+        self._check_open()
+        return await self._blobs.has_module(_checks.module_hash(module_hash))
+
+    async def put_artifact(
+        self, module_hash: ModuleHash, fingerprint: Fingerprint, data: bytes
+    ) -> None:
+        self._check_open()
+        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
+        await self._blobs.put_artifact(*key, bytes(data))
+
+    async def get_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bytes | None:
+        self._check_open()
+        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
+        return await self._blobs.get_artifact(*key)
+
+    async def has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
+        self._check_open()
+        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
+        return await self._blobs.has_artifact(*key)
+
+    # Leases
+
+    async def try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
+        _checks.name(key, "lease key")
+        _checks.name(holder, "lease holder")
+        _checks.positive(ttl_seconds, "ttl_seconds")
+        self._check_open()
+        now = time.time()
+        expires = now + ttl_seconds
+        # The row's TTL only cleans up; `expires_at` decides, to the millisecond.
+        row_ttl = int(ttl_seconds) + 2
+        taken = await self._lwt("lease_take", key, holder, expires, row_ttl)
+        if taken[0].applied:
+            return True
+        current = taken[0]
+        if current.holder != holder and current.expires_at > now:
+            return False
+        stolen = await self._lwt(
+            "lease_steal", row_ttl, holder, expires, key, current.holder, current.expires_at
+        )
+        return bool(stolen[0].applied)
+
+    async def release_lease(self, key: str, holder: str) -> None:
+        self._check_open()
+        await self._lwt("lease_release", key, holder)
+
+    # History
+
+    async def audit_log(
+        self, *, namespace: str | None = None, limit: int = 100, before_seq: int | None = None
+    ) -> list[AuditEvent]:
+        _checks.positive(limit, "limit")
+        before = before_seq if before_seq is not None else await self.latest_seq() + 1
+        if namespace is not None:
+            rows = await self._read("namespace_events", namespace, before, limit)
+            return [_audit_event(row, namespace) for row in rows]
+        events: list[AuditEvent] = []
+        bucket = (before - 1) // EVENTS_PER_BUCKET
+        while bucket >= 0 and len(events) < limit:
+            rows = await self._read("events_before", bucket, before, limit - len(events))
+            events += [_audit_event(row, row.namespace) for row in rows]
+            bucket -= 1
+        return events
+
+    async def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        _checks.positive(limit, "limit")
+        latest = await self.latest_seq()
+        changes: list[Change] = []
+        bucket = max(0, seq + 1) // EVENTS_PER_BUCKET
+        while bucket <= latest // EVENTS_PER_BUCKET and len(changes) < limit:
+            rows = await self._read("events_after", bucket, seq, limit - len(changes))
+            changes += [_change(row) for row in rows if row.seq <= latest]
+            bucket += 1
+        return changes
+
+    async def latest_seq(self) -> int:
+        rows = await self._read("meta")
+        return int(rows[0].seq or 0) if rows else 0
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._cluster.shutdown)
+
+    # Internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RegistryUnavailable("the registry is closed")
+
+    async def _read(self, name: str, *parameters: Any) -> list[Any]:
+        self._check_open()
+        return await run(self._session, self._q[name], parameters)
+
+    async def _run(self, name: str, *parameters: Any) -> None:
+        self._check_open()
+        await run(self._session, self._q[name], parameters)
+
+    async def _lwt(self, name: str, *parameters: Any) -> list[Any]:
+        """A lightweight transaction: its condition is checked at LOCAL_SERIAL."""
+        self._check_open()
+        return await run(
+            self._session, self._q[name], parameters, consistency=ConsistencyLevel.LOCAL_QUORUM
+        )
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[_Write]:
+        """Hold the registry-wide write lease; commit what was added as one logged batch."""
+        self._check_open()
+        # One holder per mutation, not per registry: two tasks of this process
+        # must exclude each other as much as two hosts do.
+        holder = f"{self._holder}:{uuid.uuid4().hex[:12]}"
+        deadline = time.monotonic() + _WRITE_WAIT_SECONDS
+        while not await self.try_lease(_WRITE_LEASE, holder, _WRITE_LEASE_SECONDS):
+            if time.monotonic() > deadline:
+                raise RegistryUnavailable("another writer has held the registry for too long")
+            await asyncio.sleep(random.uniform(0.002, 0.02))
+        try:
+            write = _Write(self._q, await self.latest_seq())
+            yield write
+            if write.statements:
+                await run_batch(self._session, write.batch())
+        finally:
+            await self.release_lease(_WRITE_LEASE, holder)
+
+    async def _find_endpoint_row(self, namespace: str, path: str) -> _EndpointRow | None:
+        rows = await self._read("endpoint", namespace, path)
+        return _EndpointRow.of(rows[0]) if rows else None
+
+    async def _endpoint_row(self, namespace: str, path: str) -> _EndpointRow:
+        row = await self._find_endpoint_row(namespace, path)
+        if row is None:
+            raise NotFound(f"no endpoint {namespace}{path}")
+        return row
+
+    async def _update_endpoint(
+        self,
+        write: _Write,
+        row: _EndpointRow,
+        columns: dict[str, Any],
+        action: Action,
+        details: Details,
+        actor: str,
+    ) -> Endpoint:
+        """Set some columns; record the change only if one of them differs."""
+        if all(getattr(row, column) == value for column, value in columns.items()):
+            return row.model()
+        updated = row.replace(**columns, updated_at=_stamp())
+        write.add(self._q["put_endpoint"], updated.values())
+        previous = {column: row.decoded(column) for column in columns}
+        write.record(actor, action, row.namespace, row.path, {**details, "previous": previous})
+        return updated.model()
+
+    async def _version(self, namespace: str, path: str, number: int) -> Version:
+        rows = await self._read("version", namespace, path, number)
+        if not rows:
+            raise NotFound(f"endpoint {namespace}{path} has no version v{number}")
+        return await self._version_of(rows[0])
+
+    async def _version_of(self, row: Any) -> Version:
+        source = None
+        if row.has_source:
+            found = await self._read("source", row.namespace, row.path, row.number)
+            source = found[0].source if found else None
+        return Version(
+            id=_checks.version_id(row.number),
+            namespace=row.namespace,
+            path=row.path,
+            language=_checks.language(row.language),
+            module_hash=row.module_hash,
+            author=row.author,
+            message=row.message,
+            created_at=_time(row.created_at),
+            source=source,
+        )
+
+    async def _set_namespace(
+        self,
+        namespace: str,
+        actor: str,
+        *,
+        enabled: bool | None = None,
+        quotas: dict[str, int] | None = None,
+    ) -> NamespaceSettings:
+        async with self._writing() as write:
+            current = await self.get_namespace(namespace)
+            wanted = NamespaceSettings(
+                namespace,
+                current.enabled if enabled is None else enabled,
+                current.quotas if quotas is None else quotas,
+            )
+            if wanted == current:
+                return current
+            write.add(
+                self._q["put_namespace"], (namespace, wanted.enabled, _json(dict(wanted.quotas)))
+            )
+            if quotas is not None:
+                details = {"quotas": quotas, "previous": dict(current.quotas)}
+                write.record(actor, Action.NAMESPACE_QUOTAS_SET, namespace, None, details)
+            else:
+                action = Action.NAMESPACE_ENABLED if wanted.enabled else Action.NAMESPACE_DISABLED
+                write.record(actor, action, namespace, None, {})
+            return wanted
+
+
+@dataclass
+class _Write:
+    """What one mutation writes: its rows, then its events, then the new seq."""
+
+    statements_by_name: dict[str, PreparedStatement]
+    seq: int
+    statements: list[Statement] = field(default_factory=list)
+
+    def add(self, statement: PreparedStatement, parameters: Sequence[Any]) -> None:
+        self.statements.append((statement, parameters))
+
+    def record(
+        self,
+        actor: str,
+        action: Action,
+        namespace: str | None,
+        path: str | None,
+        details: Details,
+    ) -> None:
+        self.seq += 1
+        at, encoded = _stamp(), _json(details)
+        q = self.statements_by_name
+        self.add(
+            q["put_event"],
+            (
+                self.seq // EVENTS_PER_BUCKET,
+                self.seq,
+                at,
+                actor,
+                action.value,
+                namespace,
+                path,
+                encoded,
+            ),
+        )
+        if namespace is not None:
+            self.add(
+                q["put_event_by_namespace"],
+                (namespace, self.seq, at, actor, action.value, path, encoded),
+            )
+
+    def batch(self) -> list[Statement]:
+        return [*self.statements, (self.statements_by_name["set_seq"], (self.seq,))]
+
+
+@dataclass(frozen=True)
+class _EndpointRow:
+    namespace: str
+    path: str
+    methods: str
+    config: str
+    quotas: str
+    enabled: bool
+    active_version: int | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, row: Any) -> _EndpointRow:
+        return cls(
+            row.namespace,
+            row.path,
+            row.methods,
+            row.config,
+            row.quotas,
+            bool(row.enabled),
+            row.active_version,
+            row.created_at,
+            row.updated_at,
+        )
+
+    def replace(self, **changes: Any) -> _EndpointRow:
+        return _EndpointRow(**{**self.__dict__, **changes})
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.namespace,
+            self.path,
+            self.methods,
+            self.config,
+            self.quotas,
+            self.enabled,
+            self.active_version,
+            self.created_at,
+            self.updated_at,
+        )
+
+    def decoded(self, column: str) -> object:
+        value = getattr(self, column)
+        return json.loads(value) if column in {"methods", "config", "quotas"} else value
+
+    def model(self) -> Endpoint:
+        return Endpoint(
+            namespace=self.namespace,
+            path=self.path,
+            methods=frozenset(json.loads(self.methods)),
+            config=json.loads(self.config),
+            quotas=json.loads(self.quotas),
+            enabled=self.enabled,
+            active_version=(
+                None if self.active_version is None else _checks.version_id(self.active_version)
+            ),
+            created_at=_time(self.created_at),
+            updated_at=_time(self.updated_at),
+        )
+
+
+def _defaults_of(rows: list[Any]) -> dict[str, int]:
+    if not rows or rows[0].default_quotas is None:
+        return {}
+    return dict(json.loads(rows[0].default_quotas))
+
+
+def _audit_event(row: Any, namespace: str | None) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        at=_time(row.at),
+        actor=row.actor,
+        action=Action(row.action),
+        namespace=namespace,
+        path=row.path,
+        details=json.loads(row.details),
+    )
+
+
+def _change(row: Any) -> Change:
+    return Change(
+        seq=row.seq,
+        at=_time(row.at),
+        action=Action(row.action),
+        namespace=row.namespace,
+        path=row.path,
+    )
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)

@@ -1,0 +1,97 @@
+"""What only the Cassandra registry has: URLs, chunked blobs, and an unreachable cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from cassandra.cluster import Session
+
+from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
+from registry._cassandra_schema import CHUNK_BYTES
+from registry._cassandra_session import parse_url
+from tests.registry.conftest import CassandraBackend
+from tests.support.servers import free_port
+
+# Larger than one mutation may be (half of the node's 32 MiB commit log segment).
+BIG = 20 << 20
+
+
+def test_a_url_names_hosts_port_keyspace_and_replication() -> None:
+    target = parse_url(
+        "cassandra://a.internal:9142,b.internal:9142/scripts?replication=dc1:3,dc2:2&local_dc=dc1"
+    )
+    assert target.hosts == ("a.internal", "b.internal")
+    assert target.port == 9142
+    assert target.keyspace == "scripts"
+    assert target.replication == {"class": "NetworkTopologyStrategy", "dc1": 3, "dc2": 2}
+    assert target.local_dc == "dc1"
+
+
+def test_credentials_come_from_the_url_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_url("cassandra://ana:s%40cret@h/ks").password == "s@cret"
+    monkeypatch.setenv("SCRIPTHOST_CASSANDRA_USERNAME", "svc")
+    assert parse_url("cassandra://h/ks").username == "svc"
+
+
+def test_hosts_must_share_a_port() -> None:
+    with pytest.raises(InvalidRegistryURL):
+        parse_url("cassandra://a:9042,b:9142/ks")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "cassandra:///ks",
+        "cassandra://h/",
+        "cassandra://h/bad-keyspace",
+        "cassandra://h/ks?replication=x",
+    ],
+)
+def test_a_bad_url_is_refused(url: str) -> None:
+    with pytest.raises(InvalidRegistryURL):
+        parse_url(url)
+
+
+async def test_a_module_larger_than_a_mutation_round_trips(cassandra_session: Session) -> None:
+    backend = CassandraBackend(cassandra_session)
+    try:
+        registry = await backend.open()
+        module = os.urandom(BIG)
+        module_hash = await registry.put_module(module)
+        assert await registry.get_module(module_hash) == module
+        chunks = cassandra_session.execute(
+            "SELECT COUNT(*) FROM module_chunks WHERE hash = %s", (module_hash,)
+        ).one()
+        assert chunks[0] == BIG // CHUNK_BYTES
+        artifact = os.urandom(BIG)
+        await registry.put_artifact(module_hash, "engine-1", artifact)
+        assert await registry.get_artifact(module_hash, "engine-1") == artifact
+    finally:
+        await backend.close_all()
+
+
+async def test_a_damaged_chunk_in_the_middle_is_refused(cassandra_session: Session) -> None:
+    backend = CassandraBackend(cassandra_session)
+    try:
+        registry = await backend.open()
+        module_hash = await registry.put_module(os.urandom(3 * CHUNK_BYTES))
+        row = cassandra_session.execute(
+            "SELECT data FROM module_chunks WHERE hash = %s AND chunk = 1", (module_hash,)
+        ).one()
+        damaged = bytearray(row.data)
+        damaged[CHUNK_BYTES // 2] ^= 0x01
+        cassandra_session.execute(
+            "UPDATE module_chunks SET data = %s WHERE hash = %s AND chunk = 1",
+            (bytes(damaged), module_hash),
+        )
+        with pytest.raises(CorruptBlob):
+            await registry.get_module(module_hash)
+    finally:
+        await backend.close_all()
+
+
+async def test_an_unreachable_cluster_is_registry_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(RegistryUnavailable):
+        await open_registry(f"cassandra://127.0.0.1:{free_port()}/nowhere", tmp_path)
