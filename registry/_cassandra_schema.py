@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -18,38 +17,39 @@ EVENTS_PER_BUCKET = 10_000
 CHUNK_BYTES = 1 << 20
 
 # Each migration runs once, in order; `meta.schema_version` says how far a
-# keyspace has come. Append, never edit.
+# keyspace has come. Append, never edit. `{ks}` is the keyspace.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
-        "CREATE TABLE IF NOT EXISTS meta (id text PRIMARY KEY, seq bigint,"
+        "CREATE TABLE IF NOT EXISTS {ks}.meta (id text PRIMARY KEY, seq bigint,"
         " schema_version int, default_quotas text)",
-        "CREATE TABLE IF NOT EXISTS endpoints (namespace text, path text, methods text,"
+        "CREATE TABLE IF NOT EXISTS {ks}.endpoints (namespace text, path text, methods text,"
         " config text, quotas text, enabled boolean, active_version int, created_at text,"
         " updated_at text, PRIMARY KEY (namespace, path))",
-        "CREATE TABLE IF NOT EXISTS versions (namespace text, path text, number int,"
+        "CREATE TABLE IF NOT EXISTS {ks}.versions (namespace text, path text, number int,"
         " language text, module_hash text, author text, message text, has_source boolean,"
         " created_at text, PRIMARY KEY ((namespace, path), number))"
         " WITH CLUSTERING ORDER BY (number DESC)",
         # Sources can be large; kept out of the logged batch that records a version.
-        "CREATE TABLE IF NOT EXISTS version_sources (namespace text, path text, number int,"
+        "CREATE TABLE IF NOT EXISTS {ks}.version_sources (namespace text, path text, number int,"
         " source text, PRIMARY KEY ((namespace, path), number))",
-        "CREATE TABLE IF NOT EXISTS version_numbers (namespace text, path text, last int,"
+        "CREATE TABLE IF NOT EXISTS {ks}.version_numbers (namespace text, path text, last int,"
         " PRIMARY KEY ((namespace, path)))",
-        "CREATE TABLE IF NOT EXISTS namespaces (namespace text PRIMARY KEY, enabled boolean,"
+        "CREATE TABLE IF NOT EXISTS {ks}.namespaces (namespace text PRIMARY KEY, enabled boolean,"
         " quotas text)",
-        "CREATE TABLE IF NOT EXISTS events (bucket bigint, seq bigint, at text, actor text,"
+        "CREATE TABLE IF NOT EXISTS {ks}.events (bucket bigint, seq bigint, at text, actor text,"
         " action text, namespace text, path text, details text, PRIMARY KEY (bucket, seq))"
         " WITH CLUSTERING ORDER BY (seq ASC)",
-        "CREATE TABLE IF NOT EXISTS events_by_namespace (namespace text, seq bigint, at text,"
+        "CREATE TABLE IF NOT EXISTS {ks}.events_by_namespace (namespace text, seq bigint, at text,"
         " actor text, action text, path text, details text, PRIMARY KEY (namespace, seq))"
         " WITH CLUSTERING ORDER BY (seq DESC)",
-        "CREATE TABLE IF NOT EXISTS leases (key text PRIMARY KEY, holder text, expires_at double)",
-        "CREATE TABLE IF NOT EXISTS module_chunks (hash text, chunk int, data blob,"
+        "CREATE TABLE IF NOT EXISTS {ks}.leases (key text PRIMARY KEY, holder text,"
+        " expires_at double)",
+        "CREATE TABLE IF NOT EXISTS {ks}.module_chunks (hash text, chunk int, data blob,"
         " PRIMARY KEY (hash, chunk))",
-        "CREATE TABLE IF NOT EXISTS modules (hash text PRIMARY KEY, size bigint, chunks int)",
-        "CREATE TABLE IF NOT EXISTS artifact_chunks (module_hash text, fingerprint text,"
+        "CREATE TABLE IF NOT EXISTS {ks}.modules (hash text PRIMARY KEY, size bigint, chunks int)",
+        "CREATE TABLE IF NOT EXISTS {ks}.artifact_chunks (module_hash text, fingerprint text,"
         " chunk int, data blob, PRIMARY KEY ((module_hash, fingerprint), chunk))",
-        "CREATE TABLE IF NOT EXISTS artifacts (module_hash text, fingerprint text,"
+        "CREATE TABLE IF NOT EXISTS {ks}.artifacts (module_hash text, fingerprint text,"
         " sha256 text, size bigint, chunks int, PRIMARY KEY ((module_hash, fingerprint)))",
     ),
 )
@@ -72,14 +72,23 @@ async def migrate(session: Session, keyspace: str, replication: dict[str, Any]) 
         consistency=ConsistencyLevel.ONE,
         driver_timeout_s=60,
     )
-    await asyncio.to_thread(session.set_keyspace, keyspace)
-    await run(session, MIGRATIONS[0][0], consistency=ConsistencyLevel.ONE, driver_timeout_s=60)
-    rows = await run(session, "SELECT schema_version FROM meta WHERE id = 'registry'")
+    await run(
+        session,
+        MIGRATIONS[0][0].format(ks=keyspace),
+        consistency=ConsistencyLevel.ONE,
+        driver_timeout_s=60,
+    )
+    rows = await run(session, f"SELECT schema_version FROM {keyspace}.meta WHERE id = 'registry'")
     done = rows[0].schema_version if rows and rows[0].schema_version is not None else 0
     for number, statements in enumerate(MIGRATIONS[done:], start=done + 1):
         for statement in statements:
-            await run(session, statement, consistency=ConsistencyLevel.ONE, driver_timeout_s=60)
+            await run(
+                session,
+                statement.format(ks=keyspace),
+                consistency=ConsistencyLevel.ONE,
+                driver_timeout_s=60,
+            )
         await run(
             session,
-            f"UPDATE meta SET schema_version = {number} WHERE id = 'registry'",
+            f"UPDATE {keyspace}.meta SET schema_version = {number} WHERE id = 'registry'",
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cassandra import ConsistencyLevel, DriverException
+from cassandra import ConsistencyLevel, DriverException, ProtocolVersion
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
@@ -31,7 +31,11 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
 
 from registry.errors import InvalidRegistryURL, RegistryUnavailable
@@ -116,9 +120,13 @@ def connect(target: CassandraTarget) -> tuple[Cluster, Session]:
         port=target.port,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         auth_provider=auth,
+        # v5 carries each statement's keyspace; Cassandra 4.0 and later speak it.
+        protocol_version=ProtocolVersion.V5,
         ssl_context=_tls_context() if target.tls else None,
         connect_timeout=5,
         control_connection_timeout=5,
+        # After an outage, find the nodes again within seconds, not minutes.
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0),
     )
     try:
         return cluster, cluster.connect()

@@ -124,11 +124,17 @@ class CassandraRegistry:
         cluster, session = await asyncio.to_thread(connect, target)
         try:
             await migrate(session, target.keyspace, target.replication)
+
             # Preparing is a blocking round trip per statement: once, at start.
+            def prepare(cql: str) -> PreparedStatement:
+                # Tables resolve in the statement's keyspace (protocol v5), not
+                # a session-wide USE that every statement would silently share.
+                return session.prepare(cql, keyspace=target.keyspace)
+
             prepared = await asyncio.to_thread(
-                lambda: {name: session.prepare(text) for name, text in _STATEMENTS.items()}
+                lambda: {name: prepare(text) for name, text in _STATEMENTS.items()}
             )
-            blobs = await asyncio.to_thread(BlobTables, session, session.prepare)
+            blobs = await asyncio.to_thread(BlobTables, session, prepare)
         except BaseException:
             await asyncio.to_thread(cluster.shutdown)
             raise

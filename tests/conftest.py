@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from host.build import REPO_ROOT
+from host.build import REPO_ROOT, build_all_cached
 from host.sandbox import CompiledModule, Sandbox, SandboxEngine
 from tests.support import servers
+from tests.support.scripts import DEPLOYED
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +46,9 @@ def compile_file(
 def example_backend() -> Iterator[str]:
     with servers.example_backend() as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def built() -> dict[str, Path]:
+    """Every script the host tests deploy, built once (in parallel) for the session."""
+    return dict(zip(DEPLOYED, build_all_cached(DEPLOYED.values()), strict=True))

@@ -10,8 +10,7 @@ import httpx
 import pytest
 import wasmtime
 
-from tests.serve.conftest import example_backends
-from tests.support.hosts import ADMIN_TOKEN, MUSIC_TOKEN, TV_TOKEN, HostProcess
+from tests.support.hosts import ADMIN_TOKEN, MUSIC_TOKEN, TV_TOKEN, HostProcess, example_backends
 
 MAX_UPLOAD_MB = 16
 

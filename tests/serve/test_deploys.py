@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.serve.conftest import example_backends
-from tests.support.hosts import HostProcess
+from tests.support.hosts import HostProcess, example_backends
 
 
 class Caller(threading.Thread):

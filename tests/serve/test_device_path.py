@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import example_backends
-from tests.support.hosts import HostProcess
+from tests.support.hosts import HostProcess, example_backends
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.serve.conftest import EXAMPLE_JS, EXAMPLE_PY, HOME_V2_JS
 from tests.support.hosts import TV_TOKEN, HostProcess
+from tests.support.scripts import EXAMPLE_JS, EXAMPLE_PY, HOME_V2_JS
 
 
 def home(host: HostProcess, endpoint: str) -> httpx.Response:

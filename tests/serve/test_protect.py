@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serve.conftest import example_backends
-from tests.support.hosts import HostProcess
+from tests.support.hosts import HostProcess, example_backends
 
 SLOW_MS = 1000
 

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from host.limits import MiB
-from tests.serve.conftest import example_backends
-from tests.support.hosts import TV_TOKEN, HostProcess
+from tests.support.hosts import TV_TOKEN, HostProcess, example_backends
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,11 @@ MUSIC_TOKEN = "music-team-token-for-tests-01"
 COMPILE_CACHE = REPO_ROOT / ".build" / "wasmtime-cache"
 
 
+def example_backends(base: str) -> list[str]:
+    """`--backend` values for the example backend service at `base`."""
+    return [f"profile={base}/profile", f"recommendations={base}/recommendations"]
+
+
 def write_tokens_file(path: Path) -> Path:
     path.write_text(
         json.dumps(

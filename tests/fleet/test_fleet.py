@@ -1,0 +1,131 @@
+"""A fleet: three host processes on one real Cassandra, deploys, compiles, and an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry import open_registry
+from tests.registry.conftest import REPO_ROOT, cassandra_up
+from tests.support.hosts import HostProcess, example_backends
+
+
+def fresh_keyspace_url() -> str:
+    """A keyspace of its own, created before any host starts (hosts then only read its schema)."""
+    cassandra_up()
+    url = f"cassandra://127.0.0.1:9042/fleet_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        await (await open_registry(url, Path("."))).close()
+
+    asyncio.run(create())
+    return url
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, example_backend: str) -> Iterator[list[HostProcess]]:
+    url = fresh_keyspace_url()
+    hosts = [
+        HostProcess(tmp_path / name, backends=example_backends(example_backend), registry_url=url)
+        for name in ("a", "b", "c")
+    ]
+    for host in hosts:
+        host.start()
+    yield hosts
+    for host in hosts:
+        host.stop()
+
+
+def status_of(host: HostProcess, path: str) -> int:
+    with host.device() as device:
+        return device.get(path, params={"user": "42"}).status_code
+
+
+def seconds_until_status(host: HostProcess, path: str, status: int, limit: float) -> float:
+    started = time.monotonic()
+    while status_of(host, path) != status:
+        elapsed = time.monotonic() - started
+        assert elapsed < limit, f"{host.url}{path} did not answer {status} within {limit} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def compiles(host: HostProcess) -> int:
+    count: int = host.host_info()["cache"]["compiles"]
+    return count
+
+
+def test_a_deploy_reaches_the_fleet_and_compiles_once(
+    fleet: list[HostProcess], built: dict[str, Path], tmp_path: Path, example_backend: str
+) -> None:
+    a, b, c = fleet
+    a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", "--config", "greeting=Hi")
+    for other in (b, c):
+        assert seconds_until_status(other, "/tv/home", 200, limit=2.0) < 2.0
+    assert [compiles(host) for host in fleet] == [1, 0, 0]
+    assert [h.host_info()["cache"]["registry_loads"] for h in (b, c)] == [1, 1]
+
+    later = HostProcess(
+        tmp_path / "d", backends=example_backends(example_backend), registry_url=a.registry_url
+    ).start()
+    try:
+        assert status_of(later, "/tv/home") == 200
+        assert compiles(later) == 0
+        assert later.host_info()["cache"]["registry_loads"] == 1
+    finally:
+        later.stop()
+
+
+def test_the_fleet_rides_out_a_cassandra_outage(
+    fleet: list[HostProcess], built: dict[str, Path]
+) -> None:
+    a, b, _ = fleet
+    acknowledged = [
+        a.cli("deploy", str(built[name]), "--endpoint", "tv/home").stdout.strip()
+        for name in ("js", "v2")
+    ]
+    seconds_until_status(b, "/tv/home", 200, limit=2.0)
+
+    cassandra("down")
+    try:
+        for host in fleet:
+            assert status_of(host, "/tv/home") == 200
+        for host in fleet:
+            seconds_until_status_ready(host, 503, limit=10.0)
+        refused = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", check=False)
+        assert refused.returncode == 1
+        assert "503 registry_unavailable" in refused.stderr
+        assert status_of(b, "/tv/home") == 200
+    finally:
+        cassandra("up")
+
+    for host in fleet:
+        seconds_until_status_ready(host, 200, limit=60.0)
+    again = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home").stdout.strip()
+    with b.admin() as admin:
+        versions = [v["id"] for v in admin.get("/endpoints/tv/home/-/versions").json()["versions"]]
+    assert versions == [again, *reversed(acknowledged)]
+    assert seconds_until_status(b, "/tv/home", 200, limit=2.0) < 2.0
+
+
+def cassandra(command: str) -> None:
+    subprocess.run([str(REPO_ROOT / "scripts" / "cassandra.sh"), command], check=True)
+
+
+def seconds_until_status_ready(host: HostProcess, status: int, limit: float) -> float:
+    started = time.monotonic()
+    while True:
+        with host.device() as device:
+            response = device.get("/readyz")
+        if response.status_code == status:
+            if status == 503:
+                assert response.json()["status"] == "degraded"
+            return time.monotonic() - started
+        assert time.monotonic() - started < limit, f"/readyz of {host.url} never gave {status}"
+        time.sleep(0.1)
