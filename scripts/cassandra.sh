@@ -115,6 +115,10 @@ up() {
     echo "Cassandra is up on $address:$cql_port"
     return
   fi
+  if ! running && cql_answers; then
+    echo "a Cassandra this script did not start answers on $address:$cql_port; using it"
+    return
+  fi
   fetch
   if ! running; then
     configure
