@@ -7,7 +7,7 @@ STAMPS := .build/stamps
 
 .PHONY: install run test lint typecheck examples bench clean cassandra-up cassandra-down
 
-install: $(STAMPS)/python $(STAMPS)/npm
+install: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/chromium
 
 $(STAMPS)/python: pyproject.toml sdk-py/pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -19,6 +19,15 @@ $(STAMPS)/python: pyproject.toml sdk-py/pyproject.toml
 $(STAMPS)/npm: sdk-js/package.json sdk-js/package-lock.json
 	@mkdir -p $(STAMPS)
 	cd sdk-js && npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's Chromium for the console's browser test (Playwright drives it; it
+# never downloads a browser of its own).
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+$(STAMPS)/chromium:
+	@mkdir -p $(STAMPS)
+	command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium \
+	  || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 	@touch $@
 
 examples: install

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+from pathlib import Path
 
-from quart import Quart, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from quart import Quart, Response, jsonify, redirect, send_from_directory
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from werkzeug.exceptions import HTTPException
 
@@ -19,6 +22,7 @@ from host.backends import BackendGateway
 from host.cache import ModuleCache
 from host.device import serve_device_request
 from host.logs import configure_logging, get_logger
+from host.observe import Observer
 from host.protect import FairGate, Guards, LoadShedder
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import InvalidModule, Sandbox, SandboxEngine
@@ -29,6 +33,7 @@ from host.wire import json_error
 from registry import Conflict, CorruptBlob, NotFound, RegistryUnavailable, open_registry
 
 log = get_logger("scripthost.app")
+CONSOLE_DIR = Path(__file__).parent / "console"
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Multipart framing around the largest module a deploy may upload.
 _MULTIPART_OVERHEAD = 1 << 20
@@ -50,10 +55,35 @@ def create_app(settings: Settings) -> Quart:
     )
     app.register_blueprint(admin_api)
     _register_probes(app)
+    _register_metrics(app)
+    _register_console(app)
     _register_device_path(app)
     _register_error_handlers(app)
     _register_lifecycle(app, settings)
     return app
+
+
+def _register_metrics(app: Quart) -> None:
+    @app.get("/metrics")
+    @hide
+    async def metrics() -> Response:
+        state = host_state()
+        state.observer.metrics.open_breakers.set(len(state.guards.open_breakers()))
+        body = generate_latest(state.observer.metrics.registry)
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _register_console(app: Quart) -> None:
+    @app.get("/console")
+    @hide
+    async def console_root() -> Response:
+        return redirect("/console/")  # type: ignore[return-value]
+
+    @app.get("/console/")
+    @app.get("/console/<path:name>")
+    @hide
+    async def console(name: str = "index.html") -> Response:
+        return await send_from_directory(CONSOLE_DIR, name)
 
 
 def _register_probes(app: Quart) -> None:
@@ -146,7 +176,12 @@ async def open_host_state(settings: Settings) -> HostState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = await open_registry(settings.registry_url, settings.data_dir)
     engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
-    cache = ModuleCache(engine, registry, settings.artifact_dir, settings.cache_capacity)
+    observer = Observer()
+    cache = ModuleCache(
+        engine, registry, settings.artifact_dir, settings.cache_capacity, observer.compiled
+    )
+    gate = FairGate(settings.workers)
+    _watch(observer, cache, gate)
     routes = RouteTable()
     shedder = LoadShedder(
         max_queue=settings.max_queue,
@@ -169,13 +204,18 @@ async def open_host_state(settings: Settings) -> HostState:
             settings.refresh_interval_s,
         ),
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
-        guards=Guards(shedder, settings.breaker, on_trip=_log_breaker_trip),
-        gate=FairGate(settings.workers),
+        guards=Guards(shedder, settings.breaker, on_trip=observer.breaker_tripped),
+        gate=gate,
+        observer=observer,
     )
 
 
-def _log_breaker_trip(key: tuple[str, str]) -> None:
-    log.warning("circuit breaker opened", namespace=key[0], endpoint=key[1])
+def _watch(observer: Observer, cache: ModuleCache, gate: FairGate) -> None:
+    """Gauges and cache counters are read when Prometheus scrapes, never pushed."""
+    metrics = observer.metrics
+    metrics.watch_cache(lambda: dataclasses.asdict(cache.stats))
+    metrics.queue_depth.set_function(lambda: gate.waiting)
+    metrics.running.set_function(lambda: gate.running)
 
 
 async def close_host_state(state: HostState) -> None:

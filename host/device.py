@@ -8,14 +8,12 @@ import uuid
 from quart import Response, request
 
 from host.abi import RequestContext
-from host.logs import get_logger
+from host.observe import Served
 from host.protect import Load, Refusal
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
 from host.wire import json_error
-
-log = get_logger("scripthost.request")
 
 # Headers that describe one hop, not the request: never passed to scripts.
 _HOP_BY_HOP = frozenset(
@@ -50,11 +48,12 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     now = time.monotonic()
     load = Load(state.gate.waiting, state.gate.oldest_wait_ms(route.key, now))
     refused = state.guards.admit(route.key, route.quotas, load, now)
+    served = Served(route.namespace, route.path, route.version)
     if refused is not None:
-        _log_refusal(route, request_id, refused, load)
+        state.observer.refusal(served, request_id, refused)
         return _refusal_response(refused, request_id)
     result = await _run_admitted(state, route, _script_request(route, path, body, request_id))
-    _log_request(route, request_id, result)
+    state.observer.request(served, request_id, result, time.monotonic() - now)
     return _response(result, request_id)
 
 
@@ -143,55 +142,3 @@ def _response(result: RunResult, request_id: str) -> Response:
             response.headers.add(name, value)
     response.headers["x-request-id"] = request_id
     return response
-
-
-def _log_refusal(route: Route, request_id: str, refused: Refusal, load: Load) -> None:
-    log.info(
-        "request",
-        request_id=request_id,
-        namespace=route.namespace,
-        endpoint=route.path,
-        version=route.version,
-        status=refused.status,
-        outcome=refused.error,
-        queued=load.queued,
-        oldest_wait_ms=round(load.own_oldest_wait_ms, 1),
-    )
-
-
-def _log_request(route: Route, request_id: str, result: RunResult) -> None:
-    log.info(
-        "request",
-        request_id=request_id,
-        namespace=route.namespace,
-        endpoint=route.path,
-        version=route.version,
-        status=result.status,
-        outcome=result.outcome,
-        duration_ms=result.wall_ms,
-        fuel=result.fuel_used,
-        peak_memory=result.peak_memory_bytes,
-        backend_calls=[
-            {
-                "service": call.service,
-                "status": call.status,
-                "error": call.error.value if call.error else None,
-                "duration_ms": call.duration_ms,
-            }
-            for call in result.backend_calls
-        ],
-    )
-    for line in result.logs:
-        log.info(
-            "guest",
-            request_id=request_id,
-            namespace=route.namespace,
-            endpoint=route.path,
-            version=route.version,
-            level_guest=line.level,
-            stream=line.stream,
-            message=line.message,
-            **{f"field_{key}": value for key, value in line.fields.items()},
-        )
-    if result.failure is not None and result.guest_detail:
-        log.warning("guest failure detail", request_id=request_id, detail=result.guest_detail)

@@ -9,6 +9,7 @@ from quart import current_app
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
+from host.observe import Observer
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
@@ -31,6 +32,7 @@ class HostState:
     tokens: TokenBook
     guards: Guards
     gate: FairGate
+    observer: Observer
 
 
 def host_state() -> HostState:

@@ -290,6 +290,21 @@ class HostOut(BaseModel):
     open_breakers: list[str]
 
 
+class WhoAmI(BaseModel):
+    name: str
+    admin: bool
+    namespaces: list[str]
+
+
+@admin_api.get("/whoami")
+@tag(["auth"])
+@validate_response(WhoAmI)
+async def whoami() -> WhoAmI:
+    """Who the token belongs to: what the console shows and lets the caller edit."""
+    caller = principal()
+    return WhoAmI(name=caller.name, admin=caller.admin, namespaces=sorted(caller.namespaces))
+
+
 @admin_api.get("/host")
 @tag(["host"])
 @validate_response(HostOut)

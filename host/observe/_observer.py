@@ -1,0 +1,175 @@
+"""One place that sees every request: the log line, the metrics, the recent-traffic windows
+and the recent failures with their ABI traces."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from host.cache import CompileEvent
+from host.logs import get_logger
+from host.observe._metrics import Metrics
+from host.observe._window import EndpointWindow, Sample
+from host.protect import EndpointKey, Refusal
+from host.sandbox import RunResult
+
+log = get_logger("scripthost.request")
+compile_log = get_logger("scripthost.compile")
+_RECENT_FAILURES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """Who served a request: the route's identity, as the observer needs it."""
+
+    namespace: str
+    path: str
+    version: str | None
+
+    @property
+    def key(self) -> EndpointKey:
+        return (self.namespace, self.path)
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.metrics = Metrics()
+        self.windows: dict[EndpointKey, EndpointWindow] = {}
+        self.failures: deque[dict[str, Any]] = deque(maxlen=_RECENT_FAILURES)
+
+    def request(self, served: Served, request_id: str, result: RunResult, seconds: float) -> None:
+        labels = {"namespace": served.namespace, "endpoint": served.path}
+        self.metrics.requests.labels(
+            **labels,
+            version=served.version or "",
+            status=str(result.status),
+            outcome=result.outcome,
+        ).inc()
+        self.metrics.latency.labels(**labels).observe(seconds)
+        self.metrics.fuel.labels(**labels).observe(result.fuel_used)
+        if result.peak_memory_bytes is not None:
+            self.metrics.memory.labels(**labels).observe(result.peak_memory_bytes)
+        for call in result.backend_calls:
+            outcome = call.error.value if call.error else str(call.status)
+            self.metrics.backend_calls.labels(service=call.service, outcome=outcome).inc()
+            self.metrics.backend_latency.labels(service=call.service).observe(
+                call.duration_ms / 1000
+            )
+        sample = Sample(
+            time.time(),
+            seconds * 1000,
+            result.status,
+            result.outcome,
+            result.fuel_used,
+            result.peak_memory_bytes,
+        )
+        self._window(served.key).add(sample)
+        if result.failure is not None:
+            self._remember_failure(served, request_id, result)
+        _log_request(served, request_id, result)
+
+    def refusal(self, served: Served, request_id: str, refused: Refusal) -> None:
+        labels = {"namespace": served.namespace, "endpoint": served.path}
+        self.metrics.requests.labels(
+            **labels,
+            version=served.version or "",
+            status=str(refused.status),
+            outcome=refused.error,
+        ).inc()
+        if refused.error == "overloaded":
+            self.metrics.shed.labels(**labels).inc()
+        self._window(served.key).add(
+            Sample(time.time(), 0.0, refused.status, refused.error, 0, None)
+        )
+        log.info(
+            "request",
+            request_id=request_id,
+            namespace=served.namespace,
+            endpoint=served.path,
+            version=served.version,
+            status=refused.status,
+            outcome=refused.error,
+        )
+
+    def breaker_tripped(self, key: EndpointKey) -> None:
+        self.metrics.breaker_trips.labels(namespace=key[0], endpoint=key[1]).inc()
+        log.warning("circuit breaker opened", namespace=key[0], endpoint=key[1])
+
+    def compiled(self, event: CompileEvent) -> None:
+        self.metrics.compile_seconds.observe(event.seconds)
+        compile_log.info(
+            "module compiled", module_hash=event.module_hash, seconds=round(event.seconds, 3)
+        )
+
+    def summaries(self, may_see: Any) -> list[dict[str, object]]:
+        now = time.time()
+        return [
+            {"namespace": ns, "path": path, **window.summary(now)}
+            for (ns, path), window in sorted(self.windows.items())
+            if may_see(ns)
+        ]
+
+    def _window(self, key: EndpointKey) -> EndpointWindow:
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = EndpointWindow()
+        return window
+
+    def _remember_failure(self, served: Served, request_id: str, result: RunResult) -> None:
+        assert result.failure is not None
+        self.failures.appendleft(
+            {
+                "at": time.time(),
+                "request_id": request_id,
+                "namespace": served.namespace,
+                "path": served.path,
+                "version": served.version,
+                "status": result.status,
+                "failure": result.failure.value,
+                "message": result.failure_message,
+                "guest_detail": result.guest_detail,
+                "trace": [asdict(entry) for entry in result.trace],
+                "logs": [asdict(line) for line in result.logs[-20:]],
+            }
+        )
+
+
+def _log_request(served: Served, request_id: str, result: RunResult) -> None:
+    log.info(
+        "request",
+        request_id=request_id,
+        namespace=served.namespace,
+        endpoint=served.path,
+        version=served.version,
+        status=result.status,
+        outcome=result.outcome,
+        failure_message=result.failure_message or None,
+        duration_ms=result.wall_ms,
+        fuel=result.fuel_used,
+        peak_memory=result.peak_memory_bytes,
+        backend_calls=[
+            {
+                "service": call.service,
+                "status": call.status,
+                "error": call.error.value if call.error else None,
+                "duration_ms": call.duration_ms,
+            }
+            for call in result.backend_calls
+        ],
+    )
+    for line in result.logs:
+        log.info(
+            "guest",
+            request_id=request_id,
+            namespace=served.namespace,
+            endpoint=served.path,
+            version=served.version,
+            level_guest=line.level,
+            stream=line.stream,
+            message=line.message,
+            **{f"field_{key}": value for key, value in line.fields.items()},
+        )
+    if result.failure is not None and result.guest_detail:
+        log.warning("guest failure detail", request_id=request_id, detail=result.guest_detail)
