@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .build/stamps
 
-.PHONY: install run test lint typecheck examples bench clean cassandra-up cassandra-down
+.PHONY: install run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down
 
 install: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/chromium
 
@@ -52,8 +52,20 @@ test: install lint cassandra-up
 	$(VENV)/bin/pytest
 	cd sdk-js && node --test test/
 
-bench: install examples
+# Debian's wrk, the load generator of the side-by-side benchmark.
+$(STAMPS)/wrk:
+	@mkdir -p $(STAMPS)
+	command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk \
+	  || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk)
+	@touch $@
+
+bench: install examples $(STAMPS)/wrk
 	$(PY) -m bench.sandbox_overhead
+	$(PY) -m bench.noisy_neighbour
+	$(PY) -m bench.compare
+
+bench-quick: install examples $(STAMPS)/wrk
+	$(PY) -m bench.compare --quick
 
 clean:
 	rm -rf .build

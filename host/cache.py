@@ -93,6 +93,10 @@ class ModuleCache:
         self.stats.misses += 1
         return await self._single_flight(module_hash, lambda: self._load(module_hash, kind))
 
+    def peek(self, module_hash: str) -> CompiledModule | None:
+        """The module if it is in memory; no loading, no statistics."""
+        return self._modules.get(module_hash)
+
     async def add_compiled(self, module: CompiledModule) -> None:
         """Persist and cache a module compiled at upload; it never compiles again."""
         await self._persist(module)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import cast
 
 from host.logs import get_logger
@@ -72,10 +73,14 @@ async def accept_upload(
         raise UploadTooLarge(f"modules in {namespace!r} may be at most {limit} bytes")
     kind = module_kind(module)
     resolved_language = _language(kind, language)
-    compiled = await state.cache.compile(module)
+    # The same module deployed again (another endpoint, a re-deploy) is
+    # already compiled: checking it again costs nothing, compiling would.
+    known = state.cache.peek(hashlib.sha256(module).hexdigest())
+    compiled = known or await state.cache.compile(module)
     check_module(compiled, state.engine.engine)
     module_hash = await state.registry.put_module(module)
-    await state.cache.add_compiled(compiled)
+    if known is None:
+        await state.cache.add_compiled(compiled)
     version = await state.registry.add_version(
         namespace,
         path,
