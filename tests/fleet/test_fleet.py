@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from host.build import REPO_ROOT
 from registry import open_registry
-from tests.registry.conftest import REPO_ROOT, cassandra_up
+from tests.registry.conftest import cassandra_up
 from tests.support.hosts import HostProcess, example_backends
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 import pytest
 from cassandra.cluster import Cluster, Session
 
+from host.build import REPO_ROOT
 from registry import Registry, open_registry
 from registry._blobs import BlobStore
 from registry.sqlite import BLOB_DIR_NAME
@@ -66,7 +67,6 @@ def _flip_last_byte(path: Path) -> None:
 
 CASSANDRA_KEYSPACE = "registry_contract"
 CASSANDRA_URL = f"cassandra://127.0.0.1:9042/{CASSANDRA_KEYSPACE}"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cassandra_up() -> None:
