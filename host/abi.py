@@ -36,6 +36,10 @@ ABI_PACKAGE = "scripthost:abi"
 # a tight loop of host calls inside the CPU quota.
 HOST_CALL_FUEL = 10_000
 _TRACE_LIMIT = 200
+# What a log line costs the log budget beyond its text: the request id,
+# endpoint and timestamp it is stored with. Without it, a flood of empty
+# lines would be free.
+LINE_OVERHEAD_BYTES = 32
 
 
 class BackendPort(Protocol):
@@ -95,7 +99,8 @@ class RequestContext:
 
     def take_output(self, line: GuestLogLine) -> bool:
         """Account for guest output; False once the log-volume limit is passed."""
-        self.log_bytes += len(line.message) + sum(len(k) + len(v) for k, v in line.fields.items())
+        fields = sum(len(k) + len(v) for k, v in line.fields.items())
+        self.log_bytes += LINE_OVERHEAD_BYTES + len(line.message) + fields
         if self.log_bytes > self.limits.log_bytes:
             self.output_overflowed = True
             return False

@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, g, request
 from quart_schema import DataSource, tag, validate_querystring, validate_request, validate_response
 from quart_schema.pydantic import File
 
 from host.admin._auth import principal, principal_for
 from host.admin._paths import check_namespace, normalise_path
 from host.admin._uploads import accept_upload, check_endpoint_count
+from host.logs import get_logger
 from host.routing import module_kind_of
 from host.state import host_state
 from registry import AuditEvent, Endpoint, Version
 
 admin_api = Blueprint("admin", __name__, url_prefix="/admin/v1")
+log = get_logger("scripthost.admin")
 
 # An explicit `string:` converter: quart-schema would otherwise merge both
 # parameters into one when it writes the OpenAPI path.
@@ -99,6 +101,20 @@ class AuditList(BaseModel):
 class AuditQuery(BaseModel):
     namespace: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
+
+
+@admin_api.after_request
+async def log_management_action(response: Response) -> Response:
+    """Every change through the API, refused or not, with who asked."""
+    if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        log.info(
+            "management action",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            actor=g.get("actor"),
+        )
+    return response
 
 
 def endpoint_out(endpoint: Endpoint) -> EndpointOut:

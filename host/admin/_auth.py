@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import request
+from quart import g, request
 
 from host.auth import Principal, bearer_token
 from host.state import host_state
@@ -23,6 +23,7 @@ def principal() -> Principal:
     found = host_state().tokens.authenticate(token)
     if found is None:
         raise Unauthorized("the token is not valid")
+    g.actor = found.name
     return found
 
 

@@ -138,3 +138,12 @@ def test_the_stats_api_summarises_each_endpoint(host: HostProcess) -> None:
     assert home["breaker"] == "closed"
     assert sum(point["requests"] for point in home["series"]) >= 3
     assert {d["action"] for d in stats["deploys"]} >= {"version.added", "version.activated"}
+
+
+def test_management_actions_are_logged_with_their_actor(host: HostProcess) -> None:
+    actions = [e for e in host.log_events() if e.get("event") == "management action"]
+    quota = [a for a in actions if a["path"] == "/admin/v1/endpoints/tv/slow/-/quotas"]
+    assert [(a["method"], a["status"], a["actor"]) for a in quota] == [("PUT", 200, "api-team")]
+    uploads = [a for a in actions if a["path"].endswith("/-/versions") and a["method"] == "POST"]
+    assert len(uploads) == 3
+    assert {a["status"] for a in uploads} == {201}
