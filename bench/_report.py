@@ -78,9 +78,11 @@ def plot(document: dict[str, Any], path: Path) -> None:
         names = [r["system"] for r in group]
         colours = ["#2563eb" if n.startswith("scripthost") else "#9ca3af" for n in names]
         axes[0][column].barh(names, [r["requests_per_s"] for r in group], color=colours)
-        axes[0][column].set_title(f"{workload}: requests/s ({connections} conns)")
+        axes[0][column].set_xscale("log")
+        axes[0][column].set_title(f"{workload}: requests/s, log scale ({connections} conns)")
         axes[1][column].barh(names, [r["p99_ms"] for r in group], color=colours)
-        axes[1][column].set_title(f"{workload}: p99 latency, ms")
+        axes[1][column].set_xscale("log")
+        axes[1][column].set_title(f"{workload}: p99 latency, ms, log scale")
         for axis in (axes[0][column], axes[1][column]):
             axis.invert_yaxis()
             axis.tick_params(labelsize=8)
