@@ -48,8 +48,9 @@ def markdown(document: dict[str, Any]) -> str:
                 )
             lines.append("")
     cold = document["cold_start"]
+    compiled = cold.get("with_compile_s", "not measured (quick run)")
     lines += [
-        f"**Cold start** (deploy command to first 200): with a compile {cold['with_compile_s']} s, "
+        f"**Cold start** (deploy command to first 200): with a compile {compiled} s, "
         f"with the artifact already compiled {cold['cached_artifact_s']} s.",
         "",
         "| endpoints deployed | route table load at start | RSS MiB | req/s | p99 ms |",
