@@ -83,15 +83,7 @@ class Observer:
         self._window(served.key).add(
             Sample(time.time(), 0.0, refused.status, refused.error, 0, None)
         )
-        log.info(
-            "request",
-            request_id=request_id,
-            namespace=served.namespace,
-            endpoint=served.path,
-            version=served.version,
-            status=refused.status,
-            outcome=refused.error,
-        )
+        _request_line(served, request_id, refused.status, refused.error)
 
     def breaker_tripped(self, key: EndpointKey) -> None:
         self.metrics.breaker_trips.labels(namespace=key[0], endpoint=key[1]).inc()
@@ -110,6 +102,14 @@ class Observer:
             for (ns, path), window in sorted(self.windows.items())
             if may_see(ns)
         ]
+
+    def _count(self, served: Served, status: int, outcome: str) -> dict[str, str]:
+        labels = {"namespace": served.namespace, "endpoint": served.path}
+        version = served.version or ""
+        self.metrics.requests.labels(
+            **labels, version=version, status=str(status), outcome=outcome
+        ).inc()
+        return labels
 
     def _window(self, key: EndpointKey) -> EndpointWindow:
         window = self.windows.get(key)
@@ -136,15 +136,27 @@ class Observer:
         )
 
 
-def _log_request(served: Served, request_id: str, result: RunResult) -> None:
+def _request_line(
+    served: Served, request_id: str, status: int, outcome: str, **details: Any
+) -> None:
     log.info(
         "request",
         request_id=request_id,
         namespace=served.namespace,
         endpoint=served.path,
         version=served.version,
-        status=result.status,
-        outcome=result.outcome,
+        status=status,
+        outcome=outcome,
+        **details,
+    )
+
+
+def _log_request(served: Served, request_id: str, result: RunResult) -> None:
+    _request_line(
+        served,
+        request_id,
+        result.status,
+        result.outcome,
         failure_message=result.failure_message or None,
         duration_ms=result.wall_ms,
         fuel=result.fuel_used,
