@@ -43,20 +43,6 @@ def fleet(tmp_path: Path, example_backend: str) -> Iterator[list[HostProcess]]:
         host.stop()
 
 
-def status_of(host: HostProcess, path: str) -> int:
-    with host.device() as device:
-        return device.get(path, params={"user": "42"}).status_code
-
-
-def seconds_until_status(host: HostProcess, path: str, status: int, limit: float) -> float:
-    started = time.monotonic()
-    while status_of(host, path) != status:
-        elapsed = time.monotonic() - started
-        assert elapsed < limit, f"{host.url}{path} did not answer {status} within {limit} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 def compiles(host: HostProcess) -> int:
     count: int = host.host_info()["cache"]["compiles"]
     return count
@@ -68,7 +54,7 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
     a, b, c = fleet
     a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", "--config", "greeting=Hi")
     for other in (b, c):
-        assert seconds_until_status(other, "/tv/home", 200, limit=2.0) < 2.0
+        assert other.seconds_until("/tv/home", 200, limit=2.0) < 2.0
     assert [compiles(host) for host in fleet] == [1, 0, 0]
     assert [h.host_info()["cache"]["registry_loads"] for h in (b, c)] == [1, 1]
 
@@ -76,7 +62,7 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
         tmp_path / "d", backends=example_backends(example_backend), registry_url=a.registry_url
     ).start()
     try:
-        assert status_of(later, "/tv/home") == 200
+        assert later.status("/tv/home") == 200
         assert compiles(later) == 0
         assert later.host_info()["cache"]["registry_loads"] == 1
     finally:
@@ -91,18 +77,18 @@ def test_the_fleet_rides_out_a_cassandra_outage(
         a.cli("deploy", str(built[name]), "--endpoint", "tv/home").stdout.strip()
         for name in ("js", "v2")
     ]
-    seconds_until_status(b, "/tv/home", 200, limit=2.0)
+    b.seconds_until("/tv/home", 200, limit=2.0)
 
     cassandra("down")
     try:
         for host in fleet:
-            assert status_of(host, "/tv/home") == 200
+            assert host.status("/tv/home") == 200
         for host in fleet:
             seconds_until_status_ready(host, 503, limit=10.0)
         refused = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", check=False)
         assert refused.returncode == 1
         assert "503 registry_unavailable" in refused.stderr
-        assert status_of(b, "/tv/home") == 200
+        assert b.status("/tv/home") == 200
     finally:
         cassandra("up")
 
@@ -112,7 +98,7 @@ def test_the_fleet_rides_out_a_cassandra_outage(
     with b.admin() as admin:
         versions = [v["id"] for v in admin.get("/endpoints/tv/home/-/versions").json()["versions"]]
     assert versions == [again, *reversed(acknowledged)]
-    assert seconds_until_status(b, "/tv/home", 200, limit=2.0) < 2.0
+    assert b.seconds_until("/tv/home", 200, limit=2.0) < 2.0
 
 
 def cassandra(command: str) -> None:

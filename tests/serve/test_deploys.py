@@ -73,7 +73,7 @@ def test_two_hosts_compile_a_module_once(
         first.cli("deploy", str(built["js"]), "--endpoint", "tv/home")
         first.cli("deploy", str(built["py"]), "--endpoint", "tv/home-py")
         for served in (first, second):
-            wait_for_route(served, "/tv/home-py")
+            served.seconds_until("/tv/home-py", 200, limit=10.0)
         compiles = [h.host_info()["cache"]["compiles"] for h in (first, second)]
         assert compiles == [2, 0]
         assert second.host_info()["cache"]["registry_loads"] == 2
@@ -83,7 +83,7 @@ def test_two_hosts_compile_a_module_once(
         third = HostProcess(tmp_path / "c", backends=backends, registry_url=shared_registry)
         third.start()
         try:
-            wait_for_route(third, "/tv/home")
+            third.seconds_until("/tv/home", 200, limit=10.0)
             assert third.host_info()["cache"]["compiles"] == 0
             assert third.host_info()["cache"]["registry_loads"] == 2
         finally:
@@ -91,11 +91,3 @@ def test_two_hosts_compile_a_module_once(
     finally:
         first.stop()
         second.stop()
-
-
-def wait_for_route(host: HostProcess, path: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    with host.device() as device:
-        while device.get(path, params={"user": "42"}).status_code != 200:
-            assert time.monotonic() < deadline, f"{path} never served on {host.url}"
-            time.sleep(0.05)

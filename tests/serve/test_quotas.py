@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,23 +147,12 @@ def test_a_quota_change_reaches_another_host_within_a_refresh(
     second = HostProcess(tmp_path / "b", backends=backends, registry_url=registry).start()
     try:
         first.cli("deploy", str(built["js"]), "--endpoint", "tv/home")
-        assert wait_for_status(second, "/tv/home", 200)
+        second.seconds_until("/tv/home", 200, limit=5.0)
         quota = first.cli("quota", "tv", "--fuel", "200000")
         assert "fuel" in quota.stdout
-        assert wait_for_status(second, "/tv/home", 503)
+        second.seconds_until("/tv/home", 503, limit=5.0)
         first.cli("quota", "tv", "--clear", "fuel")
-        assert wait_for_status(second, "/tv/home", 200)
+        second.seconds_until("/tv/home", 200, limit=5.0)
     finally:
         first.stop()
         second.stop()
-
-
-def wait_for_status(host: HostProcess, path: str, status: int, timeout: float = 5.0) -> bool:
-    """Whether `path` answers `status` within `timeout` (the refresh interval is 0.2 s)."""
-    deadline = time.monotonic() + timeout
-    with host.device() as device:
-        while time.monotonic() < deadline:
-            if device.get(path, params={"user": "42"}).status_code == status:
-                return True
-            time.sleep(0.05)
-    return False

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,20 @@ class HostProcess:
 
     def device(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0)
+
+    def status(self, path: str) -> int:
+        """The status a device gets for `path` (with the examples' `user` parameter)."""
+        with self.device() as device:
+            return device.get(path, params={"user": "42"}).status_code
+
+    def seconds_until(self, path: str, status: int, limit: float) -> float:
+        """Poll `path` until it answers `status`; fail the test after `limit` seconds."""
+        started = time.monotonic()
+        while self.status(path) != status:
+            elapsed = time.monotonic() - started
+            assert elapsed < limit, f"{self.url}{path} did not answer {status} within {limit} s"
+            time.sleep(0.05)
+        return time.monotonic() - started
 
     def host_info(self) -> dict[str, Any]:
         with self.admin() as client:
