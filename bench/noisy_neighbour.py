@@ -7,20 +7,24 @@ JavaScript home example (two backend calls) and three misbehaving endpoints:
 one that loops until its fuel runs out, one that allocates until its memory
 quota stops it, one that loops until its wall-clock quota stops it. The home
 endpoint is measured alone, then again while the other three are hammered,
-in the same run. Results go to bench/results/noisy_neighbour.{json,md}.
+in the same run, with one wrk per endpoint as the load. Results go to
+bench/results/noisy_neighbour.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import platform
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench._load import LoadResult, load
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench._wrk import WrkResult, run_wrk
 from host.build import REPO_ROOT, build_all_cached
 from tests.support.hosts import HostProcess
 from tests.support.servers import example_backend
@@ -35,6 +39,7 @@ SCRIPTS = {
 # Quotas that turn the looping script into one that holds a worker until its
 # wall-clock limit instead of its fuel.
 SLOW_QUOTAS = {"fuel": 10**13, "timeout_ms": 500}
+NOISY = ("loop", "alloc", "slow")
 
 
 def deploy(host: HostProcess, modules: dict[str, Path]) -> None:
@@ -59,38 +64,65 @@ def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -
         try:
             deploy(host, modules)
             good = f"{host.url}/bench/home?user=42"
-            asyncio.run(load({good: good_callers}, 2.0))  # warm-up
-            solo = asyncio.run(load({good: good_callers}, seconds))[good]
-            noisy_urls = {
-                f"{host.url}/bench/{name}": noisy_callers for name in ("loop", "alloc", "slow")
-            }
-            together = asyncio.run(load({good: good_callers, **noisy_urls}, seconds))
+            run_wrk(good, good_callers, 2)  # warm-up
+            solo = run_wrk(good, good_callers, seconds)
+            before = outcomes(host)
+            noisy = {f"{host.url}/bench/{name}": noisy_callers for name in NOISY}
+            together = all_at_once({good: good_callers, **noisy}, seconds)
+            noisy_outcomes = outcomes(host, since=before)
             info = host.host_info()
         finally:
             host.stop()
-    return report(solo, together, good, info, seconds, good_callers, noisy_callers)
-
-
-def report(
-    solo: LoadResult,
-    together: dict[str, LoadResult],
-    good: str,
-    info: dict[str, Any],
-    seconds: float,
-    good_callers: int,
-    noisy_callers: int,
-) -> dict[str, Any]:
-    beside = together.pop(good)
     return {
         "machine": f"{platform.machine()}, {platform.system()}, Python {platform.python_version()}",
         "seconds_per_phase": seconds,
         "good_callers": good_callers,
         "noisy_callers_per_endpoint": noisy_callers,
-        "good_alone": solo.summary(),
-        "good_with_noise": beside.summary(),
-        "p99_ratio": round(beside.percentile_ms(99) / solo.percentile_ms(99), 2),
-        "noisy": {url.rsplit("/", 1)[1]: result.summary() for url, result in together.items()},
+        "good_alone": summary(solo),
+        "good_with_noise": summary(together[good]),
+        "p99_ratio": round(together[good].p99_ms / solo.p99_ms, 2),
+        "noisy": {
+            name: {"requests": together[url].requests, "outcomes": noisy_outcomes.get(name, {})}
+            for name, url in zip(NOISY, noisy, strict=True)
+        },
         "open_breakers_at_end": info["open_breakers"],
+    }
+
+
+def all_at_once(loads: dict[str, int], seconds: float) -> dict[str, WrkResult]:
+    """One wrk per URL, all running at the same time."""
+    with ThreadPoolExecutor(len(loads)) as pool:
+        futures = {
+            url: pool.submit(run_wrk, url, callers, seconds) for url, callers in loads.items()
+        }
+        return {url: future.result() for url, future in futures.items()}
+
+
+def outcomes(
+    host: HostProcess, since: dict[str, dict[str, int]] | None = None
+) -> dict[str, dict[str, int]]:
+    """Requests per noisy endpoint and outcome, from the host's own metrics."""
+    counts: dict[str, dict[str, int]] = {}
+    text = httpx.get(f"{host.url}/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != "scripthost_requests_total":
+                continue
+            name = sample.labels["endpoint"].strip("/")
+            label = f"{sample.labels['status']} {sample.labels['outcome']}"
+            earlier = (since or {}).get(name, {}).get(label, 0)
+            counts.setdefault(name, {})[label] = int(sample.value) - earlier
+    return counts
+
+
+def summary(result: WrkResult) -> dict[str, Any]:
+    return {
+        "requests": result.requests,
+        "rps": result.requests_per_s,
+        "success_rate": round(1 - result.errors / result.requests, 5) if result.requests else 0.0,
+        "errors": result.errors,
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
     }
 
 
@@ -112,8 +144,8 @@ def markdown(figures: dict[str, Any]) -> str:
         "| --- | ---: | --- |",
     ]
     for name, result in figures["noisy"].items():
-        outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(result["outcomes"].items()))
-        lines.append(f"| {name} | {result['requests']} | {outcomes} |")
+        seen = ", ".join(f"{k}: {v}" for k, v in sorted(result["outcomes"].items()) if v)
+        lines.append(f"| {name} | {result['requests']} | {seen} |")
     return "\n".join(lines) + "\n"
 
 
