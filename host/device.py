@@ -9,7 +9,7 @@ from quart import Response, request
 
 from host.abi import RequestContext
 from host.observe import Served
-from host.protect import Load, Refusal
+from host.protect import DISABLED, Load, Refusal
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
@@ -85,9 +85,7 @@ def _refusal(route: Route | None, request_id: str) -> Response | None:
     if route is None or route.module_hash is None:
         return json_error(404, "not_found", "no endpoint at this path", request_id)
     if not route.enabled:
-        response = json_error(503, "disabled", "this endpoint is switched off", request_id)
-        response.headers["Retry-After"] = "30"
-        return response
+        return _refusal_response(DISABLED, request_id)
     if request.method not in route.methods:
         response = json_error(
             405, "method_not_allowed", f"{request.method} is not allowed here", request_id

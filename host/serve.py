@@ -9,6 +9,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from host.app import create_app
+from host.fastpath import FastRefusals
 from host.settings import Settings
 
 # Long enough for in-flight scripts (bounded by their wall-clock quota) to finish.
@@ -30,9 +31,8 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await hypercorn_serve(
-        create_app(settings), hypercorn_config(settings), shutdown_trigger=stop.wait
-    )
+    app = FastRefusals(create_app(settings))
+    await hypercorn_serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait)
 
 
 def run(settings: Settings) -> None:

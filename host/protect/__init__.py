@@ -3,10 +3,11 @@
 from host.protect._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from host.protect._bucket import TokenBucket
 from host.protect._fair import FairGate
-from host.protect._guard import EndpointKey, Guards, Load, Refusal
+from host.protect._guard import DISABLED, EndpointKey, Guards, Load, Refusal, circuit_open
 from host.protect._shedder import LoadShedder
 
 __all__ = [
+    "DISABLED",
     "BreakerPolicy",
     "BreakerState",
     "CircuitBreaker",
@@ -17,4 +18,5 @@ __all__ = [
     "LoadShedder",
     "Refusal",
     "TokenBucket",
+    "circuit_open",
 ]

@@ -68,7 +68,7 @@ class Guards:
         state = self._state(key)
         wait = state.breaker.admit(now)
         if wait is not None:
-            return Refusal(503, "circuit_open", _CIRCUIT_OPEN, wait)
+            return circuit_open(wait)
         refusal = self._quota_refusal(state, quotas, now) or self._shed(key, load, quotas)
         if refusal is not None:
             state.breaker.cancel_probe()
@@ -84,6 +84,14 @@ class Guards:
         if tripped and self.on_trip is not None:
             self.on_trip(key)
         return tripped
+
+    def open_for(self, key: EndpointKey, now: float) -> float | None:
+        """Seconds the endpoint's breaker stays open, without changing its state."""
+        state = self._endpoints.get(key)
+        if state is None or state.breaker.state is not BreakerState.OPEN:
+            return None
+        remaining = state.breaker.opened_at + state.breaker.cooldown_s - now
+        return remaining if remaining > 0 else None
 
     def breaker_state(self, key: EndpointKey) -> BreakerState:
         state = self._endpoints.get(key)
@@ -116,6 +124,14 @@ class Guards:
         if self.on_shed is not None:
             self.on_shed(key)
         return Refusal(503, "overloaded", _OVERLOADED, 1.0)
+
+
+def circuit_open(wait_s: float) -> Refusal:
+    return Refusal(503, "circuit_open", _CIRCUIT_OPEN, wait_s)
+
+
+# A switched-off endpoint: clients come back after a while, not at once.
+DISABLED = Refusal(503, "disabled", "this endpoint is switched off", 30.0)
 
 
 def _bucket(state: _EndpointState, quotas: EndpointQuotas) -> TokenBucket:
