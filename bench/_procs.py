@@ -6,7 +6,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -27,7 +27,6 @@ class Server:
     ready_url: str
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
-    _samples: list[tuple[float, float]] = field(default_factory=list)
 
     def start(self, timeout: float = 60.0) -> Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,10 +43,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.process = None
-
-    def measure(self, seconds: float) -> Sampler:
-        assert self.process is not None
-        return Sampler(psutil.Process(self.process.pid), seconds)
 
 
 class Sampler(threading.Thread):
