@@ -12,6 +12,7 @@ from wasmtime import component as wc
 from host import abi
 from host.abi import GuestLogLine, RequestContext
 from host.failures import FailureClass
+from host.sandbox import _byte_lists as byte_lists
 from host.sandbox._engine import EPOCH_TICK_SECONDS
 from host.sandbox._outcome import Meter, failed, from_exception, lower_headers, succeeded
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
@@ -85,6 +86,8 @@ class ComponentRunner:
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
         self._linker = component_linker(engine)
+        # Bodies cross the ABI as list<u8>; convert them in bulk (see _byte_lists).
+        byte_lists.install()
         self._warm = WarmInstances()
 
     def run(
