@@ -18,7 +18,7 @@ $(STAMPS)/python: pyproject.toml sdk-py/pyproject.toml
 
 $(STAMPS)/npm: sdk-js/package.json sdk-js/package-lock.json
 	@mkdir -p $(STAMPS)
-	cd sdk-js && npm install --no-audit --no-fund --loglevel=error
+	cd sdk-js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's Chromium for the console's browser test (Playwright drives it; it

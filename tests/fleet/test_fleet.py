@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from host.build import REPO_ROOT
 from registry import open_registry
 from tests.registry.conftest import cassandra_up
+from tests.support import cassandra as local_cassandra
 from tests.support.hosts import HostProcess, example_backends
 
 
 def fresh_keyspace_url() -> str:
     """A keyspace of its own, created before any host starts (hosts then only read its schema)."""
     cassandra_up()
-    url = f"cassandra://127.0.0.1:9042/fleet_{uuid.uuid4().hex[:12]}"
+    url = local_cassandra.url(f"fleet_{uuid.uuid4().hex[:12]}")
 
     async def create() -> None:
         await (await open_registry(url, Path("."))).close()
@@ -102,7 +101,7 @@ def test_the_fleet_rides_out_a_cassandra_outage(
 
 
 def cassandra(command: str) -> None:
-    subprocess.run([str(REPO_ROOT / "scripts" / "cassandra.sh"), command], check=True)
+    local_cassandra.cassandra_sh(command)
 
 
 def seconds_until_status_ready(host: HostProcess, status: int, limit: float) -> float:

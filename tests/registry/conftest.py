@@ -10,7 +10,6 @@ the way a disk or a bad replica would.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Protocol
 import pytest
 from cassandra.cluster import Cluster, Session
 
-from host.build import REPO_ROOT
 from registry import Registry, open_registry
 from registry._blobs import BlobStore
 from registry.sqlite import BLOB_DIR_NAME
+from tests.support import cassandra as local_cassandra
 
 
 class Backend(Protocol):
@@ -66,12 +65,12 @@ def _flip_last_byte(path: Path) -> None:
 
 
 CASSANDRA_KEYSPACE = "registry_contract"
-CASSANDRA_URL = f"cassandra://127.0.0.1:9042/{CASSANDRA_KEYSPACE}"
+CASSANDRA_URL = local_cassandra.url(CASSANDRA_KEYSPACE)
 
 
 def cassandra_up() -> None:
     """The project's own local node (scripts/cassandra.sh), started if it is not running."""
-    subprocess.run([str(REPO_ROOT / "scripts" / "cassandra.sh"), "up"], check=True)
+    local_cassandra.cassandra_sh("up")
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +83,7 @@ def cassandra_session() -> Iterator[Session]:
     cassandra_up()
     with ThreadPoolExecutor(1) as thread:
         thread.submit(asyncio.run, _create_keyspace()).result()
-    cluster = Cluster(["127.0.0.1"])
+    cluster = Cluster([local_cassandra.ADDRESS], port=local_cassandra.CQL_PORT)
     session = cluster.connect(CASSANDRA_KEYSPACE)
     yield session
     cluster.shutdown()
