@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 from quart import Response, request
 
 from host.abi import RequestContext
 from host.observe import Served
 from host.protect import DISABLED, Load, Refusal
+from host.response_limits import within_output_limits
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
-from host.wire import json_error
+from host.wire import json_error, request_id_from
 
+# The methods a device may call an endpoint with (and an endpoint may allow).
+DEVICE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Namespaces the host's own routes use: never a device endpoint's.
+RESERVED_NAMESPACES = frozenset({"admin", "console", "metrics", "healthz", "readyz"})
+# Scripts see the address the connection came from under this name, set by
+# the host; a header of that name sent by the client is dropped.
+CLIENT_ADDRESS_HEADER = "remote-addr"
 # Headers that describe one hop, not the request: never passed to scripts.
 _HOP_BY_HOP = frozenset(
     {
@@ -26,6 +33,7 @@ _HOP_BY_HOP = frozenset(
         "transfer-encoding",
         "upgrade",
         "authorization",
+        CLIENT_ADDRESS_HEADER,
     }
 )
 _RESPONSE_HEADERS_OWNED_BY_HOST = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -33,7 +41,7 @@ _RESPONSE_HEADERS_OWNED_BY_HOST = frozenset({"content-length", "transfer-encodin
 
 async def serve_device_request(namespace: str, rest: str) -> Response:
     state = host_state()
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request_id_from(request.headers.get("x-request-id"))
     path = "/" + rest.strip("/")
     route = state.routes.lookup(namespace, path)
     refusal = _refusal(route, request_id)
@@ -66,7 +74,9 @@ async def _run_admitted(state: HostState, route: Route, script_request: ScriptRe
         await state.gate.acquire(route.key)
         try:
             context = _context(state, route, script_request.request_id)
-            result = await state.sandbox.run(module, script_request, context)
+            result = within_output_limits(
+                await state.sandbox.run(module, script_request, context), route.limits
+            )
         finally:
             state.gate.release(route.key, cost_ms=result.wall_ms if result else 0.0)
     finally:
@@ -101,15 +111,24 @@ def _script_request(route: Route, path: str, body: bytes, request_id: str) -> Sc
         path=path,
         query=request.query_string.decode("latin-1"),
         headers=[
-            (name.lower(), value)
-            for name, value in request.headers.items()
-            if name.lower() not in _HOP_BY_HOP
+            (CLIENT_ADDRESS_HEADER, _client_address()),
+            *(
+                (name.lower(), value)
+                for name, value in request.headers.items()
+                if name.lower() not in _HOP_BY_HOP
+            ),
         ],
         body=body,
         endpoint=route.endpoint,
         version=route.version or "",
         request_id=request_id,
     )
+
+
+def _client_address() -> str:
+    """The peer of the connection, from the server (the ASGI scope), never from a header."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def _context(state: HostState, route: Route, request_id: str) -> RequestContext:
