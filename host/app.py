@@ -82,7 +82,7 @@ def _register_metrics(app: Quart) -> None:
         caller = principal()
         state = host_state()
         state.observer.metrics.open_breakers.set(len(state.guards.open_breakers()))
-        visible = None if caller.sees_all_metrics else caller.may_see_metrics_of
+        visible = None if caller.sees_all_metrics else caller.may_touch
         return Response(
             state.observer.metrics.exposition(visible), content_type=CONTENT_TYPE_LATEST
         )

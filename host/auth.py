@@ -39,9 +39,6 @@ class Principal:
     def may_touch(self, namespace: str) -> bool:
         return self.admin or namespace in self.namespaces
 
-    def may_see_metrics_of(self, namespace: str) -> bool:
-        return self.scrape or self.may_touch(namespace)
-
     @property
     def sees_all_metrics(self) -> bool:
         return self.admin or self.scrape

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from quart import Response, request
+from werkzeug.exceptions import RequestTimeout
 
 from host.abi import RequestContext
 from host.observe import Served
@@ -49,9 +51,8 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
         return refusal
     assert route is not None
     assert route.module_hash is not None
-    raw = await request.get_data(cache=False, as_text=False)
-    body = raw if isinstance(raw, bytes) else raw.encode()
-    if len(body) > state.settings.max_request_body_bytes:
+    body = await _body_within(state.settings.max_request_body_bytes)
+    if body is None:
         return json_error(413, "request_too_large", "request body is too large", request_id)
     now = time.monotonic()
     load = Load(state.gate.waiting, state.gate.oldest_wait_ms(route.key, now))
@@ -63,6 +64,26 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     result = await _run_admitted(state, route, _script_request(route, path, body, request_id))
     state.observer.request(served, request_id, result, time.monotonic() - now)
     return _response(result, request_id)
+
+
+async def _body_within(limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to pass `limit` bytes.
+
+    Read as it arrives, so an oversized body is refused after `limit` bytes
+    (or at once, by its Content-Length) rather than buffered whole.
+    """
+    if (request.content_length or 0) > limit:
+        return None
+    body = bytearray()
+    try:
+        async with asyncio.timeout(request.body_timeout):
+            async for chunk in request.body:
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise RequestTimeout() from None
+    return bytes(body)
 
 
 async def _run_admitted(state: HostState, route: Route, script_request: ScriptRequest) -> RunResult:
