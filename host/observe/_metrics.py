@@ -99,8 +99,11 @@ class Metrics:
         self.registry.register(_CacheCollector(counts))
 
     def exposition(self, visible: NamespaceFilter | None = None) -> bytes:
-        """The Prometheus text format; with `visible`, only the series of the
-        namespaces it accepts (host-wide series name no namespace: left out)."""
+        """The Prometheus text format, or with `visible` only the series it accepts.
+
+        `visible` judges a series by its `namespace` label; host-wide series
+        have none, so they are left out too.
+        """
         if visible is None:
             return generate_latest(self.registry)
         scoped = CollectorRegistry(auto_describe=False)
