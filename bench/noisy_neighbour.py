@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench._wrk import WrkResult, run_wrk
@@ -103,7 +102,7 @@ def outcomes(
 ) -> dict[str, dict[str, int]]:
     """Requests per noisy endpoint and outcome, from the host's own metrics."""
     counts: dict[str, dict[str, int]] = {}
-    text = httpx.get(f"{host.url}/metrics").text
+    text = host.metrics_text()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name != "scripthost_requests_total":

@@ -235,14 +235,11 @@ class BackendGateway:
             return BackendError(
                 BackendErrorKind.TIMEOUT, "no time left before the request deadline"
             )
-        headers = [
-            (name, value)
-            for name, value in request.headers
-            if name.lower() not in _FORBIDDEN_REQUEST_HEADERS
-        ] + service.headers
         try:
             async with asyncio.timeout(budget):
-                return await self._exchange(service, request, url, headers)
+                return await self._exchange(
+                    service, request, url, _outgoing_headers(service, request)
+                )
         except TimeoutError:
             return BackendError(BackendErrorKind.TIMEOUT, f"{service.name} did not answer in time")
         except httpx.TransportError as error:
@@ -277,6 +274,17 @@ class BackendGateway:
             )
         finally:
             await response.aclose()
+
+
+def _outgoing_headers(service: Service, request: BackendRequest) -> Headers:
+    """The script's headers, less any the host owns, then the catalogue's.
+
+    A header the catalogue injects (an API key) is the catalogue's alone: the
+    script's own, in any letter case, is dropped rather than sent beside it.
+    """
+    owned = _FORBIDDEN_REQUEST_HEADERS | {name.lower() for name, _ in service.headers}
+    script = [(name, value) for name, value in request.headers if name.lower() not in owned]
+    return script + service.headers
 
 
 def _call_budget_seconds(service: Service, request: BackendRequest, deadline: float) -> float:

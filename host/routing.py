@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from host.backends import Catalogue
@@ -64,6 +64,10 @@ class RouteTable:
 
     def __len__(self) -> int:
         return len(self.routes)
+
+    def count(self, in_namespace: Callable[[str], bool]) -> int:
+        """How many endpoints are in the namespaces `in_namespace` accepts."""
+        return sum(1 for namespace, _ in self.routes if in_namespace(namespace))
 
 
 class RouteRefresher:

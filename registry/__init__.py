@@ -17,6 +17,7 @@ from registry.errors import (
     CorruptBlob,
     InvalidRegistryURL,
     NotFound,
+    QuotaExceeded,
     RegistryError,
     RegistryUnavailable,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "ModuleHash",
     "NamespaceSettings",
     "NotFound",
+    "QuotaExceeded",
     "Quotas",
     "Registry",
     "RegistryError",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import cast
 
-from registry.errors import NotFound
+from registry.errors import NotFound, QuotaExceeded
 from registry.models import LANGUAGES, Language, Quotas
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -90,3 +90,14 @@ def positive(value: float, what: str) -> float:
     if not value > 0:
         raise ValueError(f"{what} must be positive, got {value!r}")
     return value
+
+
+def limit(value: int | None, what: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"{what} must be a non-negative integer or None, got {value!r}")
+    return value
+
+
+def room_for_endpoint(namespace: str, existing: int, max_endpoints: int) -> None:
+    if existing >= max_endpoints:
+        raise QuotaExceeded(f"namespace {namespace!r} may have at most {max_endpoints} endpoints")

@@ -44,10 +44,15 @@ class Registry(Protocol):
         methods: Iterable[str],
         config: Config | None = None,
         actor: str,
+        max_endpoints: int | None = None,
     ) -> Endpoint:
         """Create an endpoint (enabled, no active version) or replace its methods and config.
 
-        Methods are upper-cased; at least one is required.
+        Methods are upper-cased; at least one is required. With `max_endpoints`,
+        creating one more endpoint in a namespace that already has that many
+        raises QuotaExceeded; counting and creating are one atomic step, so
+        concurrent creates (from any number of hosts) never pass the limit.
+        Replacing an existing endpoint is never refused by it.
         """
         ...
 

@@ -71,6 +71,7 @@ _STATEMENTS = {
     "endpoint": "SELECT * FROM endpoints WHERE namespace = ? AND path = ?",
     "endpoints": "SELECT * FROM endpoints",
     "endpoints_of": "SELECT * FROM endpoints WHERE namespace = ?",
+    "count_endpoints_of": "SELECT COUNT(*) AS count FROM endpoints WHERE namespace = ?",
     "put_endpoint": "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"
     " active_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "delete_endpoint": "DELETE FROM endpoints WHERE namespace = ? AND path = ?",
@@ -150,10 +151,12 @@ class CassandraRegistry:
         methods: Iterable[str],
         config: Config | None = None,
         actor: str,
+        max_endpoints: int | None = None,
     ) -> Endpoint:
         namespace, path = _checks.target(namespace, path)
         wanted_methods, wanted_config = _checks.methods(methods), _checks.config(config)
         _checks.actor(actor)
+        _checks.limit(max_endpoints, "max_endpoints")
         columns = {"methods": _json(sorted(wanted_methods)), "config": _json(wanted_config)}
         details: dict[str, object] = {"methods": sorted(wanted_methods), "config": wanted_config}
         async with self._writing() as write:
@@ -162,6 +165,10 @@ class CassandraRegistry:
                 return await self._update_endpoint(
                     write, row, columns, Action.ENDPOINT_UPDATED, details, actor
                 )
+            if max_endpoints is not None:
+                # Under the write lease: no other writer can create one meanwhile.
+                (counted,) = await self._read("count_endpoints_of", namespace)
+                _checks.room_for_endpoint(namespace, counted.count, max_endpoints)
             now = _stamp()
             endpoint = _EndpointRow(
                 namespace, path, columns["methods"], columns["config"], "{}", True, None, now, now

@@ -74,12 +74,16 @@ class SQLiteRegistry:
         methods: Iterable[str],
         config: Config | None = None,
         actor: str,
+        max_endpoints: int | None = None,
     ) -> Endpoint:
         namespace, path = _checks.target(namespace, path)
         wanted = _checks.methods(methods), _checks.config(config)
         _checks.actor(actor)
+        _checks.limit(max_endpoints, "max_endpoints")
         return await self._db.write(
-            lambda db: _put_endpoint(db, namespace, path, *wanted, actor=actor)
+            lambda db: _put_endpoint(
+                db, namespace, path, *wanted, actor=actor, max_endpoints=max_endpoints
+            )
         )
 
     async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
@@ -317,6 +321,7 @@ def _put_endpoint(
     config: dict[str, str],
     *,
     actor: str,
+    max_endpoints: int | None,
 ) -> Endpoint:
     columns = {"methods": _json(sorted(methods)), "config": _json(config)}
     details: dict[str, object] = {"methods": sorted(methods), "config": config}
@@ -324,6 +329,12 @@ def _put_endpoint(
         return _update_endpoint(
             db, namespace, path, columns, Action.ENDPOINT_UPDATED, details, actor
         )
+    if max_endpoints is not None:
+        # Inside the write transaction: no other writer can create one meanwhile.
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM endpoints WHERE namespace = ?", (namespace,)
+        ).fetchone()
+        _checks.room_for_endpoint(namespace, count, max_endpoints)
     now = _stamp()
     db.execute(
         "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"

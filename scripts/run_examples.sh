@@ -51,7 +51,8 @@ scripthost is serving on $SCRIPTHOST_URL (registry: $data_dir)
   curl '$SCRIPTHOST_URL/examples/home-py?user=42'
   curl -H 'Authorization: Bearer $SCRIPTHOST_ADMIN_TOKEN' $SCRIPTHOST_URL/admin/v1/endpoints
   Console: $SCRIPTHOST_URL/console/ (log in with the token above)
-  Metrics: $SCRIPTHOST_URL/metrics
+  Metrics: curl -H 'Authorization: Bearer $SCRIPTHOST_ADMIN_TOKEN' $SCRIPTHOST_URL/metrics
+  Docs:    $SCRIPTHOST_URL/admin/v1/docs
   OpenAPI: $SCRIPTHOST_URL/admin/v1/openapi.json
   CLI:     SCRIPTHOST_URL=$SCRIPTHOST_URL SCRIPTHOST_TOKEN=$SCRIPTHOST_ADMIN_TOKEN .venv/bin/scripthost endpoints
 Ctrl-C stops everything.

@@ -54,6 +54,8 @@ def create_app() -> Quart:
                 "method": request.method,
                 "path": request.full_path.rstrip("?"),
                 "headers": {k.lower(): v for k, v in request.headers.items()},
+                # Every header line as received, repeats included.
+                "header_lines": [[k.lower(), v] for k, v in request.headers.items()],
                 "body": body,
             }
         )

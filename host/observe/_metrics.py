@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -14,6 +14,7 @@ _MEMORY_BUCKETS = tuple(float(1 << n) for n in range(20, 31))  # 1 MiB .. 1 GiB
 _COMPILE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 20, 40, 80)
 
 CacheCounts = Callable[[], dict[str, int]]
+NamespaceFilter = Callable[[str], bool]
 
 
 class Metrics:
@@ -96,6 +97,38 @@ class Metrics:
 
     def watch_cache(self, counts: CacheCounts) -> None:
         self.registry.register(_CacheCollector(counts))
+
+    def exposition(self, visible: NamespaceFilter | None = None) -> bytes:
+        """The Prometheus text format, or with `visible` only the series it accepts.
+
+        `visible` judges a series by its `namespace` label; host-wide series
+        have none, so they are left out too.
+        """
+        if visible is None:
+            return generate_latest(self.registry)
+        scoped = CollectorRegistry(auto_describe=False)
+        scoped.register(_NamespaceScoped(self.registry, visible))
+        return generate_latest(scoped)
+
+
+class _NamespaceScoped(Collector):
+    """Another registry's series, less those of namespaces the reader may not see."""
+
+    def __init__(self, source: CollectorRegistry, visible: NamespaceFilter) -> None:
+        self._source = source
+        self._visible = visible
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._source.collect():
+            samples = [
+                sample
+                for sample in family.samples
+                if "namespace" in sample.labels and self._visible(sample.labels["namespace"])
+            ]
+            if samples:
+                scoped = Metric(family.name, family.documentation, family.type, family.unit)
+                scoped.samples = samples
+                yield scoped
 
 
 class _CacheCollector(Collector):

@@ -50,7 +50,7 @@ def request_line(host: HostProcess, request_id: str) -> dict[str, Any]:
 
 
 def metric(host: HostProcess, name: str, **labels: str) -> float:
-    text = httpx.get(f"{host.url}/metrics").text
+    text = host.metrics_text()
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from host.build import REPO_ROOT
 from tests.support.hosts import TV_TOKEN, HostProcess, example_backends
 from tests.support.scripts import EXAMPLE_JS, HOME_V2_JS
 
 ARTIFACTS = REPO_ROOT / ".build" / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -124,6 +124,20 @@ def test_namespace_quotas_cap_module_size_and_endpoint_count(
     assert (second.status_code, second.json()["error"]) == (403, "quota_exceeded")
 
 
+def test_concurrent_creates_never_pass_max_endpoints(host: HostProcess) -> None:
+    with host.admin() as admin:
+        admin.put("/namespaces/crowd/-/quotas", json={"quotas": {"max_endpoints": 5}})
+
+        def create(index: int) -> int:
+            return admin.put(f"/endpoints/crowd/e{index}", json={"methods": ["GET"]}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(create, range(20)))
+        listed = admin.get("/endpoints").json()["endpoints"]
+    assert sorted(statuses) == [200] * 5 + [403] * 15
+    assert len([e for e in listed if e["namespace"] == "crowd"]) == 5
+
+
 def test_only_admins_change_quotas_and_teams_read_theirs(host: HostProcess) -> None:
     with host.admin(TV_TOKEN) as team:
         refused = team.put("/endpoints/tv/js/-/quotas", json={"quotas": {"fuel": 1}})

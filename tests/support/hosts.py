@@ -21,6 +21,7 @@ SCRIPTHOST = str(Path(sys.executable).parent / "scripthost")
 ADMIN_TOKEN = "admin-token-for-tests-0001"
 TV_TOKEN = "tv-team-token-for-tests-0001"
 MUSIC_TOKEN = "music-team-token-for-tests-01"
+SCRAPE_TOKEN = "prometheus-scrape-token-for-tests"
 # Compiles are cached across test sessions by wasmtime itself; the host's own
 # compile counters still count every compile it asks for.
 COMPILE_CACHE = REPO_ROOT / ".build" / "wasmtime-cache"
@@ -39,6 +40,7 @@ def write_tokens_file(path: Path) -> Path:
                     {"name": "api-team", "token": ADMIN_TOKEN, "admin": True},
                     {"name": "tv-team", "token": TV_TOKEN, "namespaces": ["tv"]},
                     {"name": "music-team", "token": MUSIC_TOKEN, "namespaces": ["music"]},
+                    {"name": "prometheus", "token": SCRAPE_TOKEN, "scrape": True},
                 ]
             }
         )
@@ -156,6 +158,11 @@ class HostProcess:
             assert elapsed < limit, f"{self.url}{path} did not answer {status} within {limit} s"
             time.sleep(0.05)
         return time.monotonic() - started
+
+    def metrics_text(self, token: str | None = ADMIN_TOKEN) -> str:
+        """What Prometheus scraping `/metrics` with `token` gets."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.url}/metrics", headers=headers).raise_for_status().text
 
     def host_info(self) -> dict[str, Any]:
         with self.admin() as client:

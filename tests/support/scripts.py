@@ -11,6 +11,7 @@ EXAMPLE_PY = REPO_ROOT / "examples" / "home-py" / "home.py"
 _OWN = REPO_ROOT / "tests" / "serve" / "scripts"
 HOME_V2_JS = _OWN / "home_v2.js"
 REACH_JS = _OWN / "reach.js"
+HEADERS_JS = _OWN / "headers.js"
 _ADVERSARIAL_JS = REPO_ROOT / "tests" / "sandbox" / "scripts" / "js"
 
 DEPLOYED: dict[str, Path] = {
@@ -18,5 +19,6 @@ DEPLOYED: dict[str, Path] = {
     "py": EXAMPLE_PY,
     "v2": HOME_V2_JS,
     "reach": REACH_JS,
+    "headers": HEADERS_JS,
     **{name: _ADVERSARIAL_JS / f"{name}.js" for name in ("throw", "loop")},
 }
