@@ -10,7 +10,7 @@ from cassandra.cluster import Session
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
 from registry._cassandra_session import parse_url
-from tests.registry.conftest import CassandraBackend
+from tests.support.registries import CassandraBackend
 from tests.support.servers import free_port
 
 # Larger than one mutation may be (half of the node's 32 MiB commit log segment).
