@@ -45,7 +45,7 @@ def planted(host: HostProcess) -> str:
     async def plant() -> None:
         registry = await open_registry(None, host.data_dir)
         try:
-            (version,) = await registry.list_versions("tv", "home")
+            (version,) = await registry.list_versions("tv", "/home")
             for namespace in (*RESERVED, "planted"):
                 await registry.put_endpoint(namespace, "/x", methods=["GET"], actor="test")
                 added = await registry.add_version(
