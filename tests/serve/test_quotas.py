@@ -13,6 +13,7 @@ import pytest
 
 from host.limits import MiB
 from tests.support.hosts import TV_TOKEN, HostProcess, example_backends
+from tests.support.recording import recording_backend
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,33 @@ def test_the_backend_call_quota_refuses_calls_beyond_it(
     assert response.json()["degraded"] is True
     request_line = [e for e in host.log_events() if e.get("event") == "request"][-1]
     assert [c["error"] for c in request_line["backend_calls"]] == [None, "quota-exceeded"]
+
+
+def test_the_backend_concurrency_quota_bounds_a_batch(
+    tmp_path: Path, built: dict[str, Path]
+) -> None:
+    # The home script sends its two backend calls as one batch. Each call waits
+    # briefly for the other to arrive too: only calls that may run at once meet.
+    answer = {"name": "Ada", "plan": "basic", "items": []}
+    with recording_backend(answer, gather=2, patience=0.3) as service:
+        served = HostProcess(
+            tmp_path / "host",
+            backends=[f"profile={service.url}/profile", f"recommendations={service.url}/rec"],
+        ).start()
+        try:
+            served.cli("deploy", str(built["js"]), "--endpoint", "tv/home")
+            with served.admin() as admin:
+                quotas = {"backend_concurrency": 1}
+                admin.put("/endpoints/tv/home/-/quotas", json={"quotas": quotas}).raise_for_status()
+                one_at_a_time = served.status("/tv/home")
+                max_with_quota = service.max_in_flight
+                admin.put("/endpoints/tv/home/-/quotas", json={"quotas": {}}).raise_for_status()
+                together = served.status("/tv/home")
+        finally:
+            served.stop()
+    assert (one_at_a_time, together) == (200, 200)
+    assert len(service.received) == 4
+    assert (max_with_quota, service.max_in_flight) == (1, 2)
 
 
 def test_the_concurrency_quota_answers_429(host: HostProcess, endpoint_quotas: Any) -> None:
