@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import wasmtime
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.hosts import HostProcess
+from tests.support.metrics import Scrape
 from tests.support.servers import closed_port_url
 
 ECHO_WAT = Path(__file__).parents[1] / "sandbox" / "wat" / "echo.wat"
@@ -64,26 +64,6 @@ def log_lines(host: HostProcess, request_id: str) -> list[dict[str, Any]]:
 def request_line(host: HostProcess, request_id: str) -> dict[str, Any]:
     (line,) = [e for e in log_lines(host, request_id) if e["event"] == "request"]
     return line
-
-
-class Scrape:
-    """One read of /metrics; `minus` another gives what happened in between."""
-
-    def __init__(self, host: HostProcess) -> None:
-        text = httpx.get(f"{host.url}/metrics").text
-        self.samples = [
-            sample for family in text_string_to_metric_families(text) for sample in family.samples
-        ]
-
-    def value(self, name: str, **labels: str) -> float:
-        return sum(
-            sample.value
-            for sample in self.samples
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
-        )
-
-    def minus(self, earlier: Scrape, name: str, **labels: str) -> float:
-        return self.value(name, **labels) - earlier.value(name, **labels)
 
 
 def test_a_success_is_one_request_line_with_its_guest_lines(host: HostProcess) -> None:

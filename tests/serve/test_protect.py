@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.hosts import HostProcess
+from tests.support.metrics import Scrape
 from tests.support.recording import RecordingBackend, recording_backend
 
 HostFactory = Callable[..., HostProcess]
@@ -65,28 +65,9 @@ def get(host: HostProcess, endpoint: str) -> httpx.Response:
     return httpx.get(f"{host.url}/tv/{endpoint}", params=params, timeout=90)
 
 
-def gauge(host: HostProcess, name: str) -> float:
-    text = httpx.get(f"{host.url}/metrics").text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    raise AssertionError(f"no metric {name}")
-
-
-def counter(host: HostProcess, name: str, endpoint: str) -> float:
-    text = httpx.get(f"{host.url}/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and sample.labels.get("endpoint") == endpoint
-    )
-
-
 def wait_for_queue(host: HostProcess, depth: int) -> None:
     for _ in range(600):
-        if gauge(host, "scripthost_sandbox_queue_depth") == depth:
+        if Scrape(host).value("scripthost_sandbox_queue_depth") == depth:
             return
         time.sleep(0.05)
     raise AssertionError(f"the sandbox queue never reached {depth}")
@@ -106,18 +87,18 @@ def test_a_full_queue_sheds_every_new_request_at_once(
         held.wait_for_in_flight(1)
         queued = [pool.submit(get, host, "hold") for _ in range(2)]
         wait_for_queue(host, 2)
-        assert gauge(host, "scripthost_sandbox_running") == 1
+        assert Scrape(host).value("scripthost_sandbox_running") == 1
         shed = [get(host, endpoint) for endpoint in ("hold", "hold", "hold", "fast")]
         # All answered while the worker was still held and the queue still full.
         assert (held.in_flight, len(held.received)) == (1, 1)
-        assert gauge(host, "scripthost_sandbox_queue_depth") == 2
+        assert Scrape(host).value("scripthost_sandbox_queue_depth") == 2
         held.release()
         served = [future.result() for future in (running, *queued)]
     assert all(overloaded(response) for response in shed)
     assert all(int(response.headers["retry-after"]) >= 1 for response in shed)
     assert [response.status_code for response in served] == [200, 200, 200]
-    assert counter(host, "scripthost_shed_requests_total", "/hold") == 3
-    assert counter(host, "scripthost_shed_requests_total", "/fast") == 1
+    assert Scrape(host).value("scripthost_shed_requests_total", endpoint="/hold") == 3
+    assert Scrape(host).value("scripthost_shed_requests_total", endpoint="/fast") == 1
     assert get(host, "fast").status_code == 200
 
 
@@ -141,7 +122,7 @@ def test_queue_budget_ms_sheds_an_endpoint_whose_queue_does_not_drain(
         served = [future.result() for future in (running, waiting, other)]
     assert overloaded(shed)
     assert [response.status_code for response in served] == [200, 200, 200]
-    assert counter(host, "scripthost_shed_requests_total", "/hold") == 1
+    assert Scrape(host).value("scripthost_shed_requests_total", endpoint="/hold") == 1
 
 
 def test_by_default_the_budget_is_half_the_endpoints_timeout(
@@ -181,8 +162,8 @@ def test_five_resource_failures_trip_the_breaker(start_host: HostFactory) -> Non
     assert host.host_info()["open_breakers"] == ["tv/slow"]
     opened = [e for e in host.log_events() if e.get("event") == "circuit breaker opened"]
     assert [(e["namespace"], e["endpoint"]) for e in opened] == [("tv", "/slow")]
-    assert counter(host, "scripthost_breaker_trips_total", "/slow") == 1
-    assert gauge(host, "scripthost_breakers_open") == 1
+    assert Scrape(host).value("scripthost_breaker_trips_total", endpoint="/slow") == 1
+    assert Scrape(host).value("scripthost_breakers_open") == 1
     assert get(host, "fast").status_code == 200
 
 
@@ -208,13 +189,11 @@ def test_switched_off_and_paused_endpoints_are_refused_cheaply_and_counted(
         assert body["message"]
         (line,) = [e for e in host.log_events() if e.get("request_id") == f"cheap-{endpoint}"]
         assert (line["event"], line["status"], line["outcome"]) == ("request", 503, error)
-    text = httpx.get(f"{host.url}/metrics").text
+    scrape = Scrape(host)
     counted = {
-        sample.labels["endpoint"]: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "scripthost_requests_total"
-        and sample.labels["status"] == "503"
-        and sample.labels["outcome"] in refusals.values()
+        endpoint: scrape.value(
+            "scripthost_requests_total", endpoint=f"/{endpoint}", status="503", outcome=error
+        )
+        for endpoint, error in refusals.items()
     }
-    assert counted == {"/slow": 3 + 1, "/fast": 1}
+    assert counted == {"slow": 3 + 1, "fast": 1}
