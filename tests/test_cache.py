@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,11 @@ async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
 
 
 @pytest.fixture
-def engine() -> SandboxEngine:
+def engine() -> Iterator[SandboxEngine]:
     # No wasmtime disk cache: every compile here is a real one.
-    return SandboxEngine()
+    engine = SandboxEngine()
+    yield engine
+    engine.close()  # stops its epoch ticker thread
 
 
 def host_cache(
