@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .build/stamps
 
-.PHONY: install run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down
+.PHONY: install tools run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down
 
-install: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/chromium
+install: $(STAMPS)/python $(STAMPS)/npm
 
 $(STAMPS)/python: pyproject.toml sdk-py/pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -21,14 +21,23 @@ $(STAMPS)/npm: sdk-js/package.json sdk-js/package-lock.json
 	cd sdk-js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian's Chromium for the console's browser test (Playwright drives it; it
-# never downloads a browser of its own).
+# Programs the tests and benchmarks run, as COMMAND:DEBIAN-PACKAGE: Chromium
+# for the console's browser test (Playwright drives it; it never downloads a
+# browser of its own), wrk for the load of the noisy-neighbour test and the
+# benchmarks, a JDK and Maven for the local Cassandra node, Node.js for the JS
+# SDK. Checked on every run, without a stamp, so a tool removed since the last
+# run is installed again.
+TOOLS := chromium:chromium wrk:wrk java:openjdk-17-jre-headless mvn:maven node:nodejs
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-$(STAMPS)/chromium:
-	@mkdir -p $(STAMPS)
-	command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium \
-	  || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
-	@touch $@
+tools:
+	@missing=""; for tool in $(TOOLS); do \
+	  command -v "$${tool%%:*}" >/dev/null || missing="$$missing $${tool#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get install -y -q $$missing \
+	    || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing); \
+	fi
 
 examples: install
 	$(PY) -c "from pathlib import Path; from host.build import build_all_cached; print(*build_all_cached([Path('examples/home-js/home.js'), Path('examples/home-py/home.py')]), sep='\n')"
@@ -42,29 +51,22 @@ lint: install
 	$(VENV)/bin/mypy
 
 # A local Apache Cassandra node from Maven Central (scripts/cassandra.sh).
-cassandra-up:
+cassandra-up: tools
 	bash scripts/cassandra.sh up
 
 cassandra-down:
 	bash scripts/cassandra.sh down
 
-test: install lint cassandra-up
+test: install tools lint cassandra-up
 	$(VENV)/bin/pytest
 	cd sdk-js && node --test test/
 
-# Debian's wrk, the load generator of the side-by-side benchmark.
-$(STAMPS)/wrk:
-	@mkdir -p $(STAMPS)
-	command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk \
-	  || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk)
-	@touch $@
-
-bench: install examples $(STAMPS)/wrk
+bench: install tools examples
 	$(PY) -m bench.sandbox_overhead
 	$(PY) -m bench.noisy_neighbour
 	$(PY) -m bench.compare
 
-bench-quick: install examples $(STAMPS)/wrk
+bench-quick: install tools examples
 	$(PY) -m bench.compare --quick
 
 clean:

@@ -80,6 +80,7 @@ def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -
         "good_alone": summary(solo),
         "good_with_noise": summary(together[good]),
         "p99_ratio": round(together[good].p99_ms / solo.p99_ms, 2),
+        "good_outcomes": noisy_outcomes.get("home", {}),
         "noisy": {
             name: {"requests": together[url].requests, "outcomes": noisy_outcomes.get(name, {})}
             for name, url in zip(NOISY, noisy, strict=True)

@@ -131,19 +131,30 @@ class ModuleCache:
                 return module
         fingerprint = self._engine.fingerprint
         while True:
-            artifact = await self._registry_artifact(module_hash, fingerprint)
-            if artifact is not None:
-                module = await self._install_artifact(kind, module_hash, artifact)
-                if module is not None:
-                    self.stats.registry_loads += 1
-                    return module
+            module = await self._load_registry_artifact(module_hash, kind, fingerprint)
+            if module is not None:
+                return module
             lease = f"compile:{module_hash}:{fingerprint}"
             if await self._store.try_lease(lease, self._holder, COMPILE_LEASE_SECONDS):
                 try:
-                    return await self._compile_and_persist(module_hash)
+                    # The lease's previous holder may have published the artifact
+                    # between our look and our lease: look again before compiling.
+                    module = await self._load_registry_artifact(module_hash, kind, fingerprint)
+                    return module or await self._compile_and_persist(module_hash)
                 finally:
                     await self._store.release_lease(lease, self._holder)
             await asyncio.sleep(_LEASE_POLL_SECONDS)
+
+    async def _load_registry_artifact(
+        self, module_hash: str, kind: ModuleKind, fingerprint: str
+    ) -> CompiledModule | None:
+        artifact = await self._registry_artifact(module_hash, fingerprint)
+        if artifact is None:
+            return None
+        module = await self._install_artifact(kind, module_hash, artifact)
+        if module is not None:
+            self.stats.registry_loads += 1
+        return module
 
     async def _registry_artifact(self, module_hash: str, fingerprint: str) -> bytes | None:
         try:

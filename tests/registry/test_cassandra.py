@@ -9,13 +9,14 @@ import pytest
 from cassandra.cluster import Session
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
-from registry._cassandra_schema import CHUNK_BYTES
 from registry._cassandra_session import parse_url
-from tests.registry.conftest import CassandraBackend
+from tests.support.registries import CassandraBackend
 from tests.support.servers import free_port
 
 # Larger than one mutation may be (half of the node's 32 MiB commit log segment).
 BIG = 20 << 20
+# The README's "stored in 1 MiB chunks".
+CHUNK_BYTES = 1 << 20
 
 
 def test_a_url_names_hosts_port_keyspace_and_replication() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from registry import NotFound, QuotaExceeded, Registry
-from tests.registry.conftest import Backend
+from tests.support.registries import Backend
 
 
 async def test_a_new_endpoint_is_enabled_and_serves_no_version(registry: Registry) -> None:
