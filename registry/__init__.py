@@ -33,6 +33,7 @@ from registry.models import (
     ModuleHash,
     NamespaceSettings,
     Quotas,
+    ServiceRecord,
     Version,
     VersionId,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailable",
     "SQLiteRegistry",
+    "ServiceRecord",
     "Version",
     "VersionId",
     "open_registry",
