@@ -115,3 +115,29 @@ def seconds_until_status_ready(host: HostProcess, status: int, limit: float) -> 
             return time.monotonic() - started
         assert time.monotonic() - started < limit, f"/readyz of {host.url} never gave {status}"
         time.sleep(0.1)
+
+
+def test_a_managed_service_reaches_the_fleet_without_a_restart(
+    fleet: list[HostProcess], built: dict[str, Path], example_backend: str
+) -> None:
+    a, b, c = fleet
+    a.cli("deploy", str(built["fetch"]), "--endpoint", "tv/fetch")
+    a.cli("service", "titles", "--url", f"{example_backend}/catalog", "--cache-ttl", "600")
+
+    for host in (b, c):
+        started = time.monotonic()
+        while fetched_status(host, "titles", "/titles?ids=2") != 200:
+            assert time.monotonic() - started < 5.0, f"{host.url} never served the new service"
+            time.sleep(0.1)
+    with c.admin() as admin:
+        events = admin.get("/audit", params={"limit": 10}).json()["events"]
+    assert any(e["action"] == "service.created" and e["actor"] == "api-team" for e in events)
+
+
+def fetched_status(host: HostProcess, service: str, path: str) -> int | None:
+    with host.device() as device:
+        response = device.get("/tv/fetch", params={"service": service, "path": path})
+    if response.status_code != 200:
+        return None
+    status: int | None = response.json()["answers"][0].get("status")
+    return status
