@@ -65,7 +65,9 @@ class Row:
 
     @property
     def calls_per_request(self) -> float:
-        return self.backend_calls / self.requests if self.requests else float("nan")
+        """Per answered request: a request shed with 503 calls no backend."""
+        answered = self.requests - self.errors
+        return self.backend_calls / answered if answered else float("nan")
 
 
 def served_count(backend: str) -> int:
@@ -124,16 +126,17 @@ def markdown(document: dict[str, Any]) -> str:
         f"batch, 20 ms each) against a backend answering `Cache-Control: {BACKEND_CACHING}`; "
         f"wrk, one thread, {document['settings']['connections']} connections, "
         f"{document['settings']['seconds']:g} s per run after a warm-up; a fresh instance per "
-        "request. Backend calls are what the backend counted during the run.",
+        "request. Backend calls are what the backend counted during the run, per answered "
+        "request (errors are requests the host shed with 503 `overloaded`, which call nothing).",
         "",
         "| catalogue | script | req/s | p50 ms | p99 ms | errors | backend calls per request |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for row in document["rows"]:
-        per_request = row["backend_calls"] / row["requests"] if row["requests"] else float("nan")
+    for row in (Row(**fields) for fields in document["rows"]):
         lines.append(
-            f"| {row['configuration']} | {row['language']} | {row['requests_per_s']:.1f} "
-            f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} | {per_request:.3f} |"
+            f"| {row.configuration} | {row.language} | {row.requests_per_s:.1f} "
+            f"| {row.p50_ms:.1f} | {row.p99_ms:.1f} | {row.errors} "
+            f"| {row.calls_per_request:.3f} |"
         )
     return "\n".join(lines) + "\n"
 
