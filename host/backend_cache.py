@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from host.backend_types import (
@@ -49,6 +50,9 @@ class SharedResponses:
         self.store = store
         self._clock = clock
         self._fetches: dict[CacheKey, asyncio.Task[BackendOutcome]] = {}
+        # Bumped when a service's catalogue entry changes: a fetch begun under
+        # the old entry must not store its answer under the new one.
+        self._generations: Counter[str] = Counter()
 
     async def call(
         self, key: CacheKey, policy: CachePolicy, fetch: Fetch, *, wait_s: float, fresh: bool
@@ -73,6 +77,11 @@ class SharedResponses:
 
     def invalidate(self, service: str, path: str) -> None:
         self.store.invalidate(service, path)
+
+    def forget(self, service: str) -> None:
+        """Drop a service's answers, and those of fetches still running for it."""
+        self._generations[service] += 1
+        self.store.drop(service)
 
     async def aclose(self) -> None:
         """Cancel the fetches still running (background refreshes among them)."""
@@ -101,7 +110,10 @@ class SharedResponses:
     async def _fetch_and_store(
         self, key: CacheKey, policy: CachePolicy, fetch: Fetch
     ) -> BackendOutcome:
+        generation = self._generations[key.service]
         outcome = await fetch()
+        if generation != self._generations[key.service]:
+            return outcome
         if isinstance(outcome, BackendResponse):
             found = lifetimes(policy, outcome.status, outcome.headers)
             if found is None:

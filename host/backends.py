@@ -183,7 +183,7 @@ class BackendGateway:
             return
         for service in previous:
             if catalogue.get(service.name) != service:
-                self.responses.store.drop(service.name)
+                self.responses.forget(service.name)
 
     async def call_batch(
         self,

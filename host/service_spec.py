@@ -99,28 +99,26 @@ class ServiceEntry(ServiceSpec):
     name: ServiceName
 
 
-def spec_of(service: Service) -> ServiceSpec:
-    """What a `Service` was declared as (for services given on the command line)."""
+def spec_of(service: Service) -> dict[str, Any]:
+    """What a `Service` reads as in the stored form (for the host's read-only services)."""
     cache = service.cache
-    return ServiceSpec.model_validate(
-        {
-            "url": service.base_url,
-            "timeout_ms": service.timeout_ms,
-            "retries": service.retries,
-            "max_response_bytes": service.max_response_bytes,
-            "headers": dict(service.headers),
-            "allow": list(service.allow),
-            "cache": None
-            if cache is None
-            else {
-                "ttl_s": cache.ttl_s,
-                "max_bytes": cache.max_bytes,
-                "vary": list(cache.vary),
-                "stale_while_revalidate_s": cache.stale_while_revalidate_s,
-                "stale_if_error_s": cache.stale_if_error_s,
-            },
-        }
-    )
+    return {
+        "url": service.base_url,
+        "timeout_ms": service.timeout_ms,
+        "retries": service.retries,
+        "max_response_bytes": service.max_response_bytes,
+        "headers": dict(service.headers),
+        "allow": list(service.allow),
+        "cache": None
+        if cache is None
+        else {
+            "ttl_s": cache.ttl_s,
+            "max_bytes": cache.max_bytes,
+            "vary": list(cache.vary),
+            "stale_while_revalidate_s": cache.stale_while_revalidate_s,
+            "stale_if_error_s": cache.stale_if_error_s,
+        },
+    }
 
 
 def redacted(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -256,3 +256,17 @@ async def test_a_changed_catalogue_entry_drops_its_cached_answers(
 
     assert source is CallSource.NETWORK
     assert received(example_backend, path) == 2
+
+
+async def test_an_answer_fetched_under_a_changed_entry_is_not_stored(
+    cached: BackendGateway, example_backend: str
+) -> None:
+    path = echo_path(delay_ms="200")
+    pending = asyncio.ensure_future(get(cached, path))
+    await asyncio.sleep(0.05)  # the fetch is under way
+    moved = Service("echo", f"{example_backend}/moved", cache=CachePolicy(ttl_s=60))
+    cached.use_catalogue(Catalogue([moved]))
+    await pending
+
+    assert cached.responses is not None
+    assert len(cached.responses.store) == 0

@@ -176,4 +176,4 @@ def _static_out(state: HostState, name: str) -> ServiceOut:
     service = state.services.current.get(name)
     if service is None:
         raise NotFound(f"no service {name!r}")
-    return ServiceOut(name=name, source="static", spec=redacted(spec_of(service).stored()))
+    return ServiceOut(name=name, source="static", spec=redacted(spec_of(service)))

@@ -30,7 +30,8 @@ def titles_router() -> tuple[Router, Asked]:
     @router.route("titles[{integers:ids}][{keys:props}]")
     def titles(ids: list[int], props: list[str]) -> graph.Results:
         asked.titles.append((ids, props))
-        return [PathValue(["titles", i, p], TITLES[i][p]) for i in ids if i in TITLES for p in props]
+        known = [i for i in ids if i in TITLES]
+        return [PathValue(["titles", i, p], TITLES[i][p]) for i in known for p in props]
 
     @router.route("lists[{keys:names}][{integers:indices}]")
     def lists(names: list[str], indices: list[int]) -> graph.Results:
