@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -127,7 +128,9 @@ def markdown(document: dict[str, Any]) -> str:
         f"wrk, one thread, {document['settings']['connections']} connections, "
         f"{document['settings']['seconds']:g} s per run after a warm-up; a fresh instance per "
         "request. Backend calls are what the backend counted during the run, per answered "
-        "request (errors are requests the host shed with 503 `overloaded`, which call nothing).",
+        "request (errors are requests the host shed with 503 `overloaded`, which call nothing). "
+        f"Load average when the runs ended: {document['load_average']}: other work shared "
+        "the cores, so read the ratios rather than the absolutes.",
         "",
         "| catalogue | script | req/s | p50 ms | p99 ms | errors | backend calls per request |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -164,6 +167,8 @@ def main() -> None:
         slow.stop()
     document = {
         "machine": machine(),
+        # Other work on the machine during the run (1, 5, 15 minutes): read the ratios.
+        "load_average": [round(load, 1) for load in os.getloadavg()],
         "settings": asdict(settings),
         "rows": [asdict(r) for r in rows],
     }
