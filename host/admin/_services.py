@@ -16,7 +16,7 @@ from quart_schema import tag, validate_request, validate_response
 
 from host.admin._api import admin_api
 from host.admin._auth import admin_principal
-from host.errors import HostError
+from host.errors import BadRequest, HostError
 from host.http_errors import validation_message
 from host.service_spec import (
     SERVICE_NAME_PATTERN,
@@ -39,11 +39,6 @@ _NAME = re.compile(SERVICE_NAME_PATTERN)
 class BadServiceName(HostError):
     status = 400
     code = "bad_service_name"
-
-
-class BadService(HostError):
-    status = 400
-    code = "bad_service"
 
 
 class StaticService(HostError):
@@ -143,7 +138,7 @@ async def patch_service(name: str, data: ServicePatch) -> ServiceOut:
     try:
         spec = ServiceSpec.model_validate({**current, **data.model_dump(exclude_unset=True)})
     except ValidationError as error:
-        raise BadService(validation_message(error)) from None
+        raise BadRequest(validation_message(error)) from None
     return await _store(name, spec)
 
 

@@ -78,6 +78,8 @@ def test_allow_lists_and_deletions_reach_the_other_host(hosts: Hosts, example_ba
         admin.put("/services/lists", json={"url": f"{example_backend}/catalog"}).raise_for_status()
         eventually(lambda: fetch(b, "lists", "/lists?names=top").get("status") == 200)
 
+        refused = admin.patch("/services/lists", json={"max_response_bytes": 10**9})
+        assert (refused.status_code, refused.json()["error"]) == (400, "bad_request")
         admin.patch("/services/lists", json={"allow": ["music"]}).raise_for_status()
         eventually(lambda: fetch(b, "lists", "/lists?names=top") == {"error": "not-allowed"})
 
