@@ -29,7 +29,6 @@ from host.response_cache import DEFAULT_SERVICE_BYTES, CachePolicy
 
 MiB = 1 << 20
 SERVICE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-REDACTED = "<redacted>"
 
 
 def _base_url(url: HttpUrl) -> HttpUrl:
@@ -119,14 +118,6 @@ def spec_of(service: Service) -> dict[str, Any]:
             "stale_if_error_s": cache.stale_if_error_s,
         },
     }
-
-
-def redacted(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored spec fit to show: header values replaced."""
-    headers = spec.get("headers")
-    if not isinstance(headers, Mapping):
-        return dict(spec)
-    return {**spec, "headers": dict.fromkeys(headers, REDACTED)}
 
 
 def service_from_stored(name: str, spec: Mapping[str, Any]) -> Service:

@@ -36,6 +36,7 @@ from registry.models import (
     ServiceRecord,
     Version,
     VersionId,
+    redacted_spec,
 )
 from registry.sqlite import SQLiteRegistry
 
@@ -64,4 +65,5 @@ __all__ = [
     "Version",
     "VersionId",
     "open_registry",
+    "redacted_spec",
 ]

@@ -8,14 +8,13 @@ from collections.abc import Iterable, Mapping
 from typing import cast
 
 from registry.errors import NotFound, QuotaExceeded
-from registry.models import LANGUAGES, Language, Quotas
+from registry.models import LANGUAGES, Language, Quotas, redacted_spec
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_ID = re.compile(r"^v([1-9][0-9]{0,17})$")
 _SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_SERVICE_SPEC_BYTES = 64 * 1024
-REDACTED = "<redacted>"
 
 
 def name(value: str, what: str) -> str:
@@ -133,14 +132,7 @@ def service_details(
     name: str, spec: Mapping[str, object], previous: Mapping[str, object] | None
 ) -> dict[str, object]:
     """What the audit log records of a service change: never the values of its headers."""
-    details: dict[str, object] = {"service": name, "spec": _redacted(spec)}
+    details: dict[str, object] = {"service": name, "spec": redacted_spec(spec)}
     if previous is not None:
-        details["previous"] = _redacted(previous)
+        details["previous"] = redacted_spec(previous)
     return details
-
-
-def _redacted(spec: Mapping[str, object]) -> dict[str, object]:
-    headers = spec.get("headers")
-    if not isinstance(headers, Mapping):
-        return dict(spec)
-    return {**spec, "headers": dict.fromkeys(headers, REDACTED)}

@@ -104,6 +104,17 @@ class NamespaceSettings:
         object.__setattr__(self, "quotas", MappingProxyType(dict(self.quotas)))
 
 
+REDACTED = "<redacted>"
+
+
+def redacted_spec(spec: Mapping[str, object]) -> dict[str, object]:
+    """A service spec fit to show or record: the values of its headers replaced."""
+    headers = spec.get("headers")
+    if not isinstance(headers, Mapping):
+        return dict(spec)
+    return {**spec, "headers": dict.fromkeys(headers, REDACTED)}
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceRecord:
     """A backend service of the managed catalogue: its name and its spec, a JSON object

@@ -26,11 +26,10 @@ from host.service_spec import (
     HeaderName,
     HeaderValue,
     ServiceSpec,
-    redacted,
     spec_of,
 )
 from host.state import HostState, host_state
-from registry import NotFound
+from registry import NotFound, redacted_spec
 
 SERVICE_ROUTE = "/services/<string:name>"
 _NAME = re.compile(SERVICE_NAME_PATTERN)
@@ -164,11 +163,11 @@ async def _store(name: str, spec: ServiceSpec) -> ServiceOut:
 
 
 def _managed_out(name: str, spec: dict[str, Any], updated_at: datetime) -> ServiceOut:
-    return ServiceOut(name=name, source="managed", spec=redacted(spec), updated_at=updated_at)
+    return ServiceOut(name=name, source="managed", spec=redacted_spec(spec), updated_at=updated_at)
 
 
 def _static_out(state: HostState, name: str) -> ServiceOut:
     service = state.services.current.get(name)
     if service is None:
         raise NotFound(f"no service {name!r}")
-    return ServiceOut(name=name, source="static", spec=redacted(spec_of(service)))
+    return ServiceOut(name=name, source="static", spec=redacted_spec(spec_of(service)))
