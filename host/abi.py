@@ -26,6 +26,8 @@ from host.backends import (
     BackendOutcome,
     BackendRequest,
     BackendResponse,
+    CallMemo,
+    CallSource,
 )
 from host.failures import FailureClass, SandboxAbort
 from host.limits import Limits
@@ -52,6 +54,7 @@ class BackendPort(Protocol):
         allowed: frozenset[str] | None,
         deadline: float,
         concurrency: int,
+        memo: CallMemo | None = None,
     ) -> list[tuple[BackendOutcome, BackendCallRecord]]: ...
 
 
@@ -91,6 +94,8 @@ class RequestContext:
     output_overflowed: bool = False
     backend_calls: list[BackendCallRecord] = field(default_factory=list)
     trace: list[TraceEntry] = field(default_factory=list)
+    # Identical reads in this request share one backend call.
+    memo: CallMemo = field(default_factory=CallMemo)
 
     def record(self, call: str, detail: str, result: str, started: float) -> None:
         if len(self.trace) < _TRACE_LIMIT:
@@ -185,16 +190,19 @@ def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
         )
         for _ in refused
     ]
-    context.backend_calls.extend(record for _, record in results)
-    context.backend_calls.extend(
-        BackendCallRecord(r.service, r.method, r.path, None, BackendErrorKind.QUOTA_EXCEEDED, 0.0)
+    records = [record for _, record in results]
+    records += [
+        BackendCallRecord(
+            r.service, r.method, r.path, None, BackendErrorKind.QUOTA_EXCEEDED, 0.0, CallSource.NONE
+        )
         for r in refused
-    )
-    for request, outcome in zip(requests, outcomes, strict=True):
+    ]
+    context.backend_calls.extend(records)
+    for request, outcome, record in zip(requests, outcomes, records, strict=True):
         context.record(
             "backend.call",
             f"{request.service} {request.method} {request.path}",
-            _describe(outcome),
+            _describe(outcome, record.source),
             started,
         )
     return [_outcome_to_guest(outcome) for outcome in outcomes]
@@ -210,7 +218,13 @@ def _dispatch(
             (
                 BackendError(BackendErrorKind.UNKNOWN_SERVICE, "no backend services configured"),
                 BackendCallRecord(
-                    r.service, r.method, r.path, None, BackendErrorKind.UNKNOWN_SERVICE, 0.0
+                    r.service,
+                    r.method,
+                    r.path,
+                    None,
+                    BackendErrorKind.UNKNOWN_SERVICE,
+                    0.0,
+                    CallSource.NONE,
                 ),
             )
             for r in requests
@@ -220,6 +234,7 @@ def _dispatch(
         allowed=context.allowed_services,
         deadline=context.deadline,
         concurrency=context.limits.backend_concurrency,
+        memo=context.memo,
     )
     future = asyncio.run_coroutine_threadsafe(batch, context.loop)
     # The gateway bounds every call by the deadline; the margin only covers scheduling.
@@ -253,10 +268,18 @@ def make_record(**fields: Any) -> wc.Record:
     return record
 
 
-def _describe(outcome: BackendOutcome) -> str:
+# How the trace says where an answer came from, when not from the service itself.
+_SOURCES = {
+    CallSource.SHARED: ", shared with an identical call of this request",
+    CallSource.CACHE: ", from the shared cache",
+    CallSource.STALE: ", stale from the shared cache",
+}
+
+
+def _describe(outcome: BackendOutcome, source: CallSource) -> str:
     if isinstance(outcome, BackendResponse):
-        return f"{outcome.status} ({len(outcome.body)} bytes)"
-    return f"{outcome.kind.value}: {outcome.message}"
+        return f"{outcome.status} ({len(outcome.body)} bytes){_SOURCES.get(source, '')}"
+    return f"{outcome.kind.value}: {outcome.message}{_SOURCES.get(source, '')}"
 
 
 def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str]]) -> None:

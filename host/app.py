@@ -22,8 +22,10 @@ from host.json_request import JsonRequest
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.protect import FairGate, Guards, LoadShedder
+from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
+from host.services import LiveCatalogue
 from host.settings import Settings
 from host.state import STATE_KEY, HostState, host_state
 from host.wire import json_error, request_id_from
@@ -176,6 +178,8 @@ async def open_host_state(settings: Settings) -> HostState:
     gate = FairGate(settings.workers)
     _watch(observer, cache, gate)
     routes = RouteTable()
+    gateway = BackendGateway(settings.catalogue, cache=_response_cache(settings, observer))
+    services = LiveCatalogue(settings.catalogue, gateway)
     shedder = LoadShedder(
         max_queue=settings.max_queue,
         latency_budget_ms=settings.queue_latency_budget_ms,
@@ -186,14 +190,15 @@ async def open_host_state(settings: Settings) -> HostState:
         engine=engine,
         sandbox=Sandbox(engine, workers=settings.workers),
         cache=cache,
-        gateway=BackendGateway(settings.catalogue),
+        gateway=gateway,
+        services=services,
         routes=routes,
         refresher=RouteRefresher(
             registry,
             routes,
             cache,
             settings.default_quotas,
-            settings.catalogue,
+            services,
             settings.refresh_interval_s,
         ),
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
@@ -209,6 +214,15 @@ def _watch(observer: Observer, cache: ModuleCache, gate: FairGate) -> None:
     metrics.watch_cache(lambda: dataclasses.asdict(cache.stats))
     metrics.queue_depth.set_function(lambda: gate.waiting)
     metrics.running.set_function(lambda: gate.running)
+
+
+def _response_cache(settings: Settings, observer: Observer) -> ResponseCache | None:
+    """The shared cache of backend answers; none when the host gives it no memory."""
+    if settings.response_cache_bytes <= 0:
+        return None
+    cache = ResponseCache(settings.response_cache_bytes)
+    observer.metrics.watch_response_cache(lambda: cache.events, cache.bytes_by_service)
+    return cache
 
 
 async def close_host_state(state: HostState) -> None:

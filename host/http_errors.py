@@ -51,7 +51,7 @@ def _describe(error: Exception) -> Described | None:
     if isinstance(error, HostError):
         return error.status, error.code, str(error), error.headers()
     if isinstance(error, RequestSchemaValidationError):
-        return 400, "bad_request", _validation_message(error.validation_error), {}
+        return 400, "bad_request", validation_message(error.validation_error), {}
     if isinstance(error, HTTPException):
         code = (error.name or "error").lower().replace(" ", "_")
         return error.code or 500, code, error.description or code, {}
@@ -61,7 +61,7 @@ def _describe(error: Exception) -> Described | None:
     return None
 
 
-def _validation_message(error: object) -> str:
+def validation_message(error: object) -> str:
     if not isinstance(error, pydantic.ValidationError):
         return str(error)
     return "; ".join(

@@ -13,6 +13,7 @@ from host.observe import Observer
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
+from host.services import LiveCatalogue
 from host.settings import Settings
 from registry import Registry
 
@@ -27,6 +28,7 @@ class HostState:
     sandbox: Sandbox
     cache: ModuleCache
     gateway: BackendGateway
+    services: LiveCatalogue
     routes: RouteTable
     refresher: RouteRefresher
     tokens: TokenBook

@@ -33,8 +33,10 @@ from registry.models import (
     ModuleHash,
     NamespaceSettings,
     Quotas,
+    ServiceRecord,
     Version,
     VersionId,
+    redacted_spec,
 )
 from registry.sqlite import SQLiteRegistry
 
@@ -59,7 +61,9 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailable",
     "SQLiteRegistry",
+    "ServiceRecord",
     "Version",
     "VersionId",
     "open_registry",
+    "redacted_spec",
 ]

@@ -52,6 +52,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS {ks}.artifacts (module_hash text, fingerprint text,"
         " sha256 text, size bigint, chunks int, PRIMARY KEY ((module_hash, fingerprint)))",
     ),
+    # 2: the managed backend service catalogue.
+    (
+        "CREATE TABLE IF NOT EXISTS {ks}.services (name text PRIMARY KEY, spec text,"
+        " updated_at text)",
+    ),
 )
 
 

@@ -21,7 +21,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +55,7 @@ from registry.models import (
     ModuleHash,
     NamespaceSettings,
     Quotas,
+    ServiceRecord,
     Version,
     VersionId,
     merge_quotas,
@@ -93,6 +94,10 @@ _STATEMENTS = {
     "events_after": "SELECT * FROM events WHERE bucket = ? AND seq > ? LIMIT ?",
     "events_before": "SELECT * FROM events WHERE bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
     "namespace_events": "SELECT * FROM events_by_namespace WHERE namespace = ? AND seq < ? LIMIT ?",
+    "services": "SELECT * FROM services",
+    "service": "SELECT * FROM services WHERE name = ?",
+    "put_service": "INSERT INTO services (name, spec, updated_at) VALUES (?, ?, ?)",
+    "delete_service": "DELETE FROM services WHERE name = ?",
     "lease_take": "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?)"
     " IF NOT EXISTS USING TTL ?",
     "lease_steal": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
@@ -358,6 +363,43 @@ class CassandraRegistry:
         endpoint = await self.get_endpoint(namespace, path)
         defaults = await self.get_default_quotas()
         return merge_quotas(defaults, (await self.get_namespace(namespace)).quotas, endpoint.quotas)
+
+    # The managed service catalogue
+
+    async def list_services(self) -> list[ServiceRecord]:
+        rows = await self._read("services")
+        return sorted((_service(row) for row in rows), key=lambda service: service.name)
+
+    async def get_service(self, name: str) -> ServiceRecord:
+        rows = await self._read("service", name)
+        if not rows:
+            raise NotFound(f"no service {name!r}")
+        return _service(rows[0])
+
+    async def put_service(
+        self, name: str, spec: Mapping[str, object], *, actor: str
+    ) -> ServiceRecord:
+        _checks.service_name(name)
+        wanted, encoded = _checks.service_spec(spec)
+        _checks.actor(actor)
+        async with self._writing() as write:
+            rows = await self._read("service", name)
+            if rows and rows[0].spec == encoded:
+                return _service(rows[0])
+            now = _stamp()
+            write.add(self._q["put_service"], (name, encoded, now))
+            previous = json.loads(rows[0].spec) if rows else None
+            action = Action.SERVICE_UPDATED if rows else Action.SERVICE_CREATED
+            details = _checks.service_details(name, wanted, previous)
+            write.record(actor, action, None, None, details)
+            return ServiceRecord(name=name, spec=wanted, updated_at=_time(now))
+
+    async def delete_service(self, name: str, *, actor: str) -> None:
+        _checks.actor(actor)
+        async with self._writing() as write:
+            await self.get_service(name)
+            write.add(self._q["delete_service"], (name,))
+            write.record(actor, Action.SERVICE_DELETED, None, None, {"service": name})
 
     # Modules and artifacts
 
@@ -681,6 +723,10 @@ class _EndpointRow:
             created_at=_time(self.created_at),
             updated_at=_time(self.updated_at),
         )
+
+
+def _service(row: Any) -> ServiceRecord:
+    return ServiceRecord(name=row.name, spec=json.loads(row.spec), updated_at=_time(row.updated_at))
 
 
 def _defaults_of(rows: list[Any]) -> dict[str, int]:

@@ -43,13 +43,14 @@ _DEFAULTS = Settings()
     "backends",
     multiple=True,
     metavar="NAME=URL",
-    help="A named backend service scripts may call (repeatable).",
+    help="A named backend service scripts may call (repeatable); read-only on this host.",
 )
 @click.option(
     "--catalogue",
     "catalogue_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON catalogue of backend services (URL, timeout, retries, headers, allow-list).",
+    help="JSON catalogue of backend services (URL, timeout, retries, headers, allow-list, "
+    "cache); read-only on this host, beside the registry's managed services.",
 )
 @click.option(
     "--max-queue",
@@ -87,6 +88,14 @@ _DEFAULTS = Settings()
     help="Compiled modules kept in memory.",
 )
 @click.option(
+    "--response-cache-mb",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.response_cache_bytes // MiB,
+    show_default=True,
+    help="Memory for the shared cache of backend answers (services with `cache` in the "
+    "catalogue); 0 turns it off.",
+)
+@click.option(
     "--max-upload-mb",
     type=click.IntRange(min=1),
     default=_DEFAULTS.max_upload_bytes // MiB,
@@ -116,6 +125,7 @@ def serve(
     workers: int,
     refresh_interval_s: float,
     cache_size: int,
+    response_cache_mb: int,
     max_upload_mb: int,
     compile_cache: Path | None,
     log_format: str,
@@ -143,6 +153,7 @@ def serve(
             queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,
             cache_capacity=cache_size,
+            response_cache_bytes=response_cache_mb * MiB,
             max_upload_bytes=max_upload_mb * MiB,
             compile_cache_dir=compile_cache,
             log_format=LogFormat(log_format),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -14,6 +14,9 @@ _MEMORY_BUCKETS = tuple(float(1 << n) for n in range(20, 31))  # 1 MiB .. 1 GiB
 _COMPILE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 20, 40, 80)
 
 CacheCounts = Callable[[], dict[str, int]]
+# service -> event -> count, and service -> bytes held
+ServiceCounts = Callable[[], Mapping[str, Mapping[str, int]]]
+ServiceBytes = Callable[[], Mapping[str, int]]
 NamespaceFilter = Callable[[str], bool]
 
 
@@ -98,6 +101,9 @@ class Metrics:
     def watch_cache(self, counts: CacheCounts) -> None:
         self.registry.register(_CacheCollector(counts))
 
+    def watch_response_cache(self, events: ServiceCounts, held: ServiceBytes) -> None:
+        self.registry.register(_ResponseCacheCollector(events, held))
+
     def exposition(self, visible: NamespaceFilter | None = None) -> bytes:
         """The Prometheus text format, or with `visible` only the series it accepts.
 
@@ -146,3 +152,31 @@ class _CacheCollector(Collector):
         for event, count in self._counts().items():
             family.add_metric([event], count)
         yield family
+
+
+class _ResponseCacheCollector(Collector):
+    """The shared response cache's counters and size per service, read at scrape time."""
+
+    def __init__(self, events: ServiceCounts, held: ServiceBytes) -> None:
+        self._events = events
+        self._held = held
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily(
+            "scripthost_backend_cache_events",
+            "Shared response cache by service: hit, miss, stale (served past freshness), "
+            "store, not_stored, too_large, evict",
+            labels=["service", "event"],
+        )
+        for service, counts in sorted(self._events().items()):
+            for event, count in sorted(counts.items()):
+                events.add_metric([service, event], count)
+        yield events
+        held = GaugeMetricFamily(
+            "scripthost_backend_cache_bytes",
+            "Bytes of answers the shared response cache holds, by service",
+            labels=["service"],
+        )
+        for service, size in sorted(self._held().items()):
+            held.add_metric([service], size)
+        yield held

@@ -132,3 +132,30 @@ def wait_for_readiness(host: HostProcess, status: int) -> None:
         return response.status_code == status
 
     wait_until(answers, f"/readyz of {host.url} never gave {status}")
+
+
+def test_a_managed_service_reaches_the_fleet_without_a_restart(
+    fleet: list[HostProcess], built: dict[str, Path], example_backend: str
+) -> None:
+    a, b, c = fleet
+    a.cli("deploy", str(built["fetch"]), "--endpoint", "tv/fetch")
+    a.cli("service", "titles", "--url", f"{example_backend}/catalog", "--cache-ttl", "600")
+
+    for host in (b, c):
+        wait_until(serves_titles(host), f"{host.url} never served the new service")
+    with c.admin() as admin:
+        events = admin.get("/audit", params={"limit": 10}).json()["events"]
+    assert any(e["action"] == "service.created" and e["actor"] == "api-team" for e in events)
+
+
+def serves_titles(host: HostProcess) -> Callable[[], bool]:
+    return lambda: fetched_status(host, "titles", "/titles?ids=2") == 200
+
+
+def fetched_status(host: HostProcess, service: str, path: str) -> int | None:
+    with host.device() as device:
+        response = device.get("/tv/fetch", params={"service": service, "path": path})
+    if response.status_code != 200:
+        return None
+    status: int | None = response.json()["answers"][0].get("status")
+    return status

@@ -158,6 +158,28 @@ async def test_a_database_from_a_newer_host_is_not_touched(data_dir: Path) -> No
         await open_registry(None, data_dir)
 
 
+async def test_a_database_of_an_older_host_is_migrated_in_place(data_dir: Path) -> None:
+    """A schema-1 database (before the service catalogue) gains its table and keeps its data."""
+    await (await open_registry(None, data_dir)).close()
+    with raw(data_dir / "registry.sqlite3") as connection:
+        connection.execute("DROP TABLE services")
+        connection.execute("PRAGMA user_version = 1")
+        connection.execute(
+            "INSERT INTO endpoints VALUES ('team', '/feed', '[\"GET\"]', '{}', '{}', 1, NULL,"
+            " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+        )
+
+    registry = await open_registry(None, data_dir)
+    try:
+        assert [e.path for e in await registry.list_endpoints()] == ["/feed"]
+        await registry.put_service("titles", {"url": "http://t"}, actor="root")
+        assert [s.name for s in await registry.list_services()] == ["titles"]
+    finally:
+        await registry.close()
+    with raw(data_dir / "registry.sqlite3") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
 async def test_a_truncated_artifact_is_corrupt(registry: Registry, data_dir: Path) -> None:
     module_hash = await registry.put_module(b"module")
     await registry.put_artifact(module_hash, "engine", b"x" * 1000)
