@@ -150,6 +150,35 @@ def link(linker: wc.Linker) -> None:
             config.add_func("get-all", _config_get_all)
 
 
+def enter_host_call(store: Any, fuel: int = HOST_CALL_FUEL) -> RequestContext:
+    """Where every host call starts: the request it serves, charged, and still in time.
+
+    Epoch interruption only fires in wasm code, so a host call checks the
+    deadline itself; whatever it then waits on is bounded by the deadline too.
+    """
+    context = current()
+    charge_fuel(store, fuel)
+    if time.monotonic() >= context.deadline:
+        raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
+    return context
+
+
+def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
+    """Wait until monotonic `ready_at_ns` for a guest, but never past its deadline.
+
+    If the guest would have to wait beyond the deadline, this waits until
+    the deadline and then ends the run as `timeout`.
+    """
+    deadline_ns = int(context.deadline * 1_000_000_000)
+    pause = (min(ready_at_ns, deadline_ns) - time.monotonic_ns()) / 1_000_000_000
+    if pause > 0:
+        time.sleep(pause)
+    if ready_at_ns > deadline_ns:
+        raise SandboxAbort(
+            FailureClass.TIMEOUT, "the script waited on a timer past its wall-clock deadline"
+        )
+
+
 def charge_fuel(store: Any, amount: int) -> None:
     """Take fuel for host work; stop the guest if it has none left."""
     context_ptr = store._context()
@@ -170,8 +199,7 @@ def _backend_call_batch(store: Any, raws: list[Any]) -> list[Any]:
 
 
 def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL * max(1, len(raws)))
+    context = enter_host_call(store, HOST_CALL_FUEL * max(1, len(raws)))
     started = time.monotonic()
     requests = [_backend_request_from_guest(raw) for raw in raws]
     budget = context.limits.backend_calls - len(context.backend_calls)
@@ -260,8 +288,7 @@ def _describe(outcome: BackendOutcome) -> str:
 
 
 def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str]]) -> None:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     line = GuestLogLine(level=str(level), message=message, fields=dict(fields))
     if not context.take_output(line):
         raise SandboxAbort(
@@ -271,8 +298,7 @@ def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str
 
 
 def _config_get(store: Any, key: str) -> str | None:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     started = time.monotonic()
     value = context.config.get(key)
     context.record("config.get", key, "none" if value is None else "found", started)
@@ -280,6 +306,5 @@ def _config_get(store: Any, key: str) -> str | None:
 
 
 def _config_get_all(store: Any) -> list[tuple[str, str]]:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     return list(context.config.items())

@@ -25,7 +25,7 @@ from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.protect import FairGate, Guards, LoadShedder
 from host.routing import RouteRefresher, RouteTable
-from host.sandbox import InvalidModule, Sandbox, SandboxEngine
+from host.sandbox import InsufficientStorage, InvalidModule, Sandbox, SandboxEngine
 from host.settings import Settings
 from host.state import STATE_KEY, HostState, host_state
 from host.validation import ModuleRejected
@@ -134,6 +134,7 @@ def _register_error_handlers(app: Quart) -> None:
         (QuotaExceeded, 403, "quota_exceeded"),
         (InvalidModule, 422, "invalid_module"),
         (ModuleRejected, 422, "module_rejected"),
+        (InsufficientStorage, InsufficientStorage.status, InsufficientStorage.code),
         (RegistryUnavailable, 503, "registry_unavailable"),
         (CorruptBlob, 500, "corrupt_blob"),
     ):
@@ -178,7 +179,7 @@ async def open_host_state(settings: Settings) -> HostState:
     engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
     observer = Observer()
     cache = ModuleCache(
-        engine, registry, settings.artifact_dir, settings.cache_capacity, observer.compiled
+        engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
     gate = FairGate(settings.workers)
     _watch(observer, cache, gate)

@@ -7,8 +7,10 @@ import re
 import wasmtime
 from wasmtime import component as wc
 
-from host.sandbox import CompiledModule
+from host.sandbox import CompiledModule, ModuleRejected
 from host.sandbox._javy import PREVIEW1_FUNCTIONS, WASI_MODULE
+
+__all__ = ["ModuleRejected", "check_module"]
 
 # scripthost:abi/<interface>@0.1.<patch>
 _ABI_IMPORT = re.compile(r"^scripthost:abi/(types|backend|log|config)@0\.1\.\d+$")
@@ -22,10 +24,6 @@ _WASI_IMPORT = re.compile(
     r"|random/(random|insecure|insecure-seed)"
     r")@0\.2\.\d+$"
 )
-
-
-class ModuleRejected(ValueError):
-    """The module is valid wasm but not something this host will run."""
 
 
 def check_module(module: CompiledModule, engine: wasmtime.Engine) -> None:
