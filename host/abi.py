@@ -133,6 +133,39 @@ def current() -> RequestContext:
     return context
 
 
+# The ABI's functions as the host implements them, in host.wit_text's notation:
+# what uploads are checked against (abi/wit/world.wit says the same in WIT).
+_HEADERS = "list<tuple<string, string>>"
+_BACKEND_REQUEST = (
+    f"record{{service: string, method: string, path: string, headers: {_HEADERS}, "
+    "body: list<u8>, timeout-ms: option<u32>}"
+)
+_BACKEND_RESULT = (
+    f"result<record{{status: u16, headers: {_HEADERS}, body: list<u8>}}, "
+    "variant{unknown-service(string), not-allowed(string), timeout(string), "
+    "unavailable(string), quota-exceeded(string), bad-response(string)}>"
+)
+SIGNATURES: dict[str, dict[str, str]] = {
+    f"{ABI_PACKAGE}/types": {},
+    f"{ABI_PACKAGE}/backend": {
+        "call": f"func({_BACKEND_REQUEST}) -> {_BACKEND_RESULT}",
+        "call-batch": f"func(list<{_BACKEND_REQUEST}>) -> list<{_BACKEND_RESULT}>",
+    },
+    f"{ABI_PACKAGE}/log": {"write": f"func(enum{{debug, info, warn, error}}, string, {_HEADERS})"},
+    f"{ABI_PACKAGE}/config": {
+        "get": "func(string) -> option<string>",
+        "get-all": f"func() -> {_HEADERS}",
+    },
+}
+HANDLE_SIGNATURE = (
+    "func(record{method: string, path: string, query: string, "
+    f"headers: {_HEADERS}, body: list<u8>, endpoint: string, version: string, "
+    "request-id: string}) -> "
+    f"result<record{{status: u16, headers: {_HEADERS}, body: list<u8>}}, "
+    "record{kind: enum{exception, stack-overflow, out-of-memory}, message: string}>"
+)
+
+
 def interface(name: str) -> str:
     return f"{ABI_PACKAGE}/{name}@{ABI_VERSION}"
 

@@ -97,7 +97,10 @@ async def test_a_corrupt_artifact_is_recompiled_and_replaced(
     other = host_cache(engine, registry, tmp_path, "b")
     await other.get(module_hash, ModuleKind.JAVY)
     assert other.stats.compiles == 1
-    assert await registry.get_artifact(module_hash, engine.fingerprint_for(ModuleKind.JAVY)) is not None
+    assert (
+        await registry.get_artifact(module_hash, engine.fingerprint_for(ModuleKind.JAVY))
+        is not None
+    )
 
 
 async def test_a_corrupt_module_is_refused_never_compiled(

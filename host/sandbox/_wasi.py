@@ -86,59 +86,53 @@ _STREAM_ERROR = "variant{last-operation-failed(own<error>), closed}"
 _BYTES = f"result<list<u8>, {_STREAM_ERROR}>"
 _COUNT = f"result<u64, {_STREAM_ERROR}>"
 _UNIT = f"result<_, {_STREAM_ERROR}>"
-_IN = "self: borrow<input-stream>"
-_OUT = "self: borrow<output-stream>"
+_IN = "borrow<input-stream>"
+_OUT = "borrow<output-stream>"
 
 SIGNATURES: dict[str, dict[str, str]] = {
     "wasi:io/error": {
-        "[method]error.to-debug-string": "func(self: borrow<error>) -> string",
+        "[method]error.to-debug-string": "func(borrow<error>) -> string",
     },
     "wasi:io/poll": {
-        "[method]pollable.ready": "func(self: borrow<pollable>) -> bool",
-        "[method]pollable.block": "func(self: borrow<pollable>)",
-        "poll": "func(in: list<borrow<pollable>>) -> list<u32>",
+        "[method]pollable.ready": "func(borrow<pollable>) -> bool",
+        "[method]pollable.block": "func(borrow<pollable>)",
+        "poll": "func(list<borrow<pollable>>) -> list<u32>",
     },
     "wasi:io/streams": {
-        "[method]input-stream.read": f"func({_IN}, len: u64) -> {_BYTES}",
-        "[method]input-stream.blocking-read": f"func({_IN}, len: u64) -> {_BYTES}",
-        "[method]input-stream.skip": f"func({_IN}, len: u64) -> {_COUNT}",
-        "[method]input-stream.blocking-skip": f"func({_IN}, len: u64) -> {_COUNT}",
+        "[method]input-stream.read": f"func({_IN}, u64) -> {_BYTES}",
+        "[method]input-stream.blocking-read": f"func({_IN}, u64) -> {_BYTES}",
+        "[method]input-stream.skip": f"func({_IN}, u64) -> {_COUNT}",
+        "[method]input-stream.blocking-skip": f"func({_IN}, u64) -> {_COUNT}",
         "[method]input-stream.subscribe": f"func({_IN}) -> own<pollable>",
         "[method]output-stream.check-write": f"func({_OUT}) -> {_COUNT}",
-        "[method]output-stream.write": f"func({_OUT}, contents: list<u8>) -> {_UNIT}",
-        "[method]output-stream.blocking-write-and-flush": (
-            f"func({_OUT}, contents: list<u8>) -> {_UNIT}"
-        ),
+        "[method]output-stream.write": f"func({_OUT}, list<u8>) -> {_UNIT}",
+        "[method]output-stream.blocking-write-and-flush": (f"func({_OUT}, list<u8>) -> {_UNIT}"),
         "[method]output-stream.flush": f"func({_OUT}) -> {_UNIT}",
         "[method]output-stream.blocking-flush": f"func({_OUT}) -> {_UNIT}",
         "[method]output-stream.subscribe": f"func({_OUT}) -> own<pollable>",
-        "[method]output-stream.write-zeroes": f"func({_OUT}, len: u64) -> {_UNIT}",
-        "[method]output-stream.blocking-write-zeroes-and-flush": (
-            f"func({_OUT}, len: u64) -> {_UNIT}"
-        ),
-        "[method]output-stream.splice": (
-            f"func({_OUT}, src: borrow<input-stream>, len: u64) -> {_COUNT}"
-        ),
+        "[method]output-stream.write-zeroes": f"func({_OUT}, u64) -> {_UNIT}",
+        "[method]output-stream.blocking-write-zeroes-and-flush": (f"func({_OUT}, u64) -> {_UNIT}"),
+        "[method]output-stream.splice": (f"func({_OUT}, borrow<input-stream>, u64) -> {_COUNT}"),
         "[method]output-stream.blocking-splice": (
-            f"func({_OUT}, src: borrow<input-stream>, len: u64) -> {_COUNT}"
+            f"func({_OUT}, borrow<input-stream>, u64) -> {_COUNT}"
         ),
     },
     "wasi:clocks/monotonic-clock": {
         "now": "func() -> u64",
         "resolution": "func() -> u64",
-        "subscribe-instant": "func(when: u64) -> own<pollable>",
-        "subscribe-duration": "func(when: u64) -> own<pollable>",
+        "subscribe-instant": "func(u64) -> own<pollable>",
+        "subscribe-duration": "func(u64) -> own<pollable>",
     },
     "wasi:clocks/wall-clock": {
         "now": "func() -> record{seconds: u64, nanoseconds: u32}",
         "resolution": "func() -> record{seconds: u64, nanoseconds: u32}",
     },
     "wasi:random/random": {
-        "get-random-bytes": "func(len: u64) -> list<u8>",
+        "get-random-bytes": "func(u64) -> list<u8>",
         "get-random-u64": "func() -> u64",
     },
     "wasi:random/insecure": {
-        "get-insecure-random-bytes": "func(len: u64) -> list<u8>",
+        "get-insecure-random-bytes": "func(u64) -> list<u8>",
         "get-insecure-random-u64": "func() -> u64",
     },
     "wasi:random/insecure-seed": {"insecure-seed": "func() -> tuple<u64, u64>"},
@@ -148,8 +142,8 @@ SIGNATURES: dict[str, dict[str, str]] = {
         "initial-cwd": "func() -> option<string>",
     },
     "wasi:cli/exit": {
-        "exit": "func(status: result)",
-        "exit-with-code": "func(status-code: u8)",
+        "exit": "func(result)",
+        "exit-with-code": "func(u8)",
     },
     "wasi:cli/stdin": {"get-stdin": "func() -> own<input-stream>"},
     "wasi:cli/stdout": {"get-stdout": "func() -> own<output-stream>"},
