@@ -367,7 +367,7 @@ def _poll_oneoff(caller: wasmtime.Caller, inputs: int, out: int, count: int, wri
 def _subscription(raw: bytes, offset: int) -> _Subscription | None:
     userdata, kind = struct.unpack_from("<QB", raw, offset)
     if kind == _EVENT_CLOCK:
-        clock, timeout, _, flags = struct.unpack_from("<IQQH", raw, offset + 16)
+        clock, timeout, _, flags = struct.unpack_from("<I4xQQH", raw, offset + 16)
         if clock >= _KNOWN_CLOCKS:
             return None
         now = time.time_ns() if clock == _CLOCK_REALTIME else time.monotonic_ns()
