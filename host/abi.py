@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,9 @@ ABI_PACKAGE = "scripthost:abi"
 # a tight loop of host calls inside the CPU quota.
 HOST_CALL_FUEL = 10_000
 _TRACE_LIMIT = 200
+# RFC 9110 field names, and values of visible ASCII, spaces and tabs.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 # What a log line costs the log budget beyond its text: the request id,
 # endpoint and timestamp it is stored with. Without it, a flood of empty
 # lines would be free.
@@ -135,13 +139,13 @@ def current() -> RequestContext:
 
 # The ABI's functions as the host implements them, in host.wit_text's notation:
 # what uploads are checked against (abi/wit/world.wit says the same in WIT).
-_HEADERS = "list<tuple<string, string>>"
+_HEADER_LIST = "list<tuple<string, string>>"
 _BACKEND_REQUEST = (
-    f"record{{service: string, method: string, path: string, headers: {_HEADERS}, "
+    f"record{{service: string, method: string, path: string, headers: {_HEADER_LIST}, "
     "body: list<u8>, timeout-ms: option<u32>}"
 )
 _BACKEND_RESULT = (
-    f"result<record{{status: u16, headers: {_HEADERS}, body: list<u8>}}, "
+    f"result<record{{status: u16, headers: {_HEADER_LIST}, body: list<u8>}}, "
     "variant{unknown-service(string), not-allowed(string), timeout(string), "
     "unavailable(string), quota-exceeded(string), bad-response(string)}>"
 )
@@ -151,17 +155,19 @@ SIGNATURES: dict[str, dict[str, str]] = {
         "call": f"func({_BACKEND_REQUEST}) -> {_BACKEND_RESULT}",
         "call-batch": f"func(list<{_BACKEND_REQUEST}>) -> list<{_BACKEND_RESULT}>",
     },
-    f"{ABI_PACKAGE}/log": {"write": f"func(enum{{debug, info, warn, error}}, string, {_HEADERS})"},
+    f"{ABI_PACKAGE}/log": {
+        "write": f"func(enum{{debug, info, warn, error}}, string, {_HEADER_LIST})"
+    },
     f"{ABI_PACKAGE}/config": {
         "get": "func(string) -> option<string>",
-        "get-all": f"func() -> {_HEADERS}",
+        "get-all": f"func() -> {_HEADER_LIST}",
     },
 }
 HANDLE_SIGNATURE = (
     "func(record{method: string, path: string, query: string, "
-    f"headers: {_HEADERS}, body: list<u8>, endpoint: string, version: string, "
+    f"headers: {_HEADER_LIST}, body: list<u8>, endpoint: string, version: string, "
     "request-id: string}) -> "
-    f"result<record{{status: u16, headers: {_HEADERS}, body: list<u8>}}, "
+    f"result<record{{status: u16, headers: {_HEADER_LIST}, body: list<u8>}}, "
     "record{kind: enum{exception, stack-overflow, out-of-memory}, message: string}>"
 )
 
@@ -288,11 +294,18 @@ def _dispatch(
 
 
 def _backend_request_from_guest(raw: Any) -> BackendRequest:
+    headers = [(str(k), str(v)) for k, v in raw.headers]
+    for name, value in headers:
+        if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
+            raise SandboxAbort(
+                FailureClass.ABI_VIOLATION,
+                f"the script passed backend.call a header that is not valid HTTP: {name!r}",
+            )
     return BackendRequest(
         service=str(raw.service),
         method=str(raw.method).upper(),
         path=str(raw.path),
-        headers=[(str(k), str(v)) for k, v in raw.headers],
+        headers=headers,
         body=bytes(raw.body),
         timeout_ms=getattr(raw, "timeout-ms"),
     )

@@ -21,6 +21,22 @@ from host.failures import FailureClass, classify_trap
             "wasm trap: wasm `unreachable` instruction executed",
             FailureClass.ABI_VIOLATION,
         ),
+        (
+            "    2: 0xb34000 - libc.so!wall_clock_now\n"
+            "    3: 0xb2ac10 - libc.so!__clock_gettime\n"
+            "wasm trap: wasm `unreachable` instruction executed",
+            FailureClass.ABI_VIOLATION,
+        ),
+        (
+            "    2: 0xb36688 - libc.so!random_get_random_bytes\n"
+            "wasm trap: wasm `unreachable` instruction executed",
+            FailureClass.ABI_VIOLATION,
+        ),
+        (
+            "    5: 0xf7808f - libpython3.14.so!random_random\n"
+            "wasm trap: wasm `unreachable` instruction executed",
+            FailureClass.GUEST_ERROR,
+        ),
         ("unknown import: `env::open_socket` has not been defined", FailureClass.ABI_VIOLATION),
         ("wasm trap: wasm `unreachable` instruction executed", FailureClass.GUEST_ERROR),
     ],

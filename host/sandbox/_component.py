@@ -105,6 +105,16 @@ def _failure(context: RequestContext, meter: Meter, error: Exception) -> RunResu
 
 
 def _result_from_guest(context: RequestContext, meter: Meter, returned: Any) -> RunResult:
+    try:
+        return _read_result(context, meter, returned)
+    except (AttributeError, TypeError, ValueError) as error:
+        # Only a `handle` of another type than the ABI's returns something
+        # unreadable; uploads are checked for that, older ones may not be.
+        message = f"`handle` did not return the ABI's result: {error}"
+        return failed(context, meter, FailureClass.ABI_VIOLATION, message)
+
+
+def _read_result(context: RequestContext, meter: Meter, returned: Any) -> RunResult:
     if returned.tag == "err":
         guest_error = returned.payload
         failure = _GUEST_ERROR_CLASSES.get(str(guest_error.kind), FailureClass.GUEST_ERROR)

@@ -56,6 +56,7 @@ def failed(
 
 def from_exception(context: RequestContext, meter: Meter, error: BaseException) -> RunResult:
     """Classify an exception raised out of a guest call."""
+    _drop_tracebacks(error)
     if isinstance(error, SandboxAbort):
         return failed(context, meter, error.failure, error.message)
     if isinstance(error, wasmtime.WasmtimeError | wasmtime.Trap):
@@ -63,6 +64,20 @@ def from_exception(context: RequestContext, meter: Meter, error: BaseException) 
         failure, message = classify_trap(text)
         return failed(context, meter, failure, message, guest_detail=text)
     return failed(context, meter, FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+
+
+def _drop_tracebacks(error: BaseException | None) -> None:
+    """Break the cycle trap -> traceback -> frame -> trap that keeps a Store's frames alive.
+
+    Only the cycle collector frees such a cycle, so without this a failed
+    run's objects would outlive its request (the runners also close the
+    Store itself, which returns its memory at once).
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = None
+        error = error.__cause__ or error.__context__
 
 
 def response_problem(response: ScriptResponse, limit: int) -> tuple[FailureClass, str] | None:

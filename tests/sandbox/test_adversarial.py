@@ -40,6 +40,7 @@ def script(language: str, name: str) -> Path:
 @pytest.fixture(scope="module")
 def components() -> dict[Path, Path]:
     sources = [script(lang, name) for lang in LANGUAGES for name in [*EXPECTED, "ok", "escape"]]
+    sources.append(script("py", "wasi_calls"))
     return dict(zip(sources, build_all_cached(sources), strict=True))
 
 
@@ -98,3 +99,16 @@ async def test_python_file_and_socket_attempts_are_refused_as_abi_violations(
         result = await run_once(sandbox, load("py", "escape"), request)
         assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
         assert "no access to" in result.failure_message
+
+
+@pytest.mark.parametrize(
+    ("attempt", "what"),
+    [("clock", "read the clock"), ("random", "get random bytes"), ("file", "use the filesystem")],
+)
+async def test_python_reaching_for_wasi_it_lacks_says_what_it_tried(
+    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], attempt: str, what: str
+) -> None:
+    request = ScriptRequest("GET", "/", f"try={attempt}", request_id="wasi")
+    result = await run_once(sandbox, load("py", "wasi_calls"), request)
+    assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
+    assert f"the script tried to {what}" in result.failure_message

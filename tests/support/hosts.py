@@ -52,6 +52,8 @@ class HostProcess:
     backends: Sequence[str] = ()
     extra_args: Sequence[str] = ()
     registry_url: str | None = None
+    # A command the host is started through (it must exec the rest of its arguments).
+    launcher: Sequence[str] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +69,7 @@ class HostProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tokens = write_tokens_file(self.data_dir / "tokens.json")
         command = [
+            *self.launcher,
             SCRIPTHOST,
             "serve",
             "--data-dir",
