@@ -19,6 +19,7 @@ import argparse
 import json
 import platform
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ SCRIPTS = {
 SLOW_QUOTAS = {"fuel": 10**13, "timeout_ms": 500}
 NOISY = ("loop", "alloc", "slow", "sleeper", "tables")
 # Hand-written components no SDK would build.
-HOSTILE = {
+HOSTILE: dict[str, Callable[[], bytes]] = {
     # Waits on a 30 s monotonic-clock timer in `pollable.block`.
     "sleeper": lambda: sleeper(30 * 10**9),
     # Declares a funcref table of 100 M elements (763 MiB).
