@@ -49,7 +49,7 @@ def test_an_artifact_that_does_not_fit_is_refused_with_507_and_nothing_is_left(
     assert "no space" in response.json()["message"]
     assert artifact_files(host) == []
     with host.admin() as admin:
-        assert admin.get("/endpoints/tv/home/-/versions").json() == []
+        assert admin.get("/endpoints/tv/home/-/versions").json() == {"versions": []}
 
 
 def test_after_a_full_disk_a_module_that_fits_is_stored_and_served(
