@@ -19,6 +19,7 @@ from host.abi import ABI_PACKAGE, HANDLE_SIGNATURE
 from host.abi import SIGNATURES as ABI_SIGNATURES
 from host.sandbox import CompiledModule, ModuleRejected
 from host.sandbox._javy import WASI_MODULE, preview1_signature
+from host.sandbox._wasi import ANY_SIGNATURE
 from host.sandbox._wasi import RESOURCES as WASI_RESOURCES
 from host.sandbox._wasi import SIGNATURES as WASI_SIGNATURES
 from host.wit_text import Renderer, TypeTooLarge
@@ -117,7 +118,7 @@ def _import_problems(
             wanted = expected.get(item_name)
             if wanted is None:
                 problems.append(f"{name} has no function `{item_name}`")
-            elif declared != wanted:
+            elif declared != wanted and wanted != ANY_SIGNATURE:
                 problems.append(f"{name}#{item_name} is {declared}; the host's is {wanted}")
         elif isinstance(ty, wc.ResourceType):
             if item_name not in resources:

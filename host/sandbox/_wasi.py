@@ -15,6 +15,7 @@ the request's wall-clock deadline:
   the deadline sleeps until then; on one due after it, the run ends as
   `timeout` when the deadline passes.
 - `wasi:random`: the host's random bytes, at most the memory quota per call.
+- `wasi:filesystem`: no directories, so nothing can be opened.
 
 Every function is charged fuel like every other host call and checks the
 deadline first. The interfaces are defined at version 0.2.0; wasmtime's
@@ -45,9 +46,16 @@ _NS = 1_000_000_000
 _WRITE_PERMIT = 64 * 1024
 
 # Host resource type ids (any distinct integers).
-_ERROR, _POLLABLE, _INPUT_STREAM, _OUTPUT_STREAM, _TERMINAL_INPUT, _TERMINAL_OUTPUT = range(
-    0x5C0001, 0x5C0007
-)
+(
+    _ERROR,
+    _POLLABLE,
+    _INPUT_STREAM,
+    _OUTPUT_STREAM,
+    _TERMINAL_INPUT,
+    _TERMINAL_OUTPUT,
+    _DESCRIPTOR,
+    _DIRECTORY_ENTRY_STREAM,
+) = range(0x5C0001, 0x5C0009)
 _STDIN, _STDOUT, _STDERR = 0, 1, 2
 
 
@@ -81,6 +89,9 @@ def _state() -> WasiState:
 
 
 # --- The signatures the host implements (also what uploads are checked against) ---
+
+# A function that can never be reached with valid arguments accepts any type.
+ANY_SIGNATURE = "*"
 
 _STREAM_ERROR = "variant{last-operation-failed(own<error>), closed}"
 _BYTES = f"result<list<u8>, {_STREAM_ERROR}>"
@@ -153,6 +164,50 @@ SIGNATURES: dict[str, dict[str, str]] = {
     "wasi:cli/terminal-stdin": {"get-terminal-stdin": "func() -> option<own<terminal-input>>"},
     "wasi:cli/terminal-stdout": {"get-terminal-stdout": "func() -> option<own<terminal-output>>"},
     "wasi:cli/terminal-stderr": {"get-terminal-stderr": "func() -> option<own<terminal-output>>"},
+    "wasi:filesystem/preopens": {
+        "get-directories": "func() -> list<tuple<own<descriptor>, string>>",
+    },
+    # No directory is ever handed out, so no descriptor can exist and none
+    # of these can be called with a real one: any signature will do.
+    "wasi:filesystem/types": dict.fromkeys(
+        [
+            *(
+                f"[method]descriptor.{name}"
+                for name in [
+                    "read-via-stream",
+                    "write-via-stream",
+                    "append-via-stream",
+                    "advise",
+                    "sync-data",
+                    "get-flags",
+                    "get-type",
+                    "set-size",
+                    "set-times",
+                    "read",
+                    "write",
+                    "read-directory",
+                    "sync",
+                    "create-directory-at",
+                    "stat",
+                    "stat-at",
+                    "set-times-at",
+                    "link-at",
+                    "open-at",
+                    "readlink-at",
+                    "remove-directory-at",
+                    "rename-at",
+                    "symlink-at",
+                    "unlink-file-at",
+                    "is-same-object",
+                    "metadata-hash",
+                    "metadata-hash-at",
+                ]
+            ),
+            "[method]directory-entry-stream.read-directory-entry",
+            "filesystem-error-code",
+        ],
+        ANY_SIGNATURE,
+    ),
 }
 
 # The resources each interface defines (others reach them through `use`).
@@ -162,6 +217,10 @@ RESOURCES: dict[str, dict[str, int]] = {
     "wasi:io/streams": {"input-stream": _INPUT_STREAM, "output-stream": _OUTPUT_STREAM},
     "wasi:cli/terminal-input": {"terminal-input": _TERMINAL_INPUT},
     "wasi:cli/terminal-output": {"terminal-output": _TERMINAL_OUTPUT},
+    "wasi:filesystem/types": {
+        "descriptor": _DESCRIPTOR,
+        "directory-entry-stream": _DIRECTORY_ENTRY_STREAM,
+    },
 }
 
 
@@ -385,6 +444,13 @@ def _exit_with_code(store: Any, code: int) -> None:
     )
 
 
+def _no_files(store: Any, *args: Any) -> None:
+    raise SandboxAbort(
+        FailureClass.ABI_VIOLATION,
+        "the script tried to use the filesystem; scripts have no access to files",
+    )
+
+
 def _to_debug_string(store: Any, this: Any) -> str:
     _enter(store)
     return ""
@@ -441,6 +507,8 @@ _FUNCTIONS: dict[str, dict[str, Callable[..., Any]]] = {
     "wasi:cli/terminal-stdin": {"get-terminal-stdin": _constant(None)},
     "wasi:cli/terminal-stdout": {"get-terminal-stdout": _constant(None)},
     "wasi:cli/terminal-stderr": {"get-terminal-stderr": _constant(None)},
+    "wasi:filesystem/preopens": {"get-directories": _constant(list)},
+    "wasi:filesystem/types": dict.fromkeys(SIGNATURES["wasi:filesystem/types"], _no_files),
 }
 _DESTRUCTORS: Mapping[int, Callable[[Any, int], None]] = {_POLLABLE: _drop_pollable}
 

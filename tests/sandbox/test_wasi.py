@@ -1,7 +1,8 @@
 """WASI 0.2 as components get it from the host: nothing waits past the request's deadline.
 
-The components are hand-written (tests/support/components.py): no SDK
-build imports WASI, but any other toolchain's may.
+No SDK build imports WASI, but any other toolchain's may: the components
+here are componentize-js's own (WASI on), or hand-written where a hostile
+one is easiest written by hand (tests/support/components.py).
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from wasmtime import component as wc
 
+from host.build import REPO_ROOT
 from host.failures import FailureClass
 from host.sandbox import Limits, MiB, Sandbox, SandboxEngine
-from tests.support.components import handle_component, sleeper
+from host.validation import check_module
+from tests.support.components import handle_component, sleeper, wasi_js_component
 from tests.support.runs import run_once
 
 SECOND_NS = 1_000_000_000
@@ -142,3 +146,24 @@ async def test_stdout_goes_to_the_request_log(
     result = await run_once(sandbox, module)
     assert result.failure is None, result.failure_message
     assert [(line.stream, line.message) for line in result.logs] == [("stdout", "hello from wasi")]
+
+
+async def test_a_component_of_another_toolchain_is_accepted_and_runs_on_the_hosts_wasi(
+    sandbox: Sandbox, sandbox_engine: SandboxEngine
+) -> None:
+    """componentize-js with its WASI on imports cli, clocks, io, random and filesystem."""
+    built = wasi_js_component(REPO_ROOT / "tests/sandbox/scripts/wasi-js/clock_random_stdout.js")
+    module = sandbox_engine.compile(built.read_bytes())
+    assert isinstance(module.code, wc.Component)
+    imports = set(module.code.type.imports(sandbox_engine.engine))
+    assert {"wasi:clocks/wall-clock", "wasi:random/random", "wasi:filesystem/types"} <= {
+        name.split("@")[0] for name in imports
+    }
+    check_module(module, sandbox_engine.engine)
+    result = await run_once(sandbox, module)
+    assert result.failure is None, (result.failure_message, result.guest_detail[-500:])
+    assert result.response is not None
+    assert result.response.body == b"clock true random true"
+    assert ("stdout", "clock true random true") in [
+        (line.stream, line.message) for line in result.logs
+    ]

@@ -75,8 +75,8 @@ def _truncated(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
     return upload(host, whole[: len(whole) // 2])
 
 
-def _filesystem(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
-    return upload(host, component_importing("wasi:filesystem/types@0.2.0"))
+def _sockets(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, component_importing("wasi:sockets/tcp@0.2.0"))
 
 
 def _unknown_interface(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
@@ -154,7 +154,7 @@ def _put_endpoint(path: str) -> Attempt:
 CASES: dict[str, tuple[Attempt, int, str]] = {
     "garbage bytes": (_garbage, 422, "invalid_module"),
     "truncated component": (_truncated, 422, "invalid_module"),
-    "imports wasi:filesystem": (_filesystem, 422, "module_rejected"),
+    "imports wasi:sockets": (_sockets, 422, "module_rejected"),
     "imports an unknown interface": (_unknown_interface, 422, "module_rejected"),
     "handle of the wrong type": (_uploads(_HANDLE_OF_THE_WRONG_TYPE), 422, "module_rejected"),
     "WASI 0.2 function of the wrong type": (

@@ -9,7 +9,14 @@ imports that pass strings or lists can be lowered with it.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
 import wasmtime
+
+from host.build import BUILD_CACHE_DIR, REPO_ROOT
 
 # The ABI's types interface, as a component imports it.
 _TYPES = """
@@ -177,3 +184,27 @@ def _leb(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+_WASI_JS_BUILDER = Path(__file__).with_name("build_wasi_js.mjs")
+_COMPONENTIZE_JS_LOCK = REPO_ROOT / "sdk-js" / "package-lock.json"
+
+
+def wasi_js_component(source: Path) -> Path:
+    """`source` built by componentize-js with its WASI on (cached like SDK builds)."""
+    digest = hashlib.sha256()
+    for path in (
+        source,
+        _WASI_JS_BUILDER,
+        _COMPONENTIZE_JS_LOCK,
+        *sorted(REPO_ROOT.glob("abi/wit/*.wit")),
+    ):
+        digest.update(path.read_bytes())
+    target = BUILD_CACHE_DIR / f"{source.stem}-wasi-js-{digest.hexdigest()[:16]}.wasm"
+    if not target.exists():
+        node = shutil.which("node")
+        assert node is not None, "building JavaScript needs Node.js on PATH"
+        partial = target.with_suffix(".partial.wasm")
+        subprocess.run([node, str(_WASI_JS_BUILDER), str(source), str(partial)], check=True)
+        partial.replace(target)
+    return target
