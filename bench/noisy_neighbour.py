@@ -97,6 +97,7 @@ def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -
         "good_alone": summary(solo),
         "good_with_noise": summary(together[good]),
         "p99_ratio": round(together[good].p99_ms / solo.p99_ms, 2),
+        "good_outcomes_with_noise": noisy_outcomes.get("home", {}),
         "noisy": {
             name: {"requests": together[url].requests, "outcomes": noisy_outcomes.get(name, {})}
             for name, url in zip(NOISY, noisy, strict=True)
@@ -156,13 +157,19 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
         f"p99 with noise / alone: **{figures['p99_ratio']}x** (target: at most 3x)",
         "",
+        "good endpoint beside noisy, by outcome: "
+        + (_outcome_list(figures["good_outcomes_with_noise"]) or "none recorded"),
+        "",
         "| noisy endpoint | requests | outcomes |",
         "| --- | ---: | --- |",
     ]
     for name, result in figures["noisy"].items():
-        seen = ", ".join(f"{k}: {v}" for k, v in sorted(result["outcomes"].items()) if v)
-        lines.append(f"| {name} | {result['requests']} | {seen} |")
+        lines.append(f"| {name} | {result['requests']} | {_outcome_list(result['outcomes'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _outcome_list(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()) if v)
 
 
 def _good_row(label: str, figures: dict[str, Any]) -> str:

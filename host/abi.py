@@ -12,11 +12,12 @@ import ctypes
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
@@ -95,6 +96,8 @@ class RequestContext:
     output_overflowed: bool = False
     backend_calls: list[BackendCallRecord] = field(default_factory=list)
     trace: list[TraceEntry] = field(default_factory=list)
+    # Why a host function stopped the guest, if one did (see host_function).
+    stopped_by: SandboxAbort | None = None
 
     def record(self, call: str, detail: str, result: str, started: float) -> None:
         if len(self.trace) < _TRACE_LIMIT:
@@ -176,17 +179,52 @@ def interface(name: str) -> str:
     return f"{ABI_PACKAGE}/{name}@{ABI_VERSION}"
 
 
+def host_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A component host function whose way of stopping the guest reaches its own request.
+
+    wasmtime-py keeps a Python exception raised in a host function in one
+    slot for the whole process and re-raises it from the next failed guest
+    call on any thread, so with several sandbox workers a request could end
+    with another's failure. So the reason is kept in the request's context,
+    and wasmtime-py is handed a WasmtimeError, which it passes through
+    without that slot.
+    """
+
+    def call(store: Any, *args: Any) -> Any:
+        try:
+            return func(store, *args)
+        except SandboxAbort as abort:
+            stop = abort
+        except Exception as error:
+            stop = SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+        context = current_or_none()
+        if context is not None and context.stopped_by is None:
+            context.stopped_by = stop
+        raise WasmtimeError(stop.message)
+
+    return call
+
+
 def link(linker: wc.Linker) -> None:
     """Define the ABI imports on a component linker."""
     with linker.root() as root:
         with root.add_instance(interface("backend")) as backend:
-            backend.add_func("call", _backend_call)
-            backend.add_func("call-batch", _backend_call_batch)
+            backend.add_func("call", host_function(_backend_call))
+            backend.add_func("call-batch", host_function(_backend_call_batch))
         with root.add_instance(interface("log")) as log:
-            log.add_func("write", _log_write)
+            log.add_func("write", host_function(_log_write))
         with root.add_instance(interface("config")) as config:
-            config.add_func("get", _config_get)
-            config.add_func("get-all", _config_get_all)
+            config.add_func("get", host_function(_config_get))
+            config.add_func("get-all", host_function(_config_get_all))
+
+
+def take_all_fuel(store: Any) -> int:
+    """Leave the guest no fuel, so it traps at its next check; what it had left."""
+    context_ptr = store._context()
+    remaining = ctypes.c_uint64(0)
+    ffi.wasmtime_context_get_fuel(context_ptr, ctypes.byref(remaining))
+    ffi.wasmtime_context_set_fuel(context_ptr, 0)
+    return remaining.value
 
 
 def enter_host_call(store: Any, fuel: int = HOST_CALL_FUEL) -> RequestContext:

@@ -13,7 +13,14 @@ from host.abi import RequestContext
 from host.failures import FailureClass
 from host.sandbox import _byte_lists as byte_lists
 from host.sandbox import _wasi as wasi
-from host.sandbox._outcome import Meter, failed, from_exception, lower_headers, succeeded
+from host.sandbox._outcome import (
+    Meter,
+    drop_tracebacks,
+    failed,
+    from_exception,
+    lower_headers,
+    succeeded,
+)
 from host.sandbox._store import is_instantiation_limit, new_store, rearm
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 from host.sandbox._warm import Warm, WarmInstances, WarmKey
@@ -98,6 +105,10 @@ class ComponentRunner:
 
 
 def _failure(context: RequestContext, meter: Meter, error: Exception) -> RunResult:
+    drop_tracebacks(error)
+    if context.stopped_by is not None:
+        # A host function stopped the guest: its reason, not the trap it became.
+        return from_exception(context, meter, context.stopped_by)
     if isinstance(error, wasmtime.WasmtimeError) and is_instantiation_limit(str(error)):
         message = "the script needs more memory than its quota to start"
         return failed(context, meter, FailureClass.MEMORY_EXCEEDED, message)

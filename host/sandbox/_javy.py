@@ -24,7 +24,14 @@ from typing import Any
 
 import wasmtime
 
-from host.abi import HOST_CALL_FUEL, GuestLogLine, RequestContext, charge_fuel, sleep_until
+from host.abi import (
+    HOST_CALL_FUEL,
+    GuestLogLine,
+    RequestContext,
+    charge_fuel,
+    sleep_until,
+    take_all_fuel,
+)
 from host.failures import FailureClass, SandboxAbort
 from host.sandbox import _core_memory as core_memory
 from host.sandbox._outcome import Meter, failed, from_exception, succeeded
@@ -62,6 +69,10 @@ class _Stdio:
 class _Run:
     context: RequestContext
     stdio: _Stdio
+    # What stopped the module from inside a host function (an exit, a limit),
+    # and the fuel it had left then.
+    stopped_by: _Exit | SandboxAbort | None = None
+    fuel_left_at_stop: int = 0
 
 
 _local = threading.local()
@@ -95,7 +106,7 @@ class JavyRunner:
                 WASI_MODULE,
                 name,
                 wasmtime.FuncType(params, results),
-                _metered(func),
+                _metered(func, returns=bool(results)),
                 access_caller=True,
             )
 
@@ -105,11 +116,14 @@ class JavyRunner:
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
         store = new_store(self._engine, context.limits, memory_from_host=True)
         stdio = _Stdio(stdin=stdin_document(request))
-        _local.run = _Run(context, stdio)
+        run = _local.run = _Run(context, stdio)
         try:
             with core_memory.budget(context.limits.memory_bytes) as memory:
                 exit_code, error = self._start(store, module)
             meter.fuel_left = store.get_fuel()
+            if run.stopped_by is not None:
+                exit_code, error = _stop_outcome(run.stopped_by)
+                meter.fuel_left = run.fuel_left_at_stop
             meter.peak_memory_bytes = memory.peak
             return _outcome(context, meter, memory, stdio, exit_code, error)
         finally:
@@ -128,13 +142,12 @@ class JavyRunner:
                 raise SandboxAbort(FailureClass.ABI_VIOLATION, "module does not export _start")
             start(store)
             return 0, None
-        except _Exit as exit_:
-            return exit_.code, None
-        except wasmtime.WasmtimeError as error:
-            code = _exit_code_of(error)
-            return (0, error) if code is None else (code, None)
         except Exception as error:
             return 0, error
+
+
+def _stop_outcome(stop: _Exit | SandboxAbort) -> tuple[int, Exception | None]:
+    return (stop.code, None) if isinstance(stop, _Exit) else (0, stop)
 
 
 def _outcome(
@@ -165,11 +178,6 @@ def _outcome(
     return succeeded(context, meter, response)
 
 
-def _exit_code_of(error: wasmtime.WasmtimeError) -> int | None:
-    code = getattr(error, "code", None)
-    return code if isinstance(code, int) else None
-
-
 # --- WASI preview 1, the part a Javy-style command needs ---------------------
 #
 # Every function is charged fuel, checks the deadline first and returns at
@@ -195,20 +203,44 @@ class _Fault(Exception):
     """The guest passed a pointer outside its memory: the call returns EFAULT."""
 
 
-def _metered(func: Callable[..., Any]) -> Callable[..., Any]:
+def _metered(func: Callable[..., Any], *, returns: bool) -> Callable[..., Any]:
+    """A preview 1 function as linked: charged, in time, and never raising into wasmtime-py.
+
+    wasmtime-py keeps a Python exception raised in a host function in one
+    slot for the whole process and re-raises it from the next failed call on
+    any thread. So a function that must stop the module (an exit, a limit)
+    records why in the run, takes all the module's fuel so that it traps at
+    its next check, and returns normally; the runner reads the record.
+    """
+
     def charged(caller: wasmtime.Caller, *args: Any) -> Any:
-        context = _run().context
-        charge_fuel(caller, HOST_CALL_FUEL)
-        if time.monotonic() >= context.deadline:
-            raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
-        try:
-            return func(
-                caller, *(value & _U32 if isinstance(value, int) else value for value in args)
-            )
-        except _Fault:
-            return _ERRNO_FAULT
+        run = _run()
+        if run.stopped_by is None:
+            try:
+                return _call_in_time(run.context, func, caller, args)
+            except (_Exit, SandboxAbort) as stop:
+                run.stopped_by = stop
+            except Exception as error:
+                message = f"{type(error).__name__}: {error}"
+                run.stopped_by = SandboxAbort(FailureClass.HOST_ERROR, message)
+            run.fuel_left_at_stop = take_all_fuel(caller)
+        else:
+            take_all_fuel(caller)
+        return _ERRNO_SUCCESS if returns else None
 
     return charged
+
+
+def _call_in_time(
+    context: RequestContext, func: Callable[..., Any], caller: wasmtime.Caller, args: Any
+) -> Any:
+    charge_fuel(caller, HOST_CALL_FUEL)
+    if time.monotonic() >= context.deadline:
+        raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
+    try:
+        return func(caller, *(value & _U32 if isinstance(value, int) else value for value in args))
+    except _Fault:
+        return _ERRNO_FAULT
 
 
 def _memory(caller: wasmtime.Caller) -> wasmtime.Memory:

@@ -56,7 +56,7 @@ def failed(
 
 def from_exception(context: RequestContext, meter: Meter, error: BaseException) -> RunResult:
     """Classify an exception raised out of a guest call."""
-    _drop_tracebacks(error)
+    drop_tracebacks(error)
     if isinstance(error, SandboxAbort):
         return failed(context, meter, error.failure, error.message)
     if isinstance(error, wasmtime.WasmtimeError | wasmtime.Trap):
@@ -66,7 +66,7 @@ def from_exception(context: RequestContext, meter: Meter, error: BaseException) 
     return failed(context, meter, FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
 
 
-def _drop_tracebacks(error: BaseException | None) -> None:
+def drop_tracebacks(error: BaseException | None) -> None:
     """Break the cycle trap -> traceback -> frame -> trap that keeps a Store's frames alive.
 
     Only the cycle collector frees such a cycle, so without this a failed

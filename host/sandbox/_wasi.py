@@ -526,4 +526,4 @@ def link(linker: wc.Linker) -> None:
                     destructor = _DESTRUCTORS.get(resource, _no_destructor)
                     instance.add_resource(name, wc.ResourceType.host(resource), destructor)
                 for name, function in functions.items():
-                    instance.add_func(name, function)
+                    instance.add_func(name, abi.host_function(function))
