@@ -39,7 +39,7 @@ ABI_PACKAGE = "scripthost:abi"
 HOST_CALL_FUEL = 10_000
 _TRACE_LIMIT = 200
 # RFC 9110 field names, and values of visible ASCII, spaces and tabs.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 # What a log line costs the log budget beyond its text: the request id,
 # endpoint and timestamp it is stored with. Without it, a flood of empty
@@ -334,7 +334,7 @@ def _dispatch(
 def _backend_request_from_guest(raw: Any) -> BackendRequest:
     headers = [(str(k), str(v)) for k, v in raw.headers]
     for name, value in headers:
-        if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
+        if not HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
             raise SandboxAbort(
                 FailureClass.ABI_VIOLATION,
                 f"the script passed backend.call a header that is not valid HTTP: {name!r}",

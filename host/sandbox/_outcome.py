@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 import wasmtime
 
-from host.abi import RequestContext
+from host.abi import HEADER_NAME, RequestContext
 from host.backends import Headers
 from host.failures import FailureClass, SandboxAbort, classify_trap
 from host.sandbox._types import RunResult, ScriptResponse
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _GUEST_DETAIL_LIMIT = 16 * 1024
 
 
@@ -84,7 +82,7 @@ def response_problem(response: ScriptResponse, limit: int) -> tuple[FailureClass
     if not 100 <= response.status <= 599:
         return FailureClass.ABI_VIOLATION, f"invalid HTTP status {response.status}"
     for name, value in response.headers:
-        if not _HEADER_NAME.match(name) or any(ch in value for ch in "\r\n\0"):
+        if not HEADER_NAME.match(name) or any(ch in value for ch in "\r\n\0"):
             return FailureClass.ABI_VIOLATION, f"invalid response header {name!r}"
     if len(response.body) > limit:
         return FailureClass.OUTPUT_EXCEEDED, f"response body passed the {limit}-byte limit"
