@@ -128,8 +128,9 @@ class ModuleCache:
 
     def discard(self, module: CompiledModule) -> None:
         """Drop the artifact of a compiled module that will not be kept (a refused upload)."""
-        if module.artifact is not None and _is_pending(module):
-            module.artifact.unlink(missing_ok=True)
+        pending = _pending_artifact(module)
+        if pending is not None:
+            pending.unlink(missing_ok=True)
 
     async def _single_flight(
         self, module_hash: str, load: Callable[[], Awaitable[CompiledModule]]
@@ -208,8 +209,9 @@ class ModuleCache:
     async def _persist(self, module: CompiledModule) -> CompiledModule:
         """Keep the artifact in the local directory and the registry; the module as kept."""
         local = self._local_path(module.module_hash, module.kind)
-        if _is_pending(module):
-            await asyncio.to_thread(module.artifact.replace, local)  # type: ignore[union-attr]
+        pending = _pending_artifact(module)
+        if pending is not None:
+            await asyncio.to_thread(pending.replace, local)
             artifact = await asyncio.to_thread(local.read_bytes)
         else:  # compiled in this process
             artifact = await asyncio.to_thread(self._engine.serialize, module)
@@ -265,6 +267,7 @@ class ModuleCache:
             raise
 
 
-def _is_pending(module: CompiledModule) -> bool:
-    """Whether the module's artifact was compiled but not yet kept."""
-    return module.artifact is not None and module.artifact.suffix == ".partial"
+def _pending_artifact(module: CompiledModule) -> Path | None:
+    """The artifact of a module compiled but not yet kept, if it is one."""
+    artifact = module.artifact
+    return artifact if artifact is not None and artifact.suffix == ".partial" else None

@@ -34,7 +34,7 @@ from host.abi import (
 )
 from host.failures import FailureClass, SandboxAbort
 from host.sandbox import _core_memory as core_memory
-from host.sandbox._outcome import Meter, failed, from_exception, succeeded
+from host.sandbox._outcome import Meter, drop_tracebacks, failed, from_exception, succeeded
 from host.sandbox._store import is_instantiation_limit, new_store
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 
@@ -44,7 +44,6 @@ _ERRNO_SUCCESS = 0
 _ERRNO_BADF = 8
 _ERRNO_FAULT = 21
 _ERRNO_INVAL = 28
-_ERRNO_NOSYS = 52
 _ERRNO_NOTSUP = 58
 _ERRNO_SPIPE = 70
 _ERRNO_NOTCAPABLE = 76
@@ -143,6 +142,7 @@ class JavyRunner:
             start(store)
             return 0, None
         except Exception as error:
+            drop_tracebacks(error)
             return 0, error
 
 
@@ -188,14 +188,15 @@ def _outcome(
 
 _I32 = wasmtime.ValType.i32()
 _I64 = wasmtime.ValType.i64()
+# Pointers and lengths arrive as signed i32: read them unsigned. (The i64
+# arguments of preview 1, rights and offsets, this host never reads.)
 _U32 = 0xFFFF_FFFF
 # As Linux's IOV_MAX: buffers per fd_read/fd_write, subscriptions per poll_oneoff.
 MAX_VECTORS = 1024
 _SUBSCRIPTION_BYTES = 48
-_EVENT_BYTES = 32
 _EVENT_CLOCK, _EVENT_FD_READ, _EVENT_FD_WRITE = 0, 1, 2
 _ABSOLUTE_TIME = 1
-_CLOCK_REALTIME, _CLOCK_MONOTONIC = 0, 1
+_CLOCK_REALTIME = 0
 _KNOWN_CLOCKS = 4  # realtime, monotonic, process and thread CPU time
 
 

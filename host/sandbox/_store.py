@@ -1,9 +1,9 @@
 """The one way this host makes a Store, and everything a Store is limited by.
 
 A Store holds everything one script instance allocates: linear memory,
-tables, instances. wasmtime's store limits cap each; the memory quota is
-the budget they are derived from, so a script cannot take memory outside
-it through a table or a second memory.
+tables, instances. wasmtime's store limits cap each, derived from the memory
+quota: one linear memory of at most the quota, and tables of at most a
+sixteenth of it more, so no table or second memory takes memory unbounded.
 """
 
 from __future__ import annotations
