@@ -224,11 +224,7 @@ RESOURCES: dict[str, dict[str, int]] = {
 }
 
 
-# --- Entering a host call ----------------------------------------------------
-
-
-def _enter(store: Any) -> abi.RequestContext:
-    return abi.enter_host_call(store)
+_enter = abi.enter_host_call
 
 
 def _rep(store: Any, handle: Any) -> int:
@@ -252,7 +248,6 @@ def _new_pollable(ready_at_ns: int) -> wc.ResourceHost:
 
 
 def _ready_at(store: Any, pollable: Any) -> int:
-    # A handle of an earlier request's state (instance reuse) is simply ready.
     return _state().pollables.get(_rep(store, pollable), 0)
 
 
@@ -291,10 +286,6 @@ _CLOSED: Any = None
 _DONE = wc.Variant("ok", None)
 
 
-def _stream_kind(store: Any, stream: Any) -> int:
-    return _rep(store, stream)
-
-
 def _read(store: Any, this: Any, length: int) -> Any:
     _enter(store)
     return _CLOSED
@@ -312,7 +303,7 @@ def _check_write(store: Any, this: Any) -> Any:
 
 def _write(store: Any, this: Any, contents: bytes) -> Any:
     context = _enter(store)
-    _take_output(context, _stream_kind(store, this), bytes(contents))
+    _take_output(context, _rep(store, this), bytes(contents))
     return _DONE
 
 
@@ -324,8 +315,8 @@ def _flush(store: Any, this: Any) -> Any:
 def _write_zeroes(store: Any, this: Any, length: int) -> Any:
     context = _enter(store)
     if length > context.limits.log_bytes:
-        _overflow(context, _stream_kind(store, this))
-    _take_output(context, _stream_kind(store, this), bytes(length))
+        _overflow(context, _rep(store, this))
+    _take_output(context, _rep(store, this), bytes(length))
     return _DONE
 
 
