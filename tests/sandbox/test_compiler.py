@@ -40,23 +40,20 @@ async def test_a_compiled_module_runs_from_the_artifact_the_child_wrote(
     assert result.response.body == b"ok"
 
 
-async def test_a_compile_past_its_memory_limit_is_refused_and_leaves_nothing(
-    sandbox_engine: SandboxEngine, tmp_path: Path
+@pytest.mark.parametrize(
+    ("limits", "refusal"),
+    [
+        (CompileLimits(memory_bytes=256 * MiB), "more than 256 MiB of memory"),
+        (CompileLimits(cpu_seconds=1), "more than 1 s of CPU"),
+    ],
+    ids=["memory", "cpu"],
+)
+async def test_a_compile_past_its_limits_is_refused_and_leaves_nothing(
+    sandbox_engine: SandboxEngine, tmp_path: Path, limits: CompileLimits, refusal: str
 ) -> None:
-    compiler = IsolatedCompiler(sandbox_engine, CompileLimits(memory_bytes=256 * MiB))
     artifact = tmp_path / "heavy.partial"
-    with pytest.raises(ModuleRejected, match="more than 256 MiB of memory"):
-        await compiler.compile(HEAVY, artifact)
-    assert not artifact.exists()
-
-
-async def test_a_compile_past_its_cpu_limit_is_refused(
-    sandbox_engine: SandboxEngine, tmp_path: Path
-) -> None:
-    compiler = IsolatedCompiler(sandbox_engine, CompileLimits(cpu_seconds=1))
-    artifact = tmp_path / "heavy.partial"
-    with pytest.raises(ModuleRejected, match="more than 1 s of CPU"):
-        await compiler.compile(HEAVY, artifact)
+    with pytest.raises(ModuleRejected, match=refusal):
+        await IsolatedCompiler(sandbox_engine, limits).compile(HEAVY, artifact)
     assert not artifact.exists()
 
 
