@@ -17,3 +17,6 @@ def test_a_well_behaved_endpoint_keeps_serving_beside_noisy_ones(tmp_path: Path)
     assert good["success_rate"] >= 0.999, good
     noisy_outcomes = {o for result in figures["noisy"].values() for o in result["outcomes"]}
     assert "503 circuit_open" in noisy_outcomes
+    # The hand-written ones end at their limits: the deadline, the memory quota.
+    assert "504 timeout" in figures["noisy"]["sleeper"]["outcomes"]
+    assert "503 memory_exceeded" in figures["noisy"]["tables"]["outcomes"]
