@@ -12,6 +12,7 @@ from host import abi
 from host.abi import RequestContext
 from host.failures import FailureClass
 from host.sandbox import _byte_lists as byte_lists
+from host.sandbox import _variants as variants
 from host.sandbox import _wasi as wasi
 from host.sandbox._outcome import (
     Meter,
@@ -49,6 +50,8 @@ class ComponentRunner:
         self._linker = component_linker(engine)
         # Bodies cross the ABI as list<u8>; convert them in bulk (see _byte_lists).
         byte_lists.install()
+        # Results are lowered on several worker threads at once (see _variants).
+        variants.install()
         self._warm = WarmInstances()
 
     def run(
