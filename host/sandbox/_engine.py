@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import threading
 from dataclasses import dataclass
@@ -189,7 +190,12 @@ def engine_fingerprint(settings: dict[str, object]) -> str:
 def _write_cache_config(cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     config_path = cache_dir / "wasmtime-cache.toml"
-    config_path.write_text(f"[cache]\ndirectory = {json.dumps(str(cache_dir.resolve()))}\n")
+    text = f"[cache]\ndirectory = {json.dumps(str(cache_dir.resolve()))}\n"
+    # The host and its compile children read it: replace it whole, never rewrite it in place.
+    if not config_path.is_file() or config_path.read_text() != text:
+        partial = config_path.with_name(f".{config_path.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(config_path)
     return config_path
 
 
