@@ -173,7 +173,7 @@ async def open_host_state(settings: Settings) -> HostState:
     engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
     observer = Observer()
     cache = ModuleCache(
-        engine, registry, settings.artifact_dir, settings.cache_capacity, observer.compiled
+        engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
     gate = FairGate(settings.workers)
     _watch(observer, cache, gate)

@@ -33,8 +33,8 @@ class Settings:
     workers: int = 4
     # How often the route table polls the registry's change feed.
     refresh_interval_s: float = 0.5
-    # Compiled modules kept in memory.
-    cache_capacity: int = 256
+    # Bytes of compiled modules kept in memory (least recently used out).
+    cache_bytes: int = 1024 * MiB
     # The hard cap on any upload; namespaces may have a smaller quota.
     max_upload_bytes: int = 32 * MiB
     max_request_body_bytes: int = 1 * MiB

@@ -81,11 +81,11 @@ _DEFAULTS = Settings()
     help="Seconds between polls of the registry's change feed.",
 )
 @click.option(
-    "--cache-size",
+    "--cache-mb",
     type=click.IntRange(min=1),
-    default=_DEFAULTS.cache_capacity,
+    default=_DEFAULTS.cache_bytes // MiB,
     show_default=True,
-    help="Compiled modules kept in memory.",
+    help="MiB of compiled modules kept in memory (least recently used out).",
 )
 @click.option(
     "--response-cache-mb",
@@ -124,8 +124,8 @@ def serve(
     queue_budget_ms: float | None,
     workers: int,
     refresh_interval_s: float,
-    cache_size: int,
     response_cache_mb: int,
+    cache_mb: int,
     max_upload_mb: int,
     compile_cache: Path | None,
     log_format: str,
@@ -152,8 +152,8 @@ def serve(
             max_queue=max_queue,
             queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,
-            cache_capacity=cache_size,
             response_cache_bytes=response_cache_mb * MiB,
+            cache_bytes=cache_mb * MiB,
             max_upload_bytes=max_upload_mb * MiB,
             compile_cache_dir=compile_cache,
             log_format=LogFormat(log_format),

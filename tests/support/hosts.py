@@ -56,6 +56,8 @@ class HostProcess:
     registry_url: str | None = None
     # Environment variables the host gets beyond the test process's own.
     env: Mapping[str, str] = field(default_factory=dict)
+    # A command the host is started through (it must exec the rest of its arguments).
+    launcher: Sequence[str] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -71,6 +73,7 @@ class HostProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tokens = write_tokens_file(self.data_dir / "tokens.json")
         command = [
+            *self.launcher,
             SCRIPTHOST,
             "serve",
             "--data-dir",
