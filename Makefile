@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .build/stamps
 
-.PHONY: install run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down
+.PHONY: install run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down \
+	cassandra-cluster-up cassandra-cluster-down
 
 install: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/chromium
 
@@ -48,8 +49,17 @@ cassandra-up:
 cassandra-down:
 	bash scripts/cassandra.sh down
 
+# A local cluster: two data centres of three nodes on 127.0.0.11-16 (the
+# cluster tests start it themselves; see README, "A fleet on Cassandra").
+cassandra-cluster-up: install
+	bash scripts/cassandra.sh cluster-up
+
+cassandra-cluster-down:
+	bash scripts/cassandra.sh cluster-down
+
+# PYTEST_ARGS='-m "not cluster"' leaves out the tests on the six-node cluster.
 test: install lint cassandra-up
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	cd sdk-js && node --test test/
 
 # Debian's wrk, the load generator of the side-by-side benchmark.
