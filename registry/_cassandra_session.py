@@ -16,6 +16,7 @@ import asyncio
 import os
 import re
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ DEFAULT_PORT = 9042
 # request timeouts (2 s for writes, 5 s for reads by default), so a replica
 # that does not answer surfaces as Cassandra's typed timeout.
 STATEMENT_SECONDS = 10.0
+_RELOCATE_SECONDS = 5.0
 _KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
 
@@ -144,10 +146,32 @@ def connect(target: CassandraTarget) -> tuple[Cluster, Session]:
         max_schema_agreement_wait=60,
     )
     try:
-        return cluster, cluster.connect()
+        session = cluster.connect()
     except (NoHostAvailable, DriverException, OSError) as error:
         cluster.shutdown()
         raise RegistryUnavailable(f"cannot reach Cassandra at {target.hosts}: {error}") from None
+    if target.local_dc is not None:
+        _follow_events_locally(cluster, target.local_dc)
+    return cluster, session
+
+
+def _follow_events_locally(cluster: Cluster, local_dc: str) -> None:
+    """Move the driver's control connection (topology and schema events) into the local DC.
+
+    Until it has asked a node, the driver takes every contact point for a
+    local one and may have opened it on another data centre's node; now that
+    it knows where each node is, reconnecting picks a local one.
+    """
+    deadline = time.monotonic() + _RELOCATE_SECONDS
+    host = cluster.get_control_connection_host()
+    if host is None or host.datacenter == local_dc:
+        return
+    cluster.control_connection.reconnect()
+    while time.monotonic() < deadline:
+        host = cluster.get_control_connection_host()
+        if host is not None and host.datacenter == local_dc:
+            return
+        time.sleep(0.05)
 
 
 def _tls_context() -> ssl.SSLContext:

@@ -365,7 +365,7 @@ async def read_back(url: str) -> Record:
     """What the registry holds about the endpoint (LOCAL_QUORUM), every module hash-checked."""
     registry = await open_registry(url, Path("."))
     try:
-        found = await registry.list_versions("tv", HOME)
+        found = await registry.list_versions("tv", "/home")
         for version in found:
             await registry.get_module(version.module_hash)
         events = await registry.audit_log(limit=10_000)
@@ -375,7 +375,7 @@ async def read_back(url: str) -> Record:
             events=len(events),
             versions=[version.id for version in found],
             added=[str(e.details["version"]) for e in events if e.action is Action.VERSION_ADDED],
-            active=(await registry.get_endpoint("tv", HOME)).active_version,
+            active=(await registry.get_endpoint("tv", "/home")).active_version,
             last_activated=str(activated[0].details["version"]) if activated else None,
         )
     finally:
