@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .build/stamps
 
-.PHONY: install run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down \
-	cassandra-cluster-up cassandra-cluster-down
+.PHONY: install run test lint typecheck examples bench bench-quick bench-cluster clean \
+	cassandra-up cassandra-down cassandra-cluster-up cassandra-cluster-down
 
 install: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/chromium
 
@@ -76,6 +76,10 @@ bench: install examples $(STAMPS)/wrk
 
 bench-quick: install examples $(STAMPS)/wrk
 	$(PY) -m bench.compare --quick
+
+# The registry on the local cluster against the single node (starts both).
+bench-cluster: install
+	$(PY) -m bench.cluster
 
 clean:
 	rm -rf .build

@@ -1,15 +1,28 @@
 """The fleet registry on Apache Cassandra.
 
 Consistency, on purpose:
-- Metadata reads and writes use LOCAL_QUORUM: a majority of the local data
-  centre's replicas, so a write acknowledged to one host is what any other
-  host in the data centre reads next, without waiting on other regions.
+- What hosts read (routes, the change feed, modules, artifacts) and every
+  write use LOCAL_QUORUM: a majority of the local data centre's replicas, so
+  a write acknowledged to one host is what any other host in the data
+  centre reads next, without waiting on other regions. One replica of three
+  may be down.
 - Every metadata mutation happens under one registry-wide lease, taken with a
-  lightweight transaction (LOCAL_SERIAL), and is written as one logged batch
-  together with its audit event and change-feed entry. Mutations are rare
-  (deploys, switches, quota changes), so serialising them costs nothing that
-  matters, and it is what makes the change feed gap-free: a change becomes
-  visible only after every change with a smaller seq.
+  lightweight transaction, and is written as one logged batch together with
+  its audit event and change-feed entry. Mutations are rare (deploys,
+  switches, quota changes), so serialising them costs nothing that matters,
+  and it is what makes the change feed gap-free.
+- A mutation takes that lease at SERIAL and reads what it decides on (the
+  seq, version numbers, the rows it changes) at EACH_QUORUM, so two data
+  centres never mutate at once and each starts from the other's last change.
+  When Cassandra answers that another data centre is down, the mutation goes
+  on at LOCAL_SERIAL and LOCAL_QUORUM: a data centre cut off from the others
+  keeps deploying (see _WriteScope for what that costs).
+- Statements that time out (a replica died and Cassandra has not noticed
+  yet) may have been applied or not; all of them are idempotent, and a
+  mutation sends its reads and its batch again, holding its lease, until
+  its deadline.
+- Hosts read the change feed only up to its first missing seq: in another
+  data centre a change can arrive before the one ahead of it.
 - Compile leases are lightweight transactions too: exactly one host wins.
 - Blobs are chunked and checked on every read (see _cassandra_blobs).
 """
