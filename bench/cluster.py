@@ -75,12 +75,12 @@ def summary(seconds: list[float]) -> dict[str, float]:
 async def registry_costs(url: str, repeats: int) -> dict[str, dict[str, float]]:
     registry: Registry = await open_registry(url, Path("."))
     try:
-        await registry.put_endpoint("bench", "/home", methods=["GET"], actor="bench")
+        await registry.put_endpoint("bench", "/quotas", methods=["GET"], actor="bench")
         turn = iter(range(10**9))
 
         async def mutate() -> None:
-            quotas = {"fuel": 1_000_000 + next(turn)}
-            await registry.set_endpoint_quotas("bench", "/home", quotas, actor="bench")
+            quotas = {"fuel": 1_000_000_000 + next(turn)}
+            await registry.set_endpoint_quotas("bench", "/quotas", quotas, actor="bench")
 
         latest = await registry.latest_seq()
         module_hash = await registry.put_module(b"\0asm\x01\0\0\0 bench")

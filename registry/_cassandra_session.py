@@ -221,7 +221,11 @@ async def run(
 async def run_batch(
     session: Session, statements: Sequence[Statement], driver_timeout_s: float = STATEMENT_SECONDS
 ) -> None:
-    """A logged batch: every statement is applied, or (after a failure) eventually none."""
+    """A logged batch: all of its statements are applied or none is.
+
+    After a timeout which of the two is not known yet: Cassandra replays a
+    batch whose batchlog it wrote.
+    """
     batch = BatchStatement(
         batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM
     )

@@ -82,7 +82,7 @@ _WRITE_LEASE = "registry:write"
 _WRITE_LEASE_SECONDS = 15.0
 # How long one mutation may take, waiting for the lease, reading and sending
 # its batch again after timeouts: longer than Cassandra's failure detector
-# takes to convict a dead node (10-30 s), while which statements time out.
+# takes to convict a dead node (10-30 s), during which statements time out.
 _MUTATION_SECONDS = 60.0
 _LEASE_MARGIN_SECONDS = 1.0
 

@@ -313,6 +313,11 @@ cluster_up() {
   fetch
   for node in "${nodes[@]}"; do
     cluster_node "$node"
+    if ! running && cql_answers; then
+      echo "a Cassandra this script did not start answers on $address:$cql_port;" \
+        "choose other addresses (CASSANDRA_CLUSTER_DC1, CASSANDRA_CLUSTER_DC2)" >&2
+      exit 1
+    fi
     launch
   done
   for node in "${nodes[@]}"; do

@@ -122,8 +122,8 @@ def test_a_killed_replica_costs_no_request_no_deploy_and_no_data(
             wait_until_serving(host, acknowledged[-1])
 
     assert traffic.failures() == {}
-    assert min(traffic.served.values()) > 0
-    assert [compiles(host) for host in fleet] == [3, 0, 0]
+    assert all(traffic.served[host.url] > 0 for host in fleet)
+    assert [host.compiles() for host in fleet] == [3, 0, 0]
     latest = asyncio.run(latest_seq(url))
     for host in fleet:
         assert_gap_free(host, latest)
@@ -151,11 +151,11 @@ def test_two_replicas_down_refuse_deploys_and_leave_nothing_half_written(
     b.seconds_until(HOME, 200, limit=30.0)
     down = cluster.dcs["dc1"][1:]
 
-    with DeployLoop(a, [built["js"], built["v2"]]) as loop:
+    with DeployLoop(a, built["v2"]) as loop:
         time.sleep(1.0)
         cluster.kill(*down)
         for host in fleet:
-            seconds_until_ready(host, 503, limit=120.0)
+            host.seconds_until_ready(503, limit=120.0)
     acknowledged += loop.acknowledged
 
     refused = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", check=False)
@@ -166,14 +166,15 @@ def test_two_replicas_down_refuse_deploys_and_leave_nothing_half_written(
 
     cluster.up(*down)
     for host in fleet:
-        seconds_until_ready(host, 200, limit=120.0)
+        host.seconds_until_ready(200, limit=120.0)
     record = asyncio.run(read_back(url))
     # Every version there is whole (its module, its event) and the feed has
     # one change per event, none missing.
     assert record.seqs == list(range(1, record.events + 1))
     assert sorted(record.added) == sorted(record.versions)
     assert record.active == record.last_activated
-    wait_until_serving(b, record.active or "")
+    assert record.active is not None
+    wait_until_serving(b, record.active)
     # Acknowledged deploys all stayed; a refused one may have landed whole.
     assert set(acknowledged) <= set(record.versions)
     assert len(record.versions) - len(acknowledged) <= loop.refused
@@ -196,9 +197,10 @@ def test_each_data_centre_serves_and_deploys_on_its_own(
     assert cql_peers(west) <= set(cluster.dcs["dc2"])
 
     first = deploy(east, built["v2"])
-    # Measured with bench/cluster.py: well under a second on loopback.
+    # bench/cluster.py measured 54 ms (p50) and 131 ms at most; the bound
+    # leaves room for a loaded machine.
     wait_until_serving(west, first, limit=10.0)
-    assert compiles(west) == 0
+    assert west.compiles() == 0
 
     dc1 = cluster.dcs["dc1"]
     with DeviceTraffic([west]) as traffic:
@@ -208,10 +210,11 @@ def test_each_data_centre_serves_and_deploys_on_its_own(
         third = deploy(west, built["v2"])
         wait_until_serving(west, third)
     assert traffic.failures() == {}
+    assert traffic.served[west.url] > 0
     assert east.status(HOME) == 200
 
     cluster.up(*dc1)
-    seconds_until_ready(east, 200, limit=120.0)
+    east.seconds_until_ready(200, limit=120.0)
     # dc1 goes on from what dc2 wrote while it was dark, whether or not that
     # has reached dc1's replicas yet, and then serves it all.
     fourth = deploy(east, built["v2"])
@@ -221,7 +224,7 @@ def test_each_data_centre_serves_and_deploys_on_its_own(
     latest = asyncio.run(latest_seq(urls["dc2"]))
     for host in (east, west):
         assert_gap_free(host, latest)
-    assert compiles(east) + compiles(west) == 1
+    assert east.compiles() + west.compiles() == 1
 
 
 # Deploys and what hosts serve
@@ -250,25 +253,10 @@ def wait_until_serving(host: HostProcess, version: str, limit: float = 60.0) -> 
     return time.monotonic() - started
 
 
-def seconds_until_ready(host: HostProcess, status: int, limit: float) -> float:
-    started = time.monotonic()
-    while True:
-        with host.device() as device:
-            if device.get("/readyz").status_code == status:
-                return time.monotonic() - started
-        assert time.monotonic() - started < limit, f"/readyz of {host.url} never gave {status}"
-        time.sleep(0.2)
-
-
 def versions(host: HostProcess) -> list[str]:
     with host.admin() as admin:
         found = admin.get(f"/endpoints{HOME}/-/versions").raise_for_status().json()["versions"]
     return [version["id"] for version in reversed(found)]
-
-
-def compiles(host: HostProcess) -> int:
-    count: int = host.host_info()["cache"]["compiles"]
-    return count
 
 
 def cql_peers(host: HostProcess) -> set[str]:
@@ -310,26 +298,23 @@ class DeviceTraffic(threading.Thread):
 
 
 class DeployLoop(threading.Thread):
-    """One deploy after another, alternating modules, until stopped; remembers each outcome."""
+    """One deploy after another until stopped; remembers which were acknowledged."""
 
-    def __init__(self, host: HostProcess, modules: Sequence[Path]) -> None:
+    def __init__(self, host: HostProcess, module: Path) -> None:
         super().__init__(daemon=True)
         self.host = host
-        self.modules = modules
+        self.module = module
         self.acknowledged: list[str] = []
         self.refused = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
-        turn = 0
         while not self._halt.is_set():
-            module = self.modules[turn % len(self.modules)]
-            done = self.host.cli("deploy", str(module), "--endpoint", "tv/home", check=False)
+            done = self.host.cli("deploy", str(self.module), "--endpoint", "tv/home", check=False)
             if done.returncode == 0:
                 self.acknowledged.append(done.stdout.strip())
             else:
                 self.refused += 1
-            turn += 1
 
     def __enter__(self) -> DeployLoop:
         self.start()

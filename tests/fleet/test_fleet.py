@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,11 +41,6 @@ def fleet(tmp_path: Path, example_backend: str) -> Iterator[list[HostProcess]]:
         host.stop()
 
 
-def compiles(host: HostProcess) -> int:
-    count: int = host.host_info()["cache"]["compiles"]
-    return count
-
-
 def test_a_deploy_reaches_the_fleet_and_compiles_once(
     fleet: list[HostProcess], built: dict[str, Path], tmp_path: Path, example_backend: str
 ) -> None:
@@ -54,7 +48,7 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
     a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", "--config", "greeting=Hi")
     for other in (b, c):
         assert other.seconds_until("/tv/home", 200, limit=2.0) < 2.0
-    assert [compiles(host) for host in fleet] == [1, 0, 0]
+    assert [host.compiles() for host in fleet] == [1, 0, 0]
     assert [h.host_info()["cache"]["registry_loads"] for h in (b, c)] == [1, 1]
 
     later = HostProcess(
@@ -62,7 +56,7 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
     ).start()
     try:
         assert later.status("/tv/home") == 200
-        assert compiles(later) == 0
+        assert later.compiles() == 0
         assert later.host_info()["cache"]["registry_loads"] == 1
     finally:
         later.stop()
@@ -83,7 +77,7 @@ def test_the_fleet_rides_out_a_cassandra_outage(
         for host in fleet:
             assert host.status("/tv/home") == 200
         for host in fleet:
-            seconds_until_status_ready(host, 503, limit=10.0)
+            host.seconds_until_ready(503, limit=10.0)
         refused = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", check=False)
         assert refused.returncode == 1
         assert "503 registry_unavailable" in refused.stderr
@@ -92,7 +86,7 @@ def test_the_fleet_rides_out_a_cassandra_outage(
         cassandra("up")
 
     for host in fleet:
-        seconds_until_status_ready(host, 200, limit=60.0)
+        host.seconds_until_ready(200, limit=60.0)
     again = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home").stdout.strip()
     with b.admin() as admin:
         versions = [v["id"] for v in admin.get("/endpoints/tv/home/-/versions").json()["versions"]]
@@ -102,16 +96,3 @@ def test_the_fleet_rides_out_a_cassandra_outage(
 
 def cassandra(command: str) -> None:
     local_cassandra.cassandra_sh(command)
-
-
-def seconds_until_status_ready(host: HostProcess, status: int, limit: float) -> float:
-    started = time.monotonic()
-    while True:
-        with host.device() as device:
-            response = device.get("/readyz")
-        if response.status_code == status:
-            if status == 503:
-                assert response.json()["status"] == "degraded"
-            return time.monotonic() - started
-        assert time.monotonic() - started < limit, f"/readyz of {host.url} never gave {status}"
-        time.sleep(0.1)

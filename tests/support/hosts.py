@@ -157,6 +157,24 @@ class HostProcess:
             time.sleep(0.05)
         return time.monotonic() - started
 
+    def seconds_until_ready(self, status: int, limit: float) -> float:
+        """Poll /readyz until it answers `status` (503: degraded); fail after `limit` seconds."""
+        started = time.monotonic()
+        while True:
+            with self.device() as device:
+                response = device.get("/readyz")
+            if response.status_code == status:
+                if status == 503:
+                    assert response.json()["status"] == "degraded"
+                return time.monotonic() - started
+            assert time.monotonic() - started < limit, f"/readyz of {self.url} never gave {status}"
+            time.sleep(0.1)
+
+    def compiles(self) -> int:
+        """Modules this host has compiled itself (rather than loaded)."""
+        count: int = self.host_info()["cache"]["compiles"]
+        return count
+
     def host_info(self) -> dict[str, Any]:
         with self.admin() as client:
             info: dict[str, Any] = client.get("/host").raise_for_status().json()
