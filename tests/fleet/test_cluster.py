@@ -385,7 +385,7 @@ def assert_gap_free(host: HostProcess, latest: int) -> None:
 def wait_until_replicas_agree(
     cluster: LocalCluster, keyspace: str, nodes: Sequence[str], limit: float = 180.0
 ) -> dict[str, dict[str, list[Any]]]:
-    """Each node's own copy of the keyspace, once no hint is pending and all copies are equal."""
+    """Each node's own copy of the keyspace, once the copies are equal (hints delivered)."""
     started = time.monotonic()
     while True:
         contents = {node: replica_contents(cluster, node, keyspace) for node in nodes}
