@@ -50,3 +50,31 @@ def test_empty_batch_makes_no_host_call(host: FakeHost) -> None:
 def test_timeout_must_fit_the_abi(timeout_ms: int) -> None:
     with pytest.raises(ValueError, match="timeout_ms"):
         backend.request("a", "/", timeout_ms=timeout_ms)
+
+
+def test_query_is_encoded_onto_the_path(host: FakeHost) -> None:
+    host.handler = lambda call: BackendResponse(200)
+    backend.get("search", "/find?lang=en", query={"q": "a b&c", "page": 2})
+    backend.get("search", "/all", query=[("id", "1"), ("id", "2")])
+    backend.get("search", "/none", query={})
+    assert [call.path for call in host.calls] == [
+        "/find?lang=en&q=a+b%26c&page=2",
+        "/all?id=1&id=2",
+        "/none",
+    ]
+
+
+def test_json_is_sent_as_a_json_body(host: FakeHost) -> None:
+    host.handler = lambda call: BackendResponse(201)
+    backend.post("orders", "/orders", json={"item": "ü", "n": [1, 2]})
+    backend.post("orders", "/raw", json=None, headers={"Content-Type": "application/x-ndjson"})
+    first, second = host.calls
+    assert first.body == '{"item":"ü","n":[1,2]}'.encode()
+    assert first.headers == [("content-type", "application/json")]
+    assert second.body == b"null"
+    assert second.headers == [("content-type", "application/x-ndjson")]
+
+
+def test_body_and_json_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="either body or json"):
+        backend.request("orders", "/orders", method="POST", body="x", json={})

@@ -8,9 +8,10 @@ only failures to get an answer at all are a `BackendError`.
 from __future__ import annotations
 
 import json as _json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
+from urllib.parse import urlencode
 
 from scripthost_sdk import _abi
 from scripthost_sdk._http import Headers, HeadersLike, find_header, normalise_headers
@@ -21,6 +22,10 @@ BackendErrorKind = Literal[
 BACKEND_ERROR_KINDS: tuple[BackendErrorKind, ...] = get_args(BackendErrorKind)
 
 _MAX_TIMEOUT_MS = 2**32 - 1
+_NO_JSON: Any = object()
+
+QueryLike = Mapping[str, str | int | float] | Iterable[tuple[str, str | int | float]]
+"""What `query=` accepts: a mapping or (name, value) pairs, encoded onto the path."""
 
 
 class BackendError(Exception):
@@ -91,19 +96,42 @@ def request(
     method: str = "GET",
     headers: HeadersLike | None = None,
     body: bytes | str = b"",
+    json: Any = _NO_JSON,
+    query: QueryLike | None = None,
     timeout_ms: int | None = None,
 ) -> BackendRequest:
-    """Describe a call without sending it (for `fetch` or `batch`)."""
+    """Describe a call without sending it (for `fetch` or `batch`).
+
+    `json` sends a value as a JSON body (with `content-type: application/json`
+    unless `headers` name one); `query` is encoded and appended to `path`.
+    """
     if timeout_ms is not None and not 0 <= timeout_ms <= _MAX_TIMEOUT_MS:
         raise ValueError(f"timeout_ms must be between 0 and {_MAX_TIMEOUT_MS}, not {timeout_ms}")
+    call_headers = normalise_headers(headers)
+    if json is not _NO_JSON:
+        if body:
+            raise ValueError("give either body or json, not both")
+        body = _json.dumps(json, separators=(",", ":"), ensure_ascii=False)
+        if find_header(call_headers, "content-type") is None:
+            call_headers.insert(0, ("content-type", "application/json"))
     return BackendRequest(
         service=service,
-        path=path,
+        path=_with_query(path, query),
         method=method.upper(),
-        headers=normalise_headers(headers),
+        headers=call_headers,
         body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
         timeout_ms=timeout_ms,
     )
+
+
+def _with_query(path: str, query: QueryLike | None) -> str:
+    if query is None:
+        return path
+    pairs = query.items() if isinstance(query, Mapping) else query
+    encoded = urlencode([(name, str(value)) for name, value in pairs])
+    if not encoded:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}{encoded}"
 
 
 def fetch(call: BackendRequest) -> BackendResponse:
@@ -119,22 +147,34 @@ def get(
     path: str,
     *,
     headers: HeadersLike | None = None,
+    query: QueryLike | None = None,
     timeout_ms: int | None = None,
 ) -> BackendResponse:
     """`GET path` on `service`; raises `BackendError` when there is no answer."""
-    return fetch(request(service, path, headers=headers, timeout_ms=timeout_ms))
+    return fetch(request(service, path, headers=headers, query=query, timeout_ms=timeout_ms))
 
 
 def post(
     service: str,
     path: str,
-    body: bytes | str,
+    body: bytes | str = b"",
     *,
+    json: Any = _NO_JSON,
     headers: HeadersLike | None = None,
+    query: QueryLike | None = None,
     timeout_ms: int | None = None,
 ) -> BackendResponse:
-    """`POST path` on `service` with `body`; raises `BackendError` when there is no answer."""
-    call = request(service, path, method="POST", headers=headers, body=body, timeout_ms=timeout_ms)
+    """`POST path` on `service` with `body` or `json`; raises `BackendError` on no answer."""
+    call = request(
+        service,
+        path,
+        method="POST",
+        headers=headers,
+        body=body,
+        json=json,
+        query=query,
+        timeout_ms=timeout_ms,
+    )
     return fetch(call)
 
 
