@@ -2,7 +2,11 @@
 'use strict';
 
 const API = '/admin/v1';
-const state = { token: sessionStorage.getItem('scripthost-token'), me: null, selected: null };
+const state = {
+  token: sessionStorage.getItem('scripthost-token'), me: null, selected: null,
+  // Failure details the reader opened: kept open across the table's refreshes.
+  opened: new Set(),
+};
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, attributes = {}, ...children) {
@@ -192,11 +196,20 @@ function renderFailures(failures) {
     el('td', {}, when(f.at)), el('td', {}, `${f.namespace}${f.path}`), el('td', {}, f.version ?? ''),
     el('td', {}, f.status), el('td', {}, el('span', { class: 'badge bad' }, f.failure)),
     el('td', {}, f.message,
-      el('details', {}, el('summary', {}, `ABI trace (${f.trace.length} calls)`),
-        el('div', { class: 'trace' },
-          f.trace.map((t) => `${t.call} ${t.detail} -> ${t.result} (${t.duration_ms} ms)`).join('\n') || 'no host calls',
-          f.guest_detail ? `\n\n${f.guest_detail}` : '')))));
+      f.guest_detail ? failureDetail(`${f.request_id}:stack`, 'stack', 'Stack trace', f.guest_detail) : '',
+      failureDetail(`${f.request_id}:calls`, 'calls', `Host calls (${f.trace.length})`,
+        f.trace.map((t) => `${t.call} ${t.detail} -> ${t.result} (${t.duration_ms} ms)`).join('\n') || 'no host calls'))));
   $('#failures tbody').replaceChildren(...rows);
+}
+
+function failureDetail(key, kind, label, text) {
+  const details = el('details', { class: kind }, el('summary', {}, label), el('div', { class: 'trace' }, text));
+  details.open = state.opened.has(key);
+  details.addEventListener('toggle', () => {
+    if (details.open) state.opened.add(key);
+    else state.opened.delete(key);
+  });
+  return details;
 }
 
 function renderEvents(selector, events) {

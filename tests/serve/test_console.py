@@ -74,7 +74,7 @@ def log_in(page: Page, host: HostProcess, token: str, who: str) -> None:
 
 
 def test_an_admin_edits_quotas_then_sees_the_failure_and_the_audit_log(
-    console_host: HostProcess, page: Page
+    console_host: HostProcess, page: Page, built: dict[str, Path]
 ) -> None:
     log_in(page, console_host, ADMIN_TOKEN, "api-team (admin)")
     page.get_by_test_id("endpoint-tv/home").click()
@@ -97,9 +97,25 @@ def test_an_admin_edits_quotas_then_sees_the_failure_and_the_audit_log(
     expect(failure).to_contain_text("output_exceeded", timeout=10_000)
     # The script (the second edition) ran to its end before its answer was
     # refused: the host call it made is listed.
-    expect(failure).to_contain_text("ABI trace (1 calls)")
-    failure.locator("summary").click()
-    expect(failure.locator(".trace")).to_contain_text("config.get greeting -> none")
+    expect(failure).to_contain_text("Host calls (1)")
+    expect(failure.locator("details.stack")).to_have_count(0)
+    failure.locator("details.calls summary").click()
+    expect(failure.locator("details.calls .trace")).to_contain_text("config.get greeting -> none")
+
+    # A script that throws: its stack is shown apart from its host calls, and
+    # the table's refresh that brings its row in keeps the opened calls open.
+    console_host.cli("deploy", str(built["throw"]), "--endpoint", "tv/boom")
+    thrown = httpx.get(
+        f"{console_host.url}/tv/boom", headers={"x-request-id": "console-throw"}, timeout=10
+    )
+    assert thrown.status_code == 500
+    boom = page.get_by_test_id("failure-console-throw")
+    expect(boom.locator("details.stack summary")).to_have_text("Stack trace", timeout=10_000)
+    expect(boom.locator("details.calls summary")).to_have_text("Host calls (0)")
+    boom.locator("details.stack summary").click()
+    expect(boom.locator("details.stack .trace")).to_contain_text("kaboom")
+    expect(failure.locator("details.calls")).to_have_attribute("open", "")
+    expect(failure.locator("details.calls .trace")).to_be_visible()
 
     audit = page.locator("#audit")
     expect(audit).to_contain_text("endpoint.quotas_set")
