@@ -58,8 +58,12 @@ def _sdk_command(language: str, source: Path, out: Path) -> list[str]:
     node = shutil.which("node")
     if node is None:
         raise BuildError("building JavaScript needs Node.js 20+ on PATH")
-    sdk_js = Path(os.environ.get("SCRIPTHOST_SDK_JS", REPO_ROOT / "sdk-js"))
-    return [node, str(sdk_js / "bin" / "build.js"), str(source), "-o", str(out)]
+    return [node, str(sdk_js_dir() / "bin" / "build.js"), str(source), "-o", str(out)]
+
+
+def sdk_js_dir() -> Path:
+    """The JavaScript SDK that builds and tests use (env `SCRIPTHOST_SDK_JS` to override)."""
+    return Path(os.environ.get("SCRIPTHOST_SDK_JS", REPO_ROOT / "sdk-js"))
 
 
 def build_cached(source: Path, cache_dir: Path = BUILD_CACHE_DIR) -> Path:

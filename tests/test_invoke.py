@@ -78,7 +78,14 @@ def test_a_failing_script_exits_non_zero_with_its_failure_class(
     completed = invoke(components[f"{language} throws"])
     assert completed.returncode == 1
     assert completed.stderr.startswith("guest_error: ")
-    assert json.loads(completed.stdout)["outcome"] == "guest_error"
+    printed = json.loads(completed.stdout)
+    # As the SDK guides describe it: no response, and a failure that says why.
+    assert printed["outcome"] == "guest_error"
+    assert printed["response"] is None
+    failure = printed["failure"]
+    assert (failure["class"], failure["status"]) == ("guest_error", 500)
+    assert failure["message"]
+    assert THROWS[language].name in failure["guest_detail"]
 
 
 @pytest.mark.parametrize(

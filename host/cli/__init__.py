@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from host.cli._author import init, test_command
 from host.cli._local import build, invoke_command
 from host.cli._manage import deploy, endpoints, remove, rollback, versions
 from host.cli._quotas import disable, enable, quota
@@ -18,6 +19,8 @@ def main() -> None:
 
 
 for command in (
+    init,
+    test_command,
     build,
     invoke_command,
     serve,

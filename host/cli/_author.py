@@ -1,0 +1,52 @@
+"""Commands of the script author's loop: `init` and `test`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import cast
+
+import click
+
+from host.script_tests import find_tests, run_tests
+from host.templates import Language, TemplateError, create_project
+
+
+@click.command()
+@click.argument("name")
+@click.option("--lang", type=click.Choice(["js", "python"]), required=True)
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where the project directory NAME is created.",
+)
+def init(name: str, lang: str, parent: Path) -> None:
+    """Create NAME/: a script, its tests and a README of the loop."""
+    try:
+        written = create_project(name, cast(Language, lang), parent)
+    except TemplateError as error:
+        raise click.ClickException(str(error)) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@click.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JUnit report for both languages' tests.",
+)
+def test_command(paths: tuple[Path, ...], junit_xml: Path | None) -> None:
+    """Run the script tests in PATHS (default: this directory), JS and Python."""
+    tests = find_tests(paths or (Path("."),))
+    if not tests.js and not tests.python:
+        raise click.ClickException("no tests found (*.test.js, *.test.mjs, test_*.py, *_test.py)")
+    try:
+        status = run_tests(tests, junit_xml)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+    sys.exit(status)
