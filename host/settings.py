@@ -33,6 +33,8 @@ class Settings:
     workers: int = 4
     # How often the route table polls the registry's change feed.
     refresh_interval_s: float = 0.5
+    # How often the host publishes its canary tallies, and judges the canaries it leads.
+    canary_interval_s: float = 1.0
     # Compiled modules kept in memory.
     cache_capacity: int = 256
     # The hard cap on any upload; namespaces may have a smaller quota.
