@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
@@ -38,6 +40,9 @@ ABI_PACKAGE = "scripthost:abi"
 # a tight loop of host calls inside the CPU quota.
 HOST_CALL_FUEL = 10_000
 _TRACE_LIMIT = 200
+# RFC 9110 field names, and values of visible ASCII, spaces and tabs.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 # What a log line costs the log budget beyond its text: the request id,
 # endpoint and timestamp it is stored with. Without it, a flood of empty
 # lines would be free.
@@ -96,6 +101,8 @@ class RequestContext:
     trace: list[TraceEntry] = field(default_factory=list)
     # Identical reads in this request share one backend call.
     memo: CallMemo = field(default_factory=CallMemo)
+    # Why a host function stopped the guest, if one did (see host_function).
+    stopped_by: SandboxAbort | None = None
 
     def record(self, call: str, detail: str, result: str, started: float) -> None:
         if len(self.trace) < _TRACE_LIMIT:
@@ -138,21 +145,120 @@ def current() -> RequestContext:
     return context
 
 
+# The ABI's functions as the host implements them, in host.wit_text's notation:
+# what uploads are checked against (abi/wit/world.wit says the same in WIT).
+_HEADER_LIST = "list<tuple<string, string>>"
+_BACKEND_REQUEST = (
+    f"record{{service: string, method: string, path: string, headers: {_HEADER_LIST}, "
+    "body: list<u8>, timeout-ms: option<u32>}"
+)
+_BACKEND_RESULT = (
+    f"result<record{{status: u16, headers: {_HEADER_LIST}, body: list<u8>}}, "
+    "variant{unknown-service(string), not-allowed(string), timeout(string), "
+    "unavailable(string), quota-exceeded(string), bad-response(string)}>"
+)
+SIGNATURES: dict[str, dict[str, str]] = {
+    f"{ABI_PACKAGE}/types": {},
+    f"{ABI_PACKAGE}/backend": {
+        "call": f"func({_BACKEND_REQUEST}) -> {_BACKEND_RESULT}",
+        "call-batch": f"func(list<{_BACKEND_REQUEST}>) -> list<{_BACKEND_RESULT}>",
+    },
+    f"{ABI_PACKAGE}/log": {
+        "write": f"func(enum{{debug, info, warn, error}}, string, {_HEADER_LIST})"
+    },
+    f"{ABI_PACKAGE}/config": {
+        "get": "func(string) -> option<string>",
+        "get-all": f"func() -> {_HEADER_LIST}",
+    },
+}
+HANDLE_SIGNATURE = (
+    "func(record{method: string, path: string, query: string, "
+    f"headers: {_HEADER_LIST}, body: list<u8>, endpoint: string, version: string, "
+    "request-id: string}) -> "
+    f"result<record{{status: u16, headers: {_HEADER_LIST}, body: list<u8>}}, "
+    "record{kind: enum{exception, stack-overflow, out-of-memory}, message: string}>"
+)
+
+
 def interface(name: str) -> str:
     return f"{ABI_PACKAGE}/{name}@{ABI_VERSION}"
+
+
+def host_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A component host function whose way of stopping the guest reaches its own request.
+
+    wasmtime-py keeps a Python exception raised in a host function in one
+    slot for the whole process and re-raises it from the next failed guest
+    call on any thread, so with several sandbox workers a request could end
+    with another's failure. So the reason is kept in the request's context,
+    and wasmtime-py is handed a WasmtimeError, which it passes through
+    without that slot.
+    """
+
+    def call(store: Any, *args: Any) -> Any:
+        try:
+            return func(store, *args)
+        except SandboxAbort as abort:
+            stop = abort
+        except Exception as error:
+            stop = SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+        context = current_or_none()
+        if context is not None and context.stopped_by is None:
+            context.stopped_by = stop
+        raise WasmtimeError(stop.message)
+
+    return call
 
 
 def link(linker: wc.Linker) -> None:
     """Define the ABI imports on a component linker."""
     with linker.root() as root:
         with root.add_instance(interface("backend")) as backend:
-            backend.add_func("call", _backend_call)
-            backend.add_func("call-batch", _backend_call_batch)
+            backend.add_func("call", host_function(_backend_call))
+            backend.add_func("call-batch", host_function(_backend_call_batch))
         with root.add_instance(interface("log")) as log:
-            log.add_func("write", _log_write)
+            log.add_func("write", host_function(_log_write))
         with root.add_instance(interface("config")) as config:
-            config.add_func("get", _config_get)
-            config.add_func("get-all", _config_get_all)
+            config.add_func("get", host_function(_config_get))
+            config.add_func("get-all", host_function(_config_get_all))
+
+
+def take_all_fuel(store: Any) -> int:
+    """Leave the guest no fuel, so it traps at its next check; what it had left."""
+    context_ptr = store._context()
+    remaining = ctypes.c_uint64(0)
+    ffi.wasmtime_context_get_fuel(context_ptr, ctypes.byref(remaining))
+    ffi.wasmtime_context_set_fuel(context_ptr, 0)
+    return remaining.value
+
+
+def enter_host_call(store: Any, fuel: int = HOST_CALL_FUEL) -> RequestContext:
+    """Where every host call starts: the request it serves, charged, and still in time.
+
+    Epoch interruption only fires in wasm code, so a host call checks the
+    deadline itself; whatever it then waits on is bounded by the deadline too.
+    """
+    context = current()
+    charge_fuel(store, fuel)
+    if time.monotonic() >= context.deadline:
+        raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
+    return context
+
+
+def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
+    """Wait until monotonic `ready_at_ns` for a guest, but never past its deadline.
+
+    If the guest would have to wait beyond the deadline, this waits until
+    the deadline and then ends the run as `timeout`.
+    """
+    deadline_ns = int(context.deadline * 1_000_000_000)
+    pause = (min(ready_at_ns, deadline_ns) - time.monotonic_ns()) / 1_000_000_000
+    if pause > 0:
+        time.sleep(pause)
+    if ready_at_ns > deadline_ns:
+        raise SandboxAbort(
+            FailureClass.TIMEOUT, "the script waited on a timer past its wall-clock deadline"
+        )
 
 
 def charge_fuel(store: Any, amount: int) -> None:
@@ -175,8 +281,7 @@ def _backend_call_batch(store: Any, raws: list[Any]) -> list[Any]:
 
 
 def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL * max(1, len(raws)))
+    context = enter_host_call(store, HOST_CALL_FUEL * max(1, len(raws)))
     started = time.monotonic()
     requests = [_backend_request_from_guest(raw) for raw in raws]
     budget = context.limits.backend_calls - len(context.backend_calls)
@@ -242,11 +347,18 @@ def _dispatch(
 
 
 def _backend_request_from_guest(raw: Any) -> BackendRequest:
+    headers = [(str(k), str(v)) for k, v in raw.headers]
+    for name, value in headers:
+        if not HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
+            raise SandboxAbort(
+                FailureClass.ABI_VIOLATION,
+                f"the script passed backend.call a header that is not valid HTTP: {name!r}",
+            )
     return BackendRequest(
         service=str(raw.service),
         method=str(raw.method).upper(),
         path=str(raw.path),
-        headers=[(str(k), str(v)) for k, v in raw.headers],
+        headers=headers,
         body=bytes(raw.body),
         timeout_ms=getattr(raw, "timeout-ms"),
     )
@@ -283,8 +395,7 @@ def _describe(outcome: BackendOutcome, source: CallSource) -> str:
 
 
 def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str]]) -> None:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     line = GuestLogLine(level=str(level), message=message, fields=dict(fields))
     if not context.take_output(line):
         raise SandboxAbort(
@@ -294,8 +405,7 @@ def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str
 
 
 def _config_get(store: Any, key: str) -> str | None:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     started = time.monotonic()
     value = context.config.get(key)
     context.record("config.get", key, "none" if value is None else "found", started)
@@ -303,6 +413,5 @@ def _config_get(store: Any, key: str) -> str | None:
 
 
 def _config_get_all(store: Any) -> list[tuple[str, str]]:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     return list(context.config.items())

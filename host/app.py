@@ -160,7 +160,12 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         await state.refresher.load_all()
         app.extensions["scripthost.refresh_task"] = asyncio.create_task(state.refresher.run())
         app.extensions["scripthost.canary_task"] = asyncio.create_task(state.canary_judge.run())
-        log.info("host ready", endpoints=len(state.routes), fingerprint=state.engine.fingerprint)
+        log.info(
+            "host ready",
+            endpoints=len(state.routes),
+            seq=state.routes.seq,
+            fingerprint=state.engine.fingerprint,
+        )
 
     @app.after_serving
     async def stop() -> None:
@@ -178,7 +183,7 @@ async def open_host_state(settings: Settings) -> HostState:
     engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
     observer = Observer()
     cache = ModuleCache(
-        engine, registry, settings.artifact_dir, settings.cache_capacity, observer.compiled
+        engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
     gate = FairGate(settings.workers)
     _watch(observer, cache, gate)

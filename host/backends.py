@@ -142,11 +142,25 @@ def _check_path_shape(path: str) -> None:
     # The query may carry anything URL-encoded; the part that is joined to the
     # base URL may not hint at another host.
     raw_path = path.split("?", 1)[0]
-    decoded = unquote(unquote(raw_path))
+    decoded = _fully_decoded(raw_path)
     if any(ch in decoded for ch in "\\@") or "://" in decoded:
         raise UnsafePath("path contains a forbidden character or a URL scheme")
     if any(segment in {".", ".."} for segment in decoded.split("/")):
         raise UnsafePath("path contains a '.' or '..' segment")
+
+
+# Percent-decodings a path may need before it stops changing; more is no honest path.
+_MAX_DECODINGS = 4
+
+
+def _fully_decoded(path: str) -> str:
+    """The path as a backend that decodes it again and again would end up seeing it."""
+    for _ in range(_MAX_DECODINGS):
+        decoded = unquote(path)
+        if decoded == path:
+            return decoded
+        path = decoded
+    raise UnsafePath("path is percent-encoded too many times")
 
 
 class BackendGateway:

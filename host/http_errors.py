@@ -14,8 +14,6 @@ from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from host.errors import HostError
-from host.sandbox import InvalidModule
-from host.validation import ModuleRejected
 from host.wire import json_error
 from registry import Conflict, CorruptBlob, NotFound, QuotaExceeded, RegistryUnavailable
 
@@ -27,8 +25,6 @@ _MAPPED: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (QuotaExceeded, 403, "quota_exceeded"),
-    (InvalidModule, 422, "invalid_module"),
-    (ModuleRejected, 422, "module_rejected"),
     (RegistryUnavailable, 503, "registry_unavailable"),
     (CorruptBlob, 500, "corrupt_blob"),
 )

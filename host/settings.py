@@ -35,8 +35,8 @@ class Settings:
     refresh_interval_s: float = 0.5
     # How often the host publishes its canary tallies, and judges the canaries it leads.
     canary_interval_s: float = 1.0
-    # Compiled modules kept in memory.
-    cache_capacity: int = 256
+    # Bytes of compiled modules kept in memory (least recently used out).
+    cache_bytes: int = 1024 * MiB
     # The hard cap on any upload; namespaces may have a smaller quota.
     max_upload_bytes: int = 32 * MiB
     max_request_body_bytes: int = 1 * MiB

@@ -1,11 +1,20 @@
-"""The host side of the ABI, where it can be checked without a guest."""
+"""The host side of the ABI: its bookkeeping, and what it refuses from a guest."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
 
 from host.abi import GuestLogLine, RequestContext
-from host.sandbox import Limits
+from host.backends import BackendGateway, Catalogue, Service
+from host.build import REPO_ROOT, build_cached
+from host.failures import FailureClass
+from host.sandbox import CompiledModule, Limits, Sandbox, ScriptRequest
+from tests.support.runs import run_once
 
 # What a log line costs beyond its text (the request id, endpoint and time
 # stored with it): without it a flood of empty lines would be free.
@@ -34,3 +43,36 @@ def test_a_line_costs_its_text_and_fields() -> None:
     request = context(log_bytes=LINE_OVERHEAD_BYTES + 10)
     assert request.take_output(GuestLogLine("info", "12345", {"ab": "cde"}))
     assert not request.take_output(GuestLogLine("info", "", {}))
+
+
+@pytest.fixture(scope="module")
+def header_script() -> Path:
+    return build_cached(REPO_ROOT / "tests" / "sandbox" / "scripts" / "js" / "header.js")
+
+
+@pytest.mark.parametrize(
+    ("value", "failure"),
+    [
+        ("plain", None),
+        ("née", FailureClass.ABI_VIOLATION),
+        ("a\r\nx-evil: 1", FailureClass.ABI_VIOLATION),
+    ],
+)
+async def test_a_backend_header_that_is_not_valid_http_is_the_scripts_fault(
+    sandbox: Sandbox,
+    compile_file: Callable[[Path], CompiledModule],
+    header_script: Path,
+    example_backend: str,
+    value: str,
+    failure: FailureClass | None,
+) -> None:
+    gateway = BackendGateway(Catalogue([Service("profile", f"{example_backend}/profile")]))
+    request = ScriptRequest("GET", "/", urlencode({"value": value}), request_id="header")
+    try:
+        result = await run_once(sandbox, compile_file(header_script), request, gateway=gateway)
+    finally:
+        await gateway.aclose()
+    assert result.failure is failure, result.failure_message
+    if failure is not None:
+        assert "not valid HTTP" in result.failure_message
+        assert result.backend_calls == []

@@ -31,6 +31,8 @@ PROFILE = Service(name="profile", base_url="http://127.0.0.1:9/profile")
         "/users/../../admin",
         "/%2e%2e/admin",
         "/%252e%252e/admin",
+        "/%25252E%25252E/admin",
+        "/users/%2525252e%2525252e/admin",
         "/users/..%2f..%2fadmin",
         "@evil.example/x",
         "/@evil.example",

@@ -39,9 +39,13 @@ def engine() -> Iterator[SandboxEngine]:
 
 
 def host_cache(
-    engine: SandboxEngine, registry: Registry, tmp_path: Path, name: str, capacity: int = 8
+    engine: SandboxEngine,
+    registry: Registry,
+    tmp_path: Path,
+    name: str,
+    capacity_bytes: int = 64 << 20,
 ) -> ModuleCache:
-    return ModuleCache(engine, registry, tmp_path / name / "artifacts", capacity)
+    return ModuleCache(engine, registry, tmp_path / name / "artifacts", capacity_bytes)
 
 
 async def test_a_module_is_compiled_once_and_then_served_from_memory(
@@ -53,7 +57,7 @@ async def test_a_module_is_compiled_once_and_then_served_from_memory(
     again = await cache.get(module_hash, ModuleKind.JAVY)
     assert again is first
     assert (cache.stats.compiles, cache.stats.misses, cache.stats.hits) == (1, 1, 1)
-    assert await registry.has_artifact(module_hash, engine.fingerprint)
+    assert await registry.has_artifact(module_hash, engine.fingerprint_for(ModuleKind.JAVY))
 
 
 async def test_other_hosts_load_the_artifact_and_compile_nothing(
@@ -110,14 +114,17 @@ async def test_a_corrupt_artifact_is_recompiled_and_replaced(
     await host_cache(engine, registry, tmp_path, "a").get(module_hash, ModuleKind.JAVY)
     _flip_last_byte(
         BlobStore(tmp_path / "registry" / BLOB_DIR_NAME).artifact_path(
-            module_hash, engine.fingerprint
+            module_hash, engine.fingerprint_for(ModuleKind.JAVY)
         )
     )
 
     other = host_cache(engine, registry, tmp_path, "b")
     await other.get(module_hash, ModuleKind.JAVY)
     assert other.stats.compiles == 1
-    assert await registry.get_artifact(module_hash, engine.fingerprint) is not None
+    assert (
+        await registry.get_artifact(module_hash, engine.fingerprint_for(ModuleKind.JAVY))
+        is not None
+    )
 
 
 async def test_a_corrupt_module_is_refused_never_compiled(
@@ -132,16 +139,21 @@ async def test_a_corrupt_module_is_refused_never_compiled(
     assert module_hash not in cache
 
 
-async def test_the_least_recently_used_module_leaves_memory_first(
+async def test_the_cache_holds_at_most_its_bytes_least_recently_used_out_first(
     engine: SandboxEngine, registry: Registry, tmp_path: Path
 ) -> None:
     hashes = [await registry.put_module(javy_module(name)) for name in ("echo", "loop", "grow")]
-    cache = host_cache(engine, registry, tmp_path, "a", capacity=2)
+    measure = host_cache(engine, registry, tmp_path, "measure")
+    sizes = [(await measure.get(h, ModuleKind.JAVY)).code_bytes for h in hashes]
+    assert all(size > 0 for size in sizes)
+    # Room for the first two modules, not for all three.
+    cache = host_cache(engine, registry, tmp_path, "a", capacity_bytes=sizes[0] + max(sizes[1:]))
     for module_hash in hashes[:2]:
         await cache.get(module_hash, ModuleKind.JAVY)
     await cache.get(hashes[0], ModuleKind.JAVY)
     await cache.get(hashes[2], ModuleKind.JAVY)
     assert [h in cache for h in hashes] == [True, False, True]
+    assert cache.code_bytes == sizes[0] + sizes[2] <= sizes[0] + max(sizes[1:])
     await cache.get(hashes[1], ModuleKind.JAVY)
     assert cache.stats.local_loads == 1
 

@@ -85,8 +85,38 @@ LOOP = '(module (func (export "run") (loop br 0)))'
             {},
             FailureClass.ABI_VIOLATION,
         ),
+        (
+            "(module $libc.so (func $wall_clock_now unreachable)"
+            ' (func (export "run") (call $wall_clock_now)))',
+            {},
+            FailureClass.ABI_VIOLATION,
+        ),
+        (
+            "(module $libc.so (func $random_get_random_bytes unreachable)"
+            ' (func (export "run") (call $random_get_random_bytes)))',
+            {},
+            FailureClass.ABI_VIOLATION,
+        ),
+        # Python's own `random` module is the script's business, not WASI's.
+        (
+            "(module $libpython3.14.so (func $random_random unreachable)"
+            ' (func (export "run") (call $random_random)))',
+            {},
+            FailureClass.GUEST_ERROR,
+        ),
     ],
-    ids=["fuel", "epoch", "recursion", "unreachable", "unknown-import", "filesystem", "socket"],
+    ids=[
+        "fuel",
+        "epoch",
+        "recursion",
+        "unreachable",
+        "unknown-import",
+        "filesystem",
+        "socket",
+        "clock",
+        "random-bytes",
+        "python-random",
+    ],
 )
 def test_real_traps_are_classified(
     engine: wasmtime.Engine, wat: str, limits: dict[str, int], failure: FailureClass

@@ -76,10 +76,14 @@ async def accept_upload(
     # already compiled: checking it again costs nothing, compiling would.
     known = state.cache.peek(hashlib.sha256(module).hexdigest())
     compiled = known or await state.cache.compile(module)
-    check_module(compiled, state.engine.engine)
-    module_hash = await state.registry.put_module(module)
-    if known is None:
-        await state.cache.add_compiled(compiled)
+    try:
+        check_module(compiled, state.engine.engine)
+        module_hash = await state.registry.put_module(module)
+        if known is None:
+            await state.cache.add_compiled(compiled)
+    finally:
+        # A refused or failed upload leaves no compiled artifact behind.
+        state.cache.discard(compiled)
     version = await state.registry.add_version(
         namespace,
         path,

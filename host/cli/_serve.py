@@ -90,11 +90,11 @@ _DEFAULTS = Settings()
     "whose analysis lease it holds).",
 )
 @click.option(
-    "--cache-size",
+    "--cache-mb",
     type=click.IntRange(min=1),
-    default=_DEFAULTS.cache_capacity,
+    default=_DEFAULTS.cache_bytes // MiB,
     show_default=True,
-    help="Compiled modules kept in memory.",
+    help="MiB of compiled modules kept in memory (least recently used out).",
 )
 @click.option(
     "--response-cache-mb",
@@ -134,8 +134,8 @@ def serve(
     workers: int,
     refresh_interval_s: float,
     canary_interval_s: float,
-    cache_size: int,
     response_cache_mb: int,
+    cache_mb: int,
     max_upload_mb: int,
     compile_cache: Path | None,
     log_format: str,
@@ -163,8 +163,8 @@ def serve(
             queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,
             canary_interval_s=canary_interval_s,
-            cache_capacity=cache_size,
             response_cache_bytes=response_cache_mb * MiB,
+            cache_bytes=cache_mb * MiB,
             max_upload_bytes=max_upload_mb * MiB,
             compile_cache_dir=compile_cache,
             log_format=LogFormat(log_format),

@@ -26,7 +26,7 @@ class Sandbox:
     def __init__(self, engine: SandboxEngine, workers: int = 4) -> None:
         self.engine = engine
         self._components = ComponentRunner(engine.engine)
-        self._javy = JavyRunner(engine.engine)
+        self._javy = JavyRunner(engine.core_engine)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         self._lock = threading.Lock()
         self._in_flight = 0

@@ -41,6 +41,7 @@ def script(language: str, name: str) -> Path:
 @pytest.fixture(scope="module")
 def components() -> dict[Path, Path]:
     sources = [script(lang, name) for lang in LANGUAGES for name in [*EXPECTED, "ok", "escape"]]
+    sources.append(script("py", "wasi_calls"))
     return dict(zip(sources, build_all_cached(sources), strict=True))
 
 
@@ -139,3 +140,16 @@ async def test_javascript_file_and_network_attempts_are_all_refused(
     assert connections(listener) == 0
     after = await run_once(sandbox, load("js", "ok"))
     assert after.failure is None
+
+
+@pytest.mark.parametrize(
+    ("attempt", "what"),
+    [("clock", "read the clock"), ("random", "get random bytes"), ("file", "use the filesystem")],
+)
+async def test_python_reaching_for_wasi_it_lacks_says_what_it_tried(
+    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], attempt: str, what: str
+) -> None:
+    request = ScriptRequest("GET", "/", f"try={attempt}", request_id="wasi")
+    result = await run_once(sandbox, load("py", "wasi_calls"), request)
+    assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
+    assert f"the script tried to {what}" in result.failure_message

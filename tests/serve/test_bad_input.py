@@ -10,6 +10,8 @@ import httpx
 import pytest
 import wasmtime
 
+from host.sandbox._shape import MAX_FUNCTIONS
+from tests.support.components import command_with_functions, handle_component
 from tests.support.hosts import ADMIN_TOKEN, MUSIC_TOKEN, TV_TOKEN, HostProcess, example_backends
 
 MAX_UPLOAD_MB = 16
@@ -73,12 +75,52 @@ def _truncated(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
     return upload(host, whole[: len(whole) // 2])
 
 
-def _filesystem(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
-    return upload(host, component_importing("wasi:filesystem/types@0.2.0"))
+def _sockets(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+    return upload(host, component_importing("wasi:sockets/tcp@0.2.0"))
 
 
 def _unknown_interface(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
     return upload(host, component_importing("acme:secrets/vault@1.0.0"))
+
+
+def _uploads(module: bytes) -> Attempt:
+    def attempt(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
+        return upload(host, module)
+
+    return attempt
+
+
+def _command(body: str) -> bytes:
+    return bytes(wasmtime.wat2wasm(f"(module {body})"))
+
+
+# Modules that compile but could never run: the host refuses them at upload.
+_HANDLE_OF_THE_WRONG_TYPE = handle_component(
+    handle_type='(param "req" $request) (result $response)'
+)
+_WASI_FUNCTION_OF_THE_WRONG_TYPE = handle_component(
+    imports="""
+      (import "wasi:clocks/monotonic-clock@0.2.0" (instance $clock
+        (export "now" (func (result string)))))""",
+    lowered="""
+      (core func $now (canon lower (func $clock "now") (memory $mem) (realloc $realloc)))
+      (core instance $host (export "now" (func $now)))""",
+    core_imports='(import "host" "now" (func $now (param i32)))',
+    body="(call $now (i32.const 1024))",
+)
+_WASI_PREVIEW1_OF_THE_WRONG_TYPE = _command(
+    """(import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32)))
+       (memory (export "memory") 1) (func (export "_start"))"""
+)
+_START_IS_A_GLOBAL = _command(
+    '(memory (export "memory") 1) (global (export "_start") i32 (i32.const 0))'
+)
+_START_TAKES_A_PARAMETER = _command(
+    '(memory (export "memory") 1) (func (export "_start") (param i32))'
+)
+_TWO_MEMORIES = _command(
+    '(memory (export "memory") 1) (memory (export "other") 1) (func (export "_start"))'
+)
 
 
 def _over_the_module_cap(host: HostProcess, built: dict[str, Path]) -> httpx.Response:
@@ -152,8 +194,27 @@ NESTED = b'{"methods": ' + b"[" * 60_000 + b"]" * 60_000 + b"}"
 CASES: dict[str, tuple[Attempt, int, str]] = {
     "garbage bytes": (_garbage, 422, "invalid_module"),
     "truncated component": (_truncated, 422, "invalid_module"),
-    "imports wasi:filesystem": (_filesystem, 422, "module_rejected"),
+    "imports wasi:sockets": (_sockets, 422, "module_rejected"),
     "imports an unknown interface": (_unknown_interface, 422, "module_rejected"),
+    "handle of the wrong type": (_uploads(_HANDLE_OF_THE_WRONG_TYPE), 422, "module_rejected"),
+    "WASI 0.2 function of the wrong type": (
+        _uploads(_WASI_FUNCTION_OF_THE_WRONG_TYPE),
+        422,
+        "module_rejected",
+    ),
+    "WASI preview 1 function of the wrong type": (
+        _uploads(_WASI_PREVIEW1_OF_THE_WRONG_TYPE),
+        422,
+        "module_rejected",
+    ),
+    "_start is a global": (_uploads(_START_IS_A_GLOBAL), 422, "module_rejected"),
+    "_start takes a parameter": (_uploads(_START_TAKES_A_PARAMETER), 422, "module_rejected"),
+    "two linear memories": (_uploads(_TWO_MEMORIES), 422, "module_rejected"),
+    "more functions than a script may have": (
+        _uploads(command_with_functions(MAX_FUNCTIONS + 1)),
+        422,
+        "module_rejected",
+    ),
     "module over the size cap": (_over_the_module_cap, 413, "too_large"),
     "request over the size cap": (_over_the_request_cap, 413, "request_entity_too_large"),
     "no token": (_no_token, 401, "unauthorized"),

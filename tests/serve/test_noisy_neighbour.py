@@ -18,11 +18,21 @@ ALLOWED_FOR_THE_GOOD_ENDPOINT = {"200 ok", "503 overloaded"}
 # or memory, a script fails within milliseconds, so five failures open its
 # breaker at once; one that runs to its 500 ms limit may be shed (its queue
 # stops draining) before five of its runs have ended on a loaded machine.
-OWN_FAILURE = {"loop": "503 fuel_exhausted", "alloc": "503 memory_exceeded", "slow": "504 timeout"}
+# The sleeper blocks in a host call on a 30 s WASI timer and ends at its
+# deadline; the table bomb ends at the memory quota.
+OWN_FAILURE = {
+    "loop": "503 fuel_exhausted",
+    "alloc": "503 memory_exceeded",
+    "slow": "504 timeout",
+    "sleeper": "504 timeout",
+    "tables": "503 memory_exceeded",
+}
 CONTAINED = {
     "loop": {"503 circuit_open"},
     "alloc": {"503 circuit_open"},
     "slow": {"503 circuit_open", "503 overloaded"},
+    "sleeper": {"503 circuit_open", "503 overloaded"},
+    "tables": {"503 circuit_open"},
 }
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.hosts import HostProcess
+from tests.support.components import sleeper
+from tests.support.hosts import HostProcess, example_backends
 from tests.support.metrics import Scrape
 from tests.support.recording import RecordingBackend, recording_backend
 
@@ -198,3 +199,75 @@ def test_switched_off_and_paused_endpoints_are_refused_cheaply_and_counted(
         for endpoint, error in refusals.items()
     }
     assert counted == {"slow": 3 + 1, "fast": 1}
+
+
+SLEEPER_DEADLINE_MS = 3000
+# A WASI timer far beyond any deadline: waiting for it is the bug.
+SLEEPER_TIMER_S = 30
+
+
+@pytest.fixture
+def sleepy_host(
+    tmp_path: Path, example_backend: str, built: dict[str, Path]
+) -> Iterator[HostProcess]:
+    """Two workers; team tv has two endpoints that block in a host call, music a good one."""
+    served = HostProcess(
+        tmp_path / "host",
+        backends=example_backends(example_backend),
+        extra_args=["--workers", "2"],
+    ).start()
+    module = tmp_path / "sleeper.wasm"
+    module.write_bytes(sleeper(SLEEPER_TIMER_S * 10**9))
+    for endpoint in ("tv/sleep-a", "tv/sleep-b"):
+        served.cli("deploy", str(module), "--endpoint", endpoint)
+        with served.admin() as admin:
+            quotas = {"timeout_ms": SLEEPER_DEADLINE_MS}
+            admin.put(f"/endpoints/{endpoint}/-/quotas", json={"quotas": quotas}).raise_for_status()
+    served.cli("deploy", str(built["js"]), "--endpoint", "music/home")
+    yield served
+    served.stop()
+
+
+def test_scripts_blocked_in_a_host_call_free_their_workers_at_their_deadline(
+    sleepy_host: HostProcess,
+) -> None:
+    url = sleepy_host.url
+    with ThreadPoolExecutor(4) as pool:
+        sleeping = [pool.submit(status_and_error, f"{url}/tv/sleep-{name}") for name in "ab"]
+        _until_both_workers_sleep(sleepy_host)
+        other_team = status_and_error(f"{url}/music/home?user=42")
+        slept = [future.result() for future in sleeping]
+    assert other_team == (200, None)
+    assert slept == [(504, "timeout")] * 2
+
+
+def test_shutdown_does_not_wait_for_sleepers_beyond_their_deadline(
+    sleepy_host: HostProcess,
+) -> None:
+    process = sleepy_host.process
+    assert process is not None
+    with ThreadPoolExecutor(2) as pool:
+        sleeping = [pool.submit(_get_status, f"{sleepy_host.url}/tv/sleep-{n}") for n in "ab"]
+        _until_both_workers_sleep(sleepy_host)
+        process.terminate()
+        # Well before the timers the scripts wait on would fire.
+        assert process.wait(timeout=SLEEPER_TIMER_S / 2) == 0
+        assert [future.result() for future in sleeping] == [504, 504]
+
+
+def _until_both_workers_sleep(host: HostProcess) -> None:
+    for _ in range(200):
+        if host.host_info()["sandbox_in_flight"] >= 2:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the sleepers never reached the sandbox")
+
+
+def _get_status(url: str) -> int:
+    return status_and_error(url)[0]
+
+
+def status_and_error(url: str) -> tuple[int, str | None]:
+    response = httpx.get(url, timeout=SLEEPER_TIMER_S * 2)
+    error = response.json()["error"] if response.status_code >= 400 else None
+    return response.status_code, error

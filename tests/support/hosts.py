@@ -56,6 +56,8 @@ class HostProcess:
     registry_url: str | None = None
     # Environment variables the host gets beyond the test process's own.
     env: Mapping[str, str] = field(default_factory=dict)
+    # A command the host is started through (it must exec the rest of its arguments).
+    launcher: Sequence[str] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -71,6 +73,7 @@ class HostProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tokens = write_tokens_file(self.data_dir / "tokens.json")
         command = [
+            *self.launcher,
             SCRIPTHOST,
             "serve",
             "--data-dir",
@@ -169,6 +172,24 @@ class HostProcess:
         """What Prometheus scraping `/metrics` with `token` gets."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(f"{self.url}/metrics", headers=headers).raise_for_status().text
+
+    def wait_for_readiness(self, status: int, patience: float = 120.0) -> None:
+        """Poll /readyz until it answers `status` (503: degraded); `patience` as above."""
+        deadline = time.monotonic() + patience
+        while True:
+            with self.device() as device:
+                response = device.get("/readyz")
+            if response.status_code == status:
+                if status == 503:
+                    assert response.json()["status"] == "degraded"
+                return
+            assert time.monotonic() < deadline, f"/readyz of {self.url} never gave {status}"
+            time.sleep(0.1)
+
+    def compiles(self) -> int:
+        """Modules this host has compiled itself (rather than loaded)."""
+        count: int = self.host_info()["cache"]["compiles"]
+        return count
 
     def host_info(self) -> dict[str, Any]:
         with self.admin() as client:
