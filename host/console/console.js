@@ -67,6 +67,7 @@ async function refresh() {
   renderEvents('#deploys', stats.deploys);
   renderEvents('#audit', audit.events);
   $('#host-load').textContent = `${stats.running} running, ${stats.queue_depth} queued on this host`;
+  if (state.endpoint) await renderTraffic(state.endpoint);
 }
 
 function renderEndpoints(endpoints, stats) {
@@ -108,9 +109,90 @@ function renderEndpoints(endpoints, stats) {
 
 async function select(endpoint) {
   state.selected = `${endpoint.namespace}${endpoint.path}`;
+  state.endpoint = endpoint;
   $('#detail').hidden = false;
   $('#detail-name').textContent = state.selected;
-  await Promise.all([renderVersions(endpoint), renderQuotas(endpoint)]);
+  await Promise.all([renderVersions(endpoint), renderQuotas(endpoint), renderTraffic(endpoint)]);
+}
+
+// Admins and the owning team may change an endpoint's traffic.
+const mayChange = (endpoint) => state.me.admin || state.me.namespaces.includes(endpoint.namespace);
+
+async function renderTraffic(endpoint) {
+  const url = endpointUrl(endpoint.namespace, endpoint.path);
+  const [traffic, canary, { versions }] = await Promise.all([
+    api(`${url}/-/traffic`), api(`${url}/-/canary`), api(`${url}/-/versions`),
+  ]);
+  if (state.endpoint !== endpoint) return; // another endpoint was selected meanwhile
+  const split = traffic.candidate
+    ? `${traffic.stable} for ${100 - traffic.percent}%, candidate ${traffic.candidate} for ${traffic.percent}% of devices`
+    : `${traffic.stable ?? 'no version'} for every device, no canary`;
+  $('#traffic-summary').textContent = `${split} (sticky on ${traffic.sticky_header})`;
+  $('#rules tbody').replaceChildren(...traffic.rules.map((rule, i) => el('tr', {},
+    el('td', {}, i + 1), el('td', {}, rule.header), el('td', {}, rule.values.join(', ')),
+    el('td', {}, rule.version))));
+  renderCanaryForm(endpoint, traffic, versions);
+  renderCanary(endpoint, canary);
+}
+
+function renderCanaryForm(endpoint, traffic, versions) {
+  const form = $('#canary-form');
+  form.hidden = !mayChange(endpoint) || Boolean(traffic.candidate) || !traffic.stable;
+  const candidates = versions.filter((v) => !v.active).map((v) => v.id);
+  const select = $('#canary-version');
+  const chosen = select.value;
+  select.replaceChildren(...candidates.map((id) => el('option', { value: id }, id)));
+  if (candidates.includes(chosen)) select.value = chosen;
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const body = { candidate: select.value, percent: Number($('#canary-percent').value) };
+    changeTraffic(endpoint, '', { method: 'PATCH', body: JSON.stringify(body) });
+  };
+}
+
+async function changeTraffic(endpoint, action, options) {
+  const url = `${endpointUrl(endpoint.namespace, endpoint.path)}/-/traffic${action}`;
+  try {
+    await api(url, options);
+    $('#traffic-result').textContent = 'Done; every host applies it within a refresh interval.';
+  } catch (error) {
+    $('#traffic-result').textContent = error.message;
+  }
+  await Promise.all([renderVersions(endpoint), renderTraffic(endpoint)]);
+}
+
+// The candidate beside the stable version over the same run, as the analysis judges it.
+function renderCanary(endpoint, canary) {
+  $('#canary').hidden = !canary.running;
+  if (!canary.running) return;
+  const { arms, checks, verdict, cause, reasons } = canary.analysis;
+  $('#canary-stable').textContent = `stable ${canary.stable}`;
+  $('#canary-candidate').textContent = `candidate ${canary.candidate}`;
+  $('#canary-verdict').replaceChildren(
+    el('span', { class: `badge ${verdict === 'rollback' ? 'bad' : verdict === 'promote' ? 'ok' : ''}` },
+      `${verdict} (${cause})`),
+    ` over ${canary.hosts} host(s)`);
+  const rows = [
+    ['Requests', (a) => a.requests], ['Failure rate', (a) => `${(a.failure_rate * 100).toFixed(1)}%`],
+    ['p50', (a) => fmt(a.p50_ms, ' ms')], ['p99', (a) => fmt(a.p99_ms, ' ms')],
+    ['Fuel p99', (a) => compact(a.fuel_p99)],
+    ['Memory p99', (a) => (a.memory_p99 ? `${(a.memory_p99 / 1048576).toFixed(1)} MiB` : '–')],
+  ];
+  $('#canary-arms tbody').replaceChildren(...rows.map(([name, value]) => el('tr', {},
+    el('th', {}, name),
+    el('td', { class: 'num', 'data-testid': `canary-stable-${name}` }, value(arms.stable)),
+    el('td', { class: 'num', 'data-testid': `canary-candidate-${name}` }, value(arms.candidate)))));
+  $('#canary-checks tbody').replaceChildren(...checks.map((c) => el('tr', {},
+    el('td', {}, c.metric), el('td', { class: 'num' }, fmt(c.stable)),
+    el('td', { class: 'num' }, fmt(c.candidate)), el('td', { class: 'num' }, c.limit),
+    el('td', {}, el('span', { class: `badge ${c.passed ? 'ok' : 'bad'}` }, c.passed ? 'pass' : 'fail')))));
+  $('#canary-reasons').replaceChildren(...reasons.map((reason) => el('li', {}, reason)));
+  $('#canary-actions').hidden = !mayChange(endpoint);
+  const end = (action) => () => changeTraffic(endpoint, `/${action}`, {
+    method: 'POST', body: JSON.stringify({ canary_id: canary.canary_id }),
+  });
+  $('#canary-promote').onclick = end('promote');
+  $('#canary-abort').onclick = end('abort');
 }
 
 async function renderVersions(endpoint) {

@@ -7,6 +7,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def fleet(tmp_path: Path) -> Iterator[list[HostProcess]]:
         host.stop()
 
 
-@dataclass
+@dataclass(eq=False)  # a thread is hashed by identity
 class Devices(threading.Thread):
     """Devices calling tv/home on every host in turn, each with its own id, until stopped."""
 
@@ -91,6 +92,10 @@ def every_device_gets(host: HostProcess, version: str) -> bool:
     return all(a.status_code == 200 and a.json()["version"] == version for a in answers)
 
 
+def splits(host: HostProcess) -> bool:
+    return not every_device_gets(host, "v1")
+
+
 def test_a_failing_canary_is_rolled_back_fleet_wide_by_one_decision(
     fleet: list[HostProcess], built: dict[str, Path]
 ) -> None:
@@ -100,7 +105,7 @@ def test_a_failing_canary_is_rolled_back_fleet_wide_by_one_decision(
     a.cli("traffic", "tv/home", "--auto", "--min-requests", "40", "--window", str(window))
     c.cli("deploy", str(built["flaky"]), "--endpoint", "tv/home", "--canary", "30")
     for host in fleet:
-        wait_until(lambda h=host: not every_device_gets(h, "v1"), f"{host.url} never split")
+        wait_until(partial(splits, host), f"{host.url} never split")
 
     with Devices(fleet) as devices:
         wait_until(lambda: candidate(b) is None, "the failing canary was never rolled back")
@@ -109,7 +114,7 @@ def test_a_failing_canary_is_rolled_back_fleet_wide_by_one_decision(
     assert failed, "the candidate failed no request"
     assert {version for _, status, version in devices.answers if status == 200} == {"v1", "v2"}
     for host in fleet:
-        wait_until(lambda h=host: every_device_gets(h, "v1"), f"{host.url} still splits")
+        wait_until(partial(every_device_gets, host, "v1"), f"{host.url} still splits")
     events = endpoint_log(a)
     decisions = [
         e for e in events if e["action"].startswith("canary.") and e["action"] != "canary.verdict"
@@ -156,7 +161,7 @@ def test_a_healthy_canary_is_promoted_fleet_wide_after_its_window(
         wait_until(lambda: candidate(c) is None, "the healthy canary was never promoted")
 
     for host in fleet:
-        wait_until(lambda h=host: every_device_gets(h, "v2"), f"{host.url} never moved to v2")
+        wait_until(partial(every_device_gets, host, "v2"), f"{host.url} never moved to v2")
     decisions = [
         e for e in endpoint_log(c) if e["action"] in {"canary.promoted", "canary.rolled_back"}
     ]
