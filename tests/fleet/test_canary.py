@@ -96,7 +96,8 @@ PROBED_DEVICES = 20
 
 
 def splits(host: HostProcess) -> bool:
-    """Whether `host` applies the split; a host counts only the probe that sees it does."""
+    """Whether `host` applies the split. The analysis counts only requests a split placed,
+    so the probes add at most PROBED_DEVICES requests per host to the canary run."""
     return not every_device_gets(host, "v1", PROBED_DEVICES)
 
 
