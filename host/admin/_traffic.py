@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from quart_schema import tag, validate_request, validate_response
 
 from host.admin._api import ENDPOINT_ROUTE, admin_api, target
-from host.admin._auth import principal_for
+from host.admin._auth import principal, principal_for
 from host.admin._inputs import VersionName
 from host.admin._versions import resolve_version, two_decimals
 from host.canary import AnalysisSettings, elapsed_s, judge, merged
@@ -174,6 +174,29 @@ async def get_traffic(namespace: str, path: str) -> TrafficOut:
     registry = host_state().registry
     endpoint = await registry.get_endpoint(namespace, path)
     return traffic_out(await registry.get_traffic(namespace, path), endpoint.active_version)
+
+
+class TrafficList(BaseModel):
+    traffic: list[TrafficOut]
+
+
+@admin_api.get("/traffic")
+@tag(["traffic"])
+@validate_response(TrafficList)
+async def list_traffic() -> TrafficList:
+    """The endpoints the caller may see that have a canary or device-class rules."""
+    caller = principal()
+    registry = host_state().registry
+    active = {(e.namespace, e.path): e.active_version for e in await registry.list_endpoints()}
+    return TrafficList(
+        traffic=[
+            traffic_out(traffic, active[key])
+            for traffic in await registry.list_traffic()
+            if (key := (traffic.namespace, traffic.path)) in active
+            and caller.may_touch(traffic.namespace)
+            and (traffic.policy.candidate is not None or traffic.policy.rules)
+        ]
+    )
 
 
 @admin_api.patch(TRAFFIC_ROUTE)

@@ -59,10 +59,10 @@ async function login(token) {
 }
 
 async function refresh() {
-  const [endpoints, stats, audit] = await Promise.all([
-    api('/endpoints'), api('/stats'), api('/audit?limit=50'),
+  const [endpoints, stats, audit, traffic] = await Promise.all([
+    api('/endpoints'), api('/stats'), api('/audit?limit=50'), api('/traffic'),
   ]);
-  renderEndpoints(endpoints.endpoints, stats);
+  renderEndpoints(endpoints.endpoints, stats, traffic.traffic);
   renderFailures(stats.recent_failures);
   renderEvents('#deploys', stats.deploys);
   renderEvents('#audit', audit.events);
@@ -70,8 +70,18 @@ async function refresh() {
   if (state.endpoint) await renderTraffic(state.endpoint);
 }
 
-function renderEndpoints(endpoints, stats) {
+// An endpoint's canary and rules, in a word or two.
+function splitBadges(traffic) {
+  if (!traffic) return [];
+  const badges = [];
+  if (traffic.candidate) badges.push(el('span', { class: 'badge' }, `canary ${traffic.candidate} ${traffic.percent}%`));
+  if (traffic.rules.length) badges.push(el('span', { class: 'badge' }, `${traffic.rules.length} rule(s)`));
+  return badges;
+}
+
+function renderEndpoints(endpoints, stats, traffic) {
   const byKey = new Map(stats.endpoints.map((s) => [`${s.namespace}${s.path}`, s]));
+  const splits = new Map(traffic.map((t) => [`${t.namespace}${t.path}`, t]));
   const rows = endpoints.map((e) => {
     const key = `${e.namespace}${e.path}`;
     const s = byKey.get(key) ?? { series: [], outcomes: {}, error_rate: 0, breaker: 'closed' };
@@ -93,7 +103,7 @@ function renderEndpoints(endpoints, stats) {
       onclick: () => select(e),
     },
     el('td', {}, el('strong', {}, key), ' ', e.enabled ? '' : el('span', { class: 'badge bad' }, 'disabled')),
-    el('td', {}, e.active_version ?? '–'),
+    el('td', { 'data-testid': `active-${key}` }, e.active_version ?? '–', ' ', ...splitBadges(splits.get(key))),
     el('td', {}, sparkline(s.series.length ? s.series : [{ requests: 0, errors: 0 }])),
     el('td', { class: 'num', 'data-testid': `rps-${key}` }, fmt(s.rps)),
     el('td', { class: 'num' }, fmt(s.p50_ms, ' ms')),

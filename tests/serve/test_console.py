@@ -164,6 +164,7 @@ def test_a_team_runs_a_canary_from_start_to_promote(console_host: HostProcess, p
     page.fill("#canary-percent", "50")
     page.click("#canary-form button[type=submit]")
     expect(summary).to_contain_text("v1 for 50%, candidate v2 for 50% of devices")
+    expect(page.get_by_test_id("active-tv/home")).to_have_text("v1 canary v2 50%")
     assert editions_served(console_host, 40) == {"v1", "v2"}
 
     # The live comparison: both versions' requests, counted by the analysis, side by side.
@@ -179,6 +180,7 @@ def test_a_team_runs_a_canary_from_start_to_promote(console_host: HostProcess, p
 
     page.click("#canary-promote")
     expect(summary).to_contain_text("v2 for every device, no canary")
+    expect(page.get_by_test_id("active-tv/home")).to_have_text("v2")
     expect(page.locator("#canary")).to_be_hidden()
     expect(page.locator("#versions")).to_contain_text("v2 active")
     assert editions_served(console_host, 40) == {"v2"}

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.hosts import MUSIC_TOKEN, TV_TOKEN, HostProcess
+from tests.support.hosts import ADMIN_TOKEN, MUSIC_TOKEN, TV_TOKEN, HostProcess
 
 DEVICES = 1_000
 TOLERANCE = 0.025
@@ -281,3 +281,25 @@ def test_only_the_owning_team_and_admins_touch_traffic(two_versions: HostProcess
             assert answer.status_code == 403, (method, url)
     with httpx.Client(base_url=f"{two_versions.url}/admin/v1") as anonymous:
         assert anonymous.get("/endpoints/tv/home/-/traffic").status_code == 401
+
+
+def test_the_traffic_list_shows_the_splits_and_rules_a_token_may_see(
+    two_versions: HostProcess, built: dict[str, Path]
+) -> None:
+    host = two_versions
+    host.cli("deploy", str(built["v2"]), "--endpoint", "tv/other")
+
+    def listed(token: str) -> list[tuple[str, str | None, float, int]]:
+        with host.admin(token) as admin:
+            found = admin.get("/traffic").raise_for_status().json()["traffic"]
+        return [(t["path"], t["candidate"], t["percent"], len(t["rules"])) for t in found]
+
+    assert listed(TV_TOKEN) == []
+    host.cli("traffic", "tv/home", "--candidate", "v2", "--percent", "10")
+    host.cli("traffic", "tv/home", "--rule", "x-device-class=tv:v2")
+    assert listed(TV_TOKEN) == [("/home", "v2", 10.0, 1)]
+    assert listed(ADMIN_TOKEN) == [("/home", "v2", 10.0, 1)]
+    assert listed(MUSIC_TOKEN) == []
+    host.cli("abort", "tv/home")
+    host.cli("traffic", "tv/home", "--no-rules")
+    assert listed(TV_TOKEN) == []
