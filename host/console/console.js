@@ -135,7 +135,7 @@ async function renderTraffic(endpoint) {
   ]);
   if (state.endpoint !== endpoint) return; // another endpoint was selected meanwhile
   const split = traffic.candidate
-    ? `${traffic.stable} for ${100 - traffic.percent}%, candidate ${traffic.candidate} for ${traffic.percent}% of devices`
+    ? `${traffic.stable} for ${+(100 - traffic.percent).toFixed(2)}%, candidate ${traffic.candidate} for ${traffic.percent}% of devices`
     : `${traffic.stable ?? 'no version'} for every device, no canary`;
   $('#traffic-summary').textContent = `${split} (sticky on ${traffic.sticky_header})`;
   $('#rules tbody').replaceChildren(...traffic.rules.map((rule, i) => el('tr', {},
@@ -173,6 +173,11 @@ async function changeTraffic(endpoint, action, options) {
 
 // The candidate beside the stable version over the same run, as the analysis judges it.
 function renderCanary(endpoint, canary) {
+  const last = canary.recorded;
+  $('#last-verdict').textContent = !canary.running && last
+    ? `The analysis' last verdict on ${last.candidate} (against ${last.stable}): ${last.verdict}`
+      + ` (${last.cause})${last.applied ? ', applied' : ''}. ${last.reasons.join('; ')}`
+    : '';
   $('#canary').hidden = !canary.running;
   if (!canary.running) return;
   const { arms, checks, verdict, cause, reasons } = canary.analysis;

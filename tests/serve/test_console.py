@@ -182,6 +182,9 @@ def test_a_team_runs_a_canary_from_start_to_promote(console_host: HostProcess, p
     expect(summary).to_contain_text("v2 for every device, no canary")
     expect(page.get_by_test_id("active-tv/home")).to_have_text("v2")
     expect(page.locator("#canary")).to_be_hidden()
+    expect(page.get_by_test_id("last-verdict")).to_contain_text(
+        "The analysis' last verdict on v2 (against v1): hold (collecting)"
+    )
     expect(page.locator("#versions")).to_contain_text("v2 active")
     assert editions_served(console_host, 40) == {"v2"}
     expect(page.locator("#audit li", has_text="canary.promoted")).to_contain_text("by tv-team")
