@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
+import uuid
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -16,6 +18,7 @@ from host.admin import MAX_SOURCE_BYTES, admin_api, principal
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
+from host.canary import CanaryJudge
 from host.device import DEVICE_METHODS, RESERVED_NAMESPACES, serve_device_request
 from host.http_errors import error_response
 from host.json_request import JsonRequest
@@ -156,6 +159,7 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         app.extensions[STATE_KEY] = state
         await state.refresher.load_all()
         app.extensions["scripthost.refresh_task"] = asyncio.create_task(state.refresher.run())
+        app.extensions["scripthost.canary_task"] = asyncio.create_task(state.canary_judge.run())
         log.info(
             "host ready",
             endpoints=len(state.routes),
@@ -165,10 +169,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
 
     @app.after_serving
     async def stop() -> None:
-        task: asyncio.Task[None] = app.extensions.pop("scripthost.refresh_task")
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for name in ("scripthost.canary_task", "scripthost.refresh_task"):
+            task: asyncio.Task[None] = app.extensions.pop(name)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await close_host_state(app.extensions.pop(STATE_KEY))
 
 
@@ -189,6 +194,14 @@ async def open_host_state(settings: Settings) -> HostState:
         max_queue=settings.max_queue,
         latency_budget_ms=settings.queue_latency_budget_ms,
     )
+    refresher = RouteRefresher(
+        registry,
+        routes,
+        cache,
+        settings.default_quotas,
+        services,
+        settings.refresh_interval_s,
+    )
     return HostState(
         settings=settings,
         registry=registry,
@@ -198,18 +211,20 @@ async def open_host_state(settings: Settings) -> HostState:
         gateway=gateway,
         services=services,
         routes=routes,
-        refresher=RouteRefresher(
-            registry,
-            routes,
-            cache,
-            settings.default_quotas,
-            services,
-            settings.refresh_interval_s,
-        ),
+        refresher=refresher,
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
         guards=Guards(shedder, settings.breaker, on_trip=observer.breaker_tripped),
         gate=gate,
         observer=observer,
+        canary_judge=CanaryJudge(
+            registry,
+            routes,
+            observer.canaries,
+            # Names this host in canary reports and on the analysis lease.
+            holder=f"{socket.gethostname()}:{settings.port}:{uuid.uuid4().hex[:8]}",
+            interval_s=settings.canary_interval_s,
+            on_decided=refresher.poll_once,
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,13 +66,17 @@ def sdk_js_dir() -> Path:
     return Path(os.environ.get("SCRIPTHOST_SDK_JS", REPO_ROOT / "sdk-js"))
 
 
-def build_cached(source: Path, cache_dir: Path = BUILD_CACHE_DIR) -> Path:
+def build_cached(
+    source: Path, cache_dir: Path = BUILD_CACHE_DIR, imports: Mapping[str, str] | None = None
+) -> Path:
     """The component for `source`, built only if no build of the same inputs exists.
 
     A build takes 10-30 s, so tests, benchmarks and `make run` share one cache
-    keyed by the script, the SDK sources and the WIT.
+    keyed by the script, the files it imports (`imports`: path -> text, as
+    `host.build_inputs` finds them), the SDK sources and the WIT.
     """
-    target = cache_dir / f"{source.stem}-{source.suffix[1:]}-{_inputs_digest(source)}.wasm"
+    digest = _inputs_digest(source, imports or {})
+    target = cache_dir / f"{source.stem}-{source.suffix[1:]}-{digest}.wasm"
     with _lock_for(target):
         if not target.exists():
             partial = target.with_suffix(".partial.wasm")
@@ -86,8 +90,11 @@ def build_all_cached(sources: Iterable[Path], parallelism: int = 2) -> list[Path
         return list(pool.map(build_cached, sources))
 
 
-def _inputs_digest(source: Path) -> str:
+def _inputs_digest(source: Path, imports: Mapping[str, str]) -> str:
     digest = hashlib.sha256(source.read_bytes())
+    for name, text in sorted(imports.items()):
+        digest.update(name.encode())
+        digest.update(text.encode())
     for folder, pattern in _SDK_INPUTS:
         for path in sorted(folder.rglob(pattern)):
             if "node_modules" not in path.parts:

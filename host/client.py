@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,17 +86,24 @@ class AdminClient:
         language: str | None,
         message: str,
         activate: bool,
+        build: Mapping[str, Any] | None = None,
+        canary: float | None = None,
     ) -> Document:
         form = {"message": message, "activate": "true" if activate else "false"}
         if source is not None:
             form["source"] = source
         if language is not None:
             form["language"] = language
+        if canary is not None:
+            form["canary"] = str(canary)
+        files = {"module": ("module.wasm", module, "application/wasm")}
+        if build is not None:
+            files["build"] = ("build.json", json.dumps(dict(build)).encode(), "application/json")
         return self._call(
             "POST",
             _endpoint_url(namespace, path) + "/-/versions",
             data=form,
-            files={"module": ("module.wasm", module, "application/wasm")},
+            files=files,
             timeout=_DEPLOY_TIMEOUT_SECONDS,
         )
 
@@ -112,6 +120,44 @@ class AdminClient:
             json={"version": version},
             timeout=_DEPLOY_TIMEOUT_SECONDS,
         )
+
+    def traffic(self, namespace: str, path: str) -> Document:
+        return self._call("GET", _endpoint_url(namespace, path) + "/-/traffic")
+
+    def patch_traffic(self, namespace: str, path: str, changes: Mapping[str, Any]) -> Document:
+        return self._call(
+            "PATCH",
+            _endpoint_url(namespace, path) + "/-/traffic",
+            json=dict(changes),
+            timeout=_DEPLOY_TIMEOUT_SECONDS,
+        )
+
+    def end_canary(self, namespace: str, path: str, how: str) -> Document:
+        """`how` is promote or abort."""
+        return self._call(
+            "POST",
+            _endpoint_url(namespace, path) + f"/-/traffic/{how}",
+            json={},
+            timeout=_DEPLOY_TIMEOUT_SECONDS,
+        )
+
+    def canary(self, namespace: str, path: str) -> Document:
+        return self._call("GET", _endpoint_url(namespace, path) + "/-/canary")
+
+    def log(self, namespace: str, path: str, limit: int) -> list[Document]:
+        events: list[Document] = self._call(
+            "GET", _endpoint_url(namespace, path) + "/-/log", params={"limit": limit}
+        )["events"]
+        return events
+
+    def files(self, namespace: str, path: str, version: str) -> Document:
+        return self._call("GET", _endpoint_url(namespace, path) + f"/-/versions/{version}/files")
+
+    def set_label(self, namespace: str, path: str, label: str, version: str | None) -> Document:
+        url = _endpoint_url(namespace, path) + f"/-/labels/{label}"
+        if version is None:
+            return self._call("DELETE", url)
+        return self._call("PUT", url, json={"version": version})
 
     def delete(self, namespace: str, path: str) -> None:
         self._call("DELETE", _endpoint_url(namespace, path))

@@ -15,6 +15,7 @@ from host.response_limits import within_output_limits
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
+from host.traffic import choose
 from host.wire import json_error, request_id_from
 
 # The methods a device may call an endpoint with (and an endpoint may allow).
@@ -54,10 +55,12 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     body = await _body_within(state.settings.max_request_body_bytes)
     if body is None:
         return json_error(413, "request_too_large", "request body is too large", request_id)
+    selection = choose(route.plan, request.headers, request_id)
+    route = route.serving(selection)
     now = time.monotonic()
     load = Load(state.gate.waiting, state.gate.oldest_wait_ms(route.key, now))
     refused = state.guards.admit(route.key, route.quotas, load, now)
-    served = Served(route.namespace, route.path, route.version)
+    served = Served(route.namespace, route.path, route.version, selection)
     if refused is not None:
         state.observer.refusal(served, request_id, refused)
         return _refusal_response(refused, request_id)

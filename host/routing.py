@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from host.cache import ModuleCache
 from host.limits import Limits
@@ -20,7 +21,8 @@ from host.logs import get_logger
 from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind
 from host.services import LiveCatalogue
-from registry import Endpoint, NotFound, Registry, Version
+from host.traffic import Selection, TrafficPlan, plan_for
+from registry import Endpoint, NotFound, Registry, Traffic, Version
 
 log = get_logger("scripthost.routing")
 
@@ -37,6 +39,16 @@ class Route:
     config: Mapping[str, str]
     quotas: EndpointQuotas
     allowed_services: frozenset[str]
+    # Who gets which other version (canary, device classes); None: everyone this one.
+    plan: TrafficPlan | None = None
+    # This route as served by each other version the plan may choose.
+    variants: Mapping[str, Route] = field(default_factory=dict)
+
+    def serving(self, selection: Selection | None) -> Route:
+        """The route as the version `selection` (from `host.traffic.choose`) serves it."""
+        if selection is None or selection.version == self.version:
+            return self
+        return self.variants[selection.version]
 
     @property
     def endpoint(self) -> str:
@@ -98,7 +110,8 @@ class RouteRefresher:
         seq = await self._registry.latest_seq()
         await self._reload_services()
         endpoints = await self._registry.list_endpoints()
-        await self._apply(endpoints)
+        traffic = {(t.namespace, t.path): t for t in await self._registry.list_traffic()}
+        await self._apply(endpoints, traffic)
         self._table.seq = seq
         self._mark(ok=True)
 
@@ -161,7 +174,13 @@ class RouteRefresher:
         for key, route in self._table.routes.items():
             allowed = self._catalogue.allowed_for(route.namespace, route.path)
             if allowed != route.allowed_services:
-                self._table.routes[key] = dataclasses.replace(route, allowed_services=allowed)
+                variants = {
+                    version: dataclasses.replace(variant, allowed_services=allowed)
+                    for version, variant in route.variants.items()
+                }
+                self._table.routes[key] = dataclasses.replace(
+                    route, allowed_services=allowed, variants=MappingProxyType(variants)
+                )
 
     async def _refresh_endpoint(self, namespace: str, path: str) -> None:
         try:
@@ -171,10 +190,38 @@ class RouteRefresher:
             return
         await self._apply([endpoint])
 
-    async def _apply(self, endpoints: Iterable[Endpoint]) -> None:
+    async def _apply(
+        self,
+        endpoints: Iterable[Endpoint],
+        traffic: Mapping[tuple[str, str], Traffic] | None = None,
+    ) -> None:
         for endpoint in endpoints:
-            route = await self._route_for(endpoint)
-            self._table.routes[(endpoint.namespace, endpoint.path)] = route
+            key = (endpoint.namespace, endpoint.path)
+            if traffic is None:
+                found = await self._registry.get_traffic(*key)
+            else:
+                found = traffic.get(key) or Traffic(*key)
+            route = await self._with_plan(await self._route_for(endpoint), found)
+            self._table.routes[key] = route
+
+    async def _with_plan(self, route: Route, traffic: Traffic) -> Route:
+        """The route with its traffic plan, and every version the plan may choose loaded."""
+        if route.version is None:
+            return route
+        plan = plan_for(traffic, route.version)
+        if plan is None:
+            return route
+        variants: dict[str, Route] = {}
+        for version_id in sorted(plan.versions - {route.version}):
+            version = await self._registry.get_version(route.namespace, route.path, version_id)
+            variants[version_id] = dataclasses.replace(
+                route,
+                version=version.id,
+                module_hash=version.module_hash,
+                kind=module_kind_of(version.language),
+            )
+            await self._cache.get(version.module_hash, module_kind_of(version.language))
+        return dataclasses.replace(route, plan=plan, variants=MappingProxyType(variants))
 
     async def _route_for(self, endpoint: Endpoint) -> Route:
         version: Version | None = None

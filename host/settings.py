@@ -33,6 +33,8 @@ class Settings:
     workers: int = 4
     # How often the route table polls the registry's change feed.
     refresh_interval_s: float = 0.5
+    # How often the host publishes its canary tallies, and judges the canaries it leads.
+    canary_interval_s: float = 1.0
     # Bytes of compiled modules kept in memory (least recently used out).
     cache_bytes: int = 1024 * MiB
     # The hard cap on any upload; namespaces may have a smaller quota.

@@ -9,6 +9,7 @@ from quart import current_app
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
+from host.canary import CanaryJudge
 from host.observe import Observer
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
@@ -35,6 +36,7 @@ class HostState:
     guards: Guards
     gate: FairGate
     observer: Observer
+    canary_judge: CanaryJudge
 
 
 def host_state() -> HostState:

@@ -57,6 +57,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS {ks}.services (name text PRIMARY KEY, spec text,"
         " updated_at text)",
     ),
+    # 3: change control: traffic policies and canaries, labels, build records.
+    (
+        "CREATE TABLE IF NOT EXISTS {ks}.traffic (namespace text, path text, policy text,"
+        " canary_id text, canary_started_at text, verdict text, updated_at text,"
+        " PRIMARY KEY ((namespace, path)))",
+        # Measurements, rewritten every few seconds while a canary runs; a run
+        # that never ended (its endpoint deleted) expires.
+        "CREATE TABLE IF NOT EXISTS {ks}.canary_reports (namespace text, path text,"
+        " canary_id text, reporter text, report text, at text,"
+        " PRIMARY KEY ((namespace, path, canary_id), reporter))"
+        " WITH default_time_to_live = 2592000",
+        "CREATE TABLE IF NOT EXISTS {ks}.version_labels (namespace text, path text, label text,"
+        " number int, PRIMARY KEY ((namespace, path), label))",
+        # Files can be large; kept out of the logged batch, like sources.
+        "CREATE TABLE IF NOT EXISTS {ks}.version_builds (namespace text, path text, number int,"
+        " info text, files text, PRIMARY KEY ((namespace, path), number))",
+    ),
 )
 
 

@@ -22,7 +22,7 @@ from registry.errors import Conflict, RegistryUnavailable
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE endpoints (
@@ -91,6 +91,45 @@ CREATE TABLE services (
     spec       TEXT NOT NULL,   -- JSON object, canonical encoding
     updated_at TEXT NOT NULL
 );
+""",
+    # Change control: traffic policies and canaries, labels, build records.
+    3: """
+CREATE TABLE traffic (
+    namespace         TEXT NOT NULL,
+    path              TEXT NOT NULL,
+    policy            TEXT NOT NULL,   -- JSON object, canonical encoding
+    canary_id         TEXT,
+    canary_started_at TEXT,
+    verdict           TEXT,            -- JSON object
+    updated_at        TEXT NOT NULL,
+    PRIMARY KEY (namespace, path)
+);
+-- Measurements, not settings: written without an event.
+CREATE TABLE canary_reports (
+    namespace TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    canary_id TEXT NOT NULL,
+    reporter  TEXT NOT NULL,
+    report    TEXT NOT NULL,   -- JSON object
+    at        TEXT NOT NULL,
+    PRIMARY KEY (namespace, path, canary_id, reporter)
+);
+CREATE TABLE version_labels (
+    namespace TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    label     TEXT NOT NULL,
+    number    INTEGER NOT NULL,
+    PRIMARY KEY (namespace, path, label)
+);
+CREATE TABLE version_builds (
+    namespace TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    number    INTEGER NOT NULL,
+    info      TEXT NOT NULL,   -- JSON object
+    files     TEXT NOT NULL,   -- JSON object: relative path -> text
+    PRIMARY KEY (namespace, path, number)
+);
+CREATE INDEX events_by_endpoint ON events (namespace, path, seq);
 """,
 }
 

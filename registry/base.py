@@ -20,8 +20,12 @@ from typing import Protocol
 
 from registry.models import (
     AuditEvent,
+    BuildRecord,
+    CanaryEnd,
+    CanaryReport,
     Change,
     Config,
+    Details,
     Endpoint,
     Fingerprint,
     Language,
@@ -29,6 +33,8 @@ from registry.models import (
     NamespaceSettings,
     Quotas,
     ServiceRecord,
+    Traffic,
+    TrafficPolicy,
     Version,
     VersionId,
 )
@@ -66,9 +72,10 @@ class Registry(Protocol):
     async def delete_endpoint(self, namespace: str, path: str, *, actor: str) -> None:
         """Make an endpoint unroutable at once.
 
-        Its versions are retained, hidden while the endpoint is absent: creating
-        it again brings them back (with no active version) and numbering goes
-        on, so a version id never names two different modules.
+        Its versions (and their labels and build records) are retained, hidden
+        while the endpoint is absent: creating it again brings them back (with
+        no active version) and numbering goes on, so a version id never names
+        two different modules. Its traffic policy is dropped.
         """
         ...
 
@@ -94,8 +101,13 @@ class Registry(Protocol):
         author: str,
         message: str = "",
         source: str | None = None,
+        build: BuildRecord | None = None,
     ) -> Version:
-        """Record an immutable version; its module must already be stored (put_module)."""
+        """Record an immutable version; its module must already be stored (put_module).
+
+        `build` (what it was built from) is stored with it, atomically, and read
+        back with get_build.
+        """
         ...
 
     async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version: ...
@@ -155,6 +167,89 @@ class Registry(Protocol):
 
     async def delete_service(self, name: str, *, actor: str) -> None: ...
 
+    # Change control: traffic splits, device-class rules, canaries, labels, build records
+
+    async def get_traffic(self, namespace: str, path: str) -> Traffic:
+        """The endpoint's traffic; one never set sends every device to the active version."""
+        ...
+
+    async def list_traffic(self) -> list[Traffic]:
+        """The traffic of every endpoint that ever had one set, ordered by (namespace, path)."""
+        ...
+
+    async def set_traffic(
+        self, namespace: str, path: str, policy: TrafficPolicy, *, actor: str
+    ) -> Traffic:
+        """Replace the endpoint's traffic policy: one `traffic.set` event, policy before and after.
+
+        Every version the policy names must be the endpoint's (NotFound); a
+        candidate needs an active version and must not be it (Conflict). A new
+        candidate starts a new canary run: a fresh `canary_id`, started now,
+        no verdict. The same candidate at another percentage keeps its run.
+        """
+        ...
+
+    async def end_canary(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        canary_id: str,
+        outcome: CanaryEnd,
+        actor: str,
+        verdict: Details | None = None,
+    ) -> Traffic:
+        """End the canary run `canary_id`: PROMOTED makes its candidate the active
+        version, ABORTED and ROLLED_BACK drop it; rules and analysis settings stay.
+
+        Conflict unless `canary_id` is the running canary, so a decision about
+        one run never applies to another. One event (the outcome's action)
+        records the verdict, which stays on the Traffic; the run's reports go.
+        """
+        ...
+
+    async def record_verdict(
+        self, namespace: str, path: str, *, canary_id: str, verdict: Details, actor: str
+    ) -> Traffic:
+        """Store the analysis' verdict on the running canary `canary_id` (one
+        `canary.verdict` event with it). The stored verdict again records
+        nothing; Conflict unless `canary_id` is the running canary."""
+        ...
+
+    async def put_canary_report(
+        self, namespace: str, path: str, *, canary_id: str, reporter: str, report: Details
+    ) -> None:
+        """Store one reporter's counts for a canary run, replacing its previous report.
+
+        Reports are measurements, not settings: they record no audit event and
+        no change. A JSON object of at most 256 KiB.
+        """
+        ...
+
+    async def canary_reports(self, namespace: str, path: str, canary_id: str) -> list[CanaryReport]:
+        """Every reporter's latest report on a canary run, ordered by reporter."""
+        ...
+
+    async def set_label(
+        self, namespace: str, path: str, label: str, version_id: VersionId | None, *, actor: str
+    ) -> dict[str, VersionId]:
+        """Point `label` at one of the endpoint's versions, moving it if it named another
+        (`version.labelled`), or remove it with None (`version.unlabelled`); return
+        every label. Labels are letters, digits and `._-`, never like `v7`."""
+        ...
+
+    async def labels(self, namespace: str, path: str) -> dict[str, VersionId]:
+        """The endpoint's labels: label -> version."""
+        ...
+
+    async def get_build(self, namespace: str, path: str, version_id: VersionId) -> BuildRecord:
+        """What a version was built from; NotFound if it was recorded without one."""
+        ...
+
+    async def list_builds(self, namespace: str, path: str) -> dict[VersionId, Details]:
+        """The build info (without files) of each of the endpoint's versions that has one."""
+        ...
+
     # Content-addressed modules and precompiled artifacts
 
     async def put_module(self, data: bytes) -> ModuleHash:
@@ -201,9 +296,15 @@ class Registry(Protocol):
     # History
 
     async def audit_log(
-        self, *, namespace: str | None = None, limit: int = 100, before_seq: int | None = None
+        self,
+        *,
+        namespace: str | None = None,
+        limit: int = 100,
+        before_seq: int | None = None,
+        path: str | None = None,
     ) -> list[AuditEvent]:
-        """Events newest first; with `namespace`, only that namespace's (no global ones).
+        """Events newest first; with `namespace`, only that namespace's (no global ones),
+        and with `path` too, only that endpoint's.
 
         Page back with `before_seq` = the smallest seq of the previous page.
         """

@@ -46,7 +46,7 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster, Session
 from cassandra.query import PreparedStatement
 
-from registry import _checks
+from registry import _change_control, _checks
 from registry._cassandra_blobs import BlobTables
 from registry._cassandra_schema import EVENTS_PER_BUCKET, migrate
 from registry._cassandra_session import (
@@ -64,6 +64,9 @@ from registry.errors import NotFound, RegistryUnavailable
 from registry.models import (
     Action,
     AuditEvent,
+    BuildRecord,
+    CanaryEnd,
+    CanaryReport,
     Change,
     Config,
     Details,
@@ -74,6 +77,8 @@ from registry.models import (
     NamespaceSettings,
     Quotas,
     ServiceRecord,
+    Traffic,
+    TrafficPolicy,
     Version,
     VersionId,
     merge_quotas,
@@ -116,10 +121,33 @@ _STATEMENTS = {
     "events_after": "SELECT * FROM events WHERE bucket = ? AND seq > ? LIMIT ?",
     "events_before": "SELECT * FROM events WHERE bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
     "namespace_events": "SELECT * FROM events_by_namespace WHERE namespace = ? AND seq < ? LIMIT ?",
+    # Filtering inside one partition (a namespace's events) reads only that partition.
+    "endpoint_events": "SELECT * FROM events_by_namespace WHERE namespace = ? AND seq < ?"
+    " AND path = ? LIMIT ? ALLOW FILTERING",
     "services": "SELECT * FROM services",
     "service": "SELECT * FROM services WHERE name = ?",
     "put_service": "INSERT INTO services (name, spec, updated_at) VALUES (?, ?, ?)",
     "delete_service": "DELETE FROM services WHERE name = ?",
+    "traffic": "SELECT * FROM traffic WHERE namespace = ? AND path = ?",
+    "all_traffic": "SELECT * FROM traffic",
+    "put_traffic": "INSERT INTO traffic (namespace, path, policy, canary_id, canary_started_at,"
+    " verdict, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "set_verdict": "UPDATE traffic SET verdict = ? WHERE namespace = ? AND path = ?",
+    "delete_traffic": "DELETE FROM traffic WHERE namespace = ? AND path = ?",
+    "put_report": "INSERT INTO canary_reports (namespace, path, canary_id, reporter, report, at)"
+    " VALUES (?, ?, ?, ?, ?, ?)",
+    "reports": "SELECT * FROM canary_reports WHERE namespace = ? AND path = ? AND canary_id = ?",
+    "delete_reports": "DELETE FROM canary_reports WHERE namespace = ? AND path = ?"
+    " AND canary_id = ?",
+    "labels": "SELECT label, number FROM version_labels WHERE namespace = ? AND path = ?",
+    "put_label": "INSERT INTO version_labels (namespace, path, label, number) VALUES (?, ?, ?, ?)",
+    "delete_label": "DELETE FROM version_labels WHERE namespace = ? AND path = ? AND label = ?",
+    "build": "SELECT info, files FROM version_builds WHERE namespace = ? AND path = ?"
+    " AND number = ?",
+    "builds": "SELECT number, info FROM version_builds WHERE namespace = ? AND path = ?",
+    "put_build": "INSERT INTO version_builds (namespace, path, number, info, files)"
+    " VALUES (?, ?, ?, ?, ?)",
+    "delete_build": "DELETE FROM version_builds WHERE namespace = ? AND path = ? AND number = ?",
     "lease_take": "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?)"
     " IF NOT EXISTS USING TTL ?",
     "lease_steal": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
@@ -222,6 +250,7 @@ class CassandraRegistry:
         async with self._writing() as write:
             row = await self._endpoint_row(namespace, path)
             write.add(self._q["delete_endpoint"], (namespace, path))
+            write.add(self._q["delete_traffic"], (namespace, path))
             details = {"active_version": row.model().active_version}
             write.record(actor, Action.ENDPOINT_DELETED, namespace, path, details)
 
@@ -262,11 +291,13 @@ class CassandraRegistry:
         author: str,
         message: str = "",
         source: str | None = None,
+        build: BuildRecord | None = None,
     ) -> Version:
         namespace, path = _checks.target(namespace, path)
         _checks.language(language)
         _checks.module_hash(module_hash)
         _checks.name(author, "author")
+        encoded_build = _change_control.build(build)
         if not await self.has_module(module_hash):
             raise NotFound(f"no module {module_hash}: put_module it first")
         async with self._writing() as write:
@@ -276,6 +307,11 @@ class CassandraRegistry:
             if source is not None:
                 # Written before the version row, which makes it visible.
                 await self._run("put_source", namespace, path, number, source)
+            if encoded_build is not None:
+                await self._run("put_build", namespace, path, number, *encoded_build)
+            else:
+                # A failed earlier attempt at this number may have left one.
+                write.add(self._q["delete_build"], (namespace, path, number))
             version = Version(
                 id=_checks.version_id(number),
                 namespace=namespace,
@@ -425,6 +461,163 @@ class CassandraRegistry:
             write.add(self._q["delete_service"], (name,))
             write.record(actor, Action.SERVICE_DELETED, None, None, {"service": name})
 
+    # Change control
+
+    async def get_traffic(self, namespace: str, path: str) -> Traffic:
+        await self._endpoint_row(namespace, path)
+        return await self._traffic(namespace, path)
+
+    async def list_traffic(self) -> list[Traffic]:
+        rows = await self._read("all_traffic")
+        return sorted((_traffic_of(row) for row in rows), key=lambda t: (t.namespace, t.path))
+
+    async def set_traffic(
+        self, namespace: str, path: str, policy: TrafficPolicy, *, actor: str
+    ) -> Traffic:
+        wanted, encoded = _change_control.policy(policy)
+        _checks.actor(actor)
+        async with self._writing() as write:
+            endpoint = (await self._endpoint_row(namespace, path)).model()
+            for number in _change_control.version_numbers(wanted):
+                await self._version(namespace, path, number)
+            current = await self._traffic(namespace, path)
+            if current.policy == wanted:
+                return current
+            run = _change_control.canary_run(current, wanted, endpoint.active_version)
+            if current.canary_id is not None and run[0] != current.canary_id:
+                write.add(self._q["delete_reports"], (namespace, path, current.canary_id))
+            write.add(self._q["put_traffic"], (namespace, path, encoded, *run, _stamp()))
+            details = _change_control.traffic_details(wanted, current.policy)
+            write.record(actor, Action.TRAFFIC_SET, namespace, path, details)
+        return await self._traffic(namespace, path)
+
+    async def end_canary(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        canary_id: str,
+        outcome: CanaryEnd,
+        actor: str,
+        verdict: Details | None = None,
+    ) -> Traffic:
+        _change_control.canary_id(canary_id)
+        outcome = CanaryEnd(outcome)
+        _checks.actor(actor)
+        encoded = _change_control.details_of(
+            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
+        )
+        async with self._writing() as write:
+            row = await self._endpoint_row(namespace, path)
+            current = await self._traffic(namespace, path)
+            _change_control.check_running(current, canary_id)
+            candidate = current.policy.candidate
+            assert candidate is not None
+            if outcome is CanaryEnd.PROMOTED:
+                promoted = row.replace(
+                    active_version=_checks.version_number(candidate), updated_at=_stamp()
+                )
+                write.add(self._q["put_endpoint"], promoted.values())
+            _, policy = _change_control.policy(_change_control.without_candidate(current.policy))
+            kept = encoded if encoded is not None else _change_control.encoded_verdict(current)
+            write.add(self._q["put_traffic"], (namespace, path, policy, None, None, kept, _stamp()))
+            write.add(self._q["delete_reports"], (namespace, path, canary_id))
+            stable = row.model().active_version
+            details = _change_control.end_details(current, stable, encoded)
+            write.record(actor, Action(outcome.value), namespace, path, details)
+        return await self._traffic(namespace, path)
+
+    async def record_verdict(
+        self, namespace: str, path: str, *, canary_id: str, verdict: Details, actor: str
+    ) -> Traffic:
+        _change_control.canary_id(canary_id)
+        _checks.actor(actor)
+        encoded = _change_control.details_of(
+            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
+        )
+        assert encoded is not None
+        async with self._writing() as write:
+            await self._endpoint_row(namespace, path)
+            current = await self._traffic(namespace, path)
+            _change_control.check_running(current, canary_id)
+            stored = _change_control.encoded_verdict(current)
+            if not _change_control.verdict_changed(stored, json.loads(encoded)):
+                return current
+            write.add(self._q["set_verdict"], (encoded, namespace, path))
+            details = {"canary_id": canary_id, "verdict": json.loads(encoded)}
+            write.record(actor, Action.CANARY_VERDICT, namespace, path, details)
+        return await self._traffic(namespace, path)
+
+    async def put_canary_report(
+        self, namespace: str, path: str, *, canary_id: str, reporter: str, report: Details
+    ) -> None:
+        namespace, path = _checks.target(namespace, path)
+        _change_control.canary_id(canary_id)
+        _change_control.reporter(reporter)
+        encoded = _change_control.details_of(
+            report, "a canary report", _change_control.MAX_REPORT_BYTES
+        )
+        await self._run("put_report", namespace, path, canary_id, reporter, encoded, _stamp())
+
+    async def canary_reports(self, namespace: str, path: str, canary_id: str) -> list[CanaryReport]:
+        rows = await self._read("reports", namespace, path, canary_id)
+        return [CanaryReport(row.reporter, json.loads(row.report), _time(row.at)) for row in rows]
+
+    async def set_label(
+        self, namespace: str, path: str, label: str, version_id: VersionId | None, *, actor: str
+    ) -> dict[str, VersionId]:
+        _change_control.label(label)
+        number = None if version_id is None else _checks.version_number(version_id)
+        _checks.actor(actor)
+        async with self._writing() as write:
+            labels = await self.labels(namespace, path)
+            current = labels.get(label)
+            if number is None:
+                if current is None:
+                    raise NotFound(f"{namespace}{path} has no label {label!r}")
+                write.add(self._q["delete_label"], (namespace, path, label))
+                details: dict[str, object] = {"label": label, "previous": current}
+                write.record(actor, Action.VERSION_UNLABELLED, namespace, path, details)
+                labels.pop(label)
+                return labels
+            version = await self._version(namespace, path, number)
+            if current == version.id:
+                return labels
+            write.add(self._q["put_label"], (namespace, path, label, number))
+            details = {"label": label, "version": version.id, "previous": current}
+            write.record(actor, Action.VERSION_LABELLED, namespace, path, details)
+            labels[label] = version.id
+            return dict(sorted(labels.items()))
+
+    async def labels(self, namespace: str, path: str) -> dict[str, VersionId]:
+        await self._endpoint_row(namespace, path)
+        rows = await self._read("labels", namespace, path)
+        return {row.label: _checks.version_id(row.number) for row in rows}
+
+    async def get_build(self, namespace: str, path: str, version_id: VersionId) -> BuildRecord:
+        number = _checks.version_number(version_id)
+        await self._endpoint_row(namespace, path)
+        await self._version(namespace, path, number)
+        rows = await self._read("build", namespace, path, number)
+        if not rows:
+            raise NotFound(f"version {version_id} of {namespace}{path} has no build record")
+        return _change_control.build_record(rows[0].info, rows[0].files)
+
+    async def list_builds(self, namespace: str, path: str) -> dict[VersionId, Details]:
+        await self._endpoint_row(namespace, path)
+        # Only numbers that have a version row: a failed add_version may leave a build row.
+        numbers = {row.number for row in await self._read("versions", namespace, path)}
+        rows = await self._read("builds", namespace, path)
+        return {
+            _checks.version_id(row.number): json.loads(row.info)
+            for row in rows
+            if row.number in numbers
+        }
+
+    async def _traffic(self, namespace: str, path: str) -> Traffic:
+        rows = await self._read("traffic", namespace, path)
+        return _traffic_of(rows[0]) if rows else _change_control.no_traffic(namespace, path)
+
     # Modules and artifacts
 
     async def put_module(self, data: bytes) -> ModuleHash:
@@ -492,10 +685,18 @@ class CassandraRegistry:
     # History
 
     async def audit_log(
-        self, *, namespace: str | None = None, limit: int = 100, before_seq: int | None = None
+        self,
+        *,
+        namespace: str | None = None,
+        limit: int = 100,
+        before_seq: int | None = None,
+        path: str | None = None,
     ) -> list[AuditEvent]:
         _checks.positive(limit, "limit")
         before = before_seq if before_seq is not None else await self.latest_seq() + 1
+        if namespace is not None and path is not None:
+            rows = await self._read("endpoint_events", namespace, before, path, limit)
+            return [_audit_event(row, namespace) for row in rows]
         if namespace is not None:
             rows = await self._read("namespace_events", namespace, before, limit)
             return [_audit_event(row, namespace) for row in rows]
@@ -912,6 +1113,12 @@ class _EndpointRow:
             created_at=_time(self.created_at),
             updated_at=_time(self.updated_at),
         )
+
+
+def _traffic_of(row: Any) -> Traffic:
+    return _change_control.stored_traffic(
+        *(getattr(row, column) for column in _change_control.TRAFFIC_COLUMNS)
+    )
 
 
 def _service(row: Any) -> ServiceRecord:

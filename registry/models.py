@@ -47,6 +47,13 @@ class Action(StrEnum):
     SERVICE_CREATED = "service.created"
     SERVICE_UPDATED = "service.updated"
     SERVICE_DELETED = "service.deleted"
+    TRAFFIC_SET = "traffic.set"
+    CANARY_VERDICT = "canary.verdict"
+    CANARY_PROMOTED = "canary.promoted"
+    CANARY_ABORTED = "canary.aborted"
+    CANARY_ROLLED_BACK = "canary.rolled_back"
+    VERSION_LABELLED = "version.labelled"
+    VERSION_UNLABELLED = "version.unlabelled"
 
 
 # Changes to the backend service catalogue, not to any endpoint.
@@ -126,6 +133,99 @@ class ServiceRecord:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", frozen_map(self.spec))
+
+
+DEFAULT_STICKY_HEADER = "x-device-id"
+
+
+class CanaryEnd(StrEnum):
+    """How a canary ended, and the audit action that records it."""
+
+    PROMOTED = Action.CANARY_PROMOTED.value
+    ABORTED = Action.CANARY_ABORTED.value
+    ROLLED_BACK = Action.CANARY_ROLLED_BACK.value
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRule:
+    """Devices whose request header `header` has one of `values` get `version`."""
+
+    header: str
+    values: tuple[str, ...]
+    version: VersionId
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(self.values))
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPolicy:
+    """Who gets which version of an endpoint, besides its active (stable) version.
+
+    `candidate` serves `percent` of the devices, chosen by a hash of the
+    `sticky_header`; `rules` pin classes of devices to a version, the first
+    matching rule winning. `analysis` configures the canary analysis; its
+    meaning is the host's.
+    """
+
+    candidate: VersionId | None = None
+    percent: float = 0.0
+    rules: tuple[ClassRule, ...] = ()
+    sticky_header: str = DEFAULT_STICKY_HEADER
+    analysis: Details = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(self.rules))
+        object.__setattr__(self, "analysis", frozen_map(self.analysis))
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """An endpoint's traffic policy and the state of its canary.
+
+    `canary_id` names one run of a candidate: a new one each time a candidate
+    is set, kept while only its percentage changes, so a verdict on one run
+    never applies to the next. `verdict` is the canary analysis' last verdict
+    on the running canary, or on the last one after it ended.
+    """
+
+    namespace: str
+    path: str
+    policy: TrafficPolicy = field(default_factory=TrafficPolicy)
+    canary_id: str | None = None
+    canary_started_at: datetime | None = None
+    verdict: Details | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is not None:
+            object.__setattr__(self, "verdict", frozen_map(self.verdict))
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryReport:
+    """One host's counts for one canary run; its meaning is the host's."""
+
+    reporter: str
+    report: Details
+    at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "report", frozen_map(self.report))
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRecord:
+    """What a version was built from: its source files (relative path -> text) and
+    facts about the build (entry file, SDK and runtime versions, git commit),
+    whose meaning is the host's."""
+
+    info: Details
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "info", frozen_map(self.info))
+        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
 
 
 @dataclass(frozen=True, slots=True)

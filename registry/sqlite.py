@@ -18,13 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from registry import _checks
+from registry import _change_control, _checks
 from registry._blobs import BlobStore
 from registry._sqlite_db import Database
 from registry.errors import NotFound, RegistryUnavailable
 from registry.models import (
     Action,
     AuditEvent,
+    BuildRecord,
+    CanaryEnd,
+    CanaryReport,
     Change,
     Config,
     Details,
@@ -35,6 +38,8 @@ from registry.models import (
     NamespaceSettings,
     Quotas,
     ServiceRecord,
+    Traffic,
+    TrafficPolicy,
     Version,
     VersionId,
     merge_quotas,
@@ -144,11 +149,13 @@ class SQLiteRegistry:
         author: str,
         message: str = "",
         source: str | None = None,
+        build: BuildRecord | None = None,
     ) -> Version:
         namespace, path = _checks.target(namespace, path)
         _checks.language(language)
         _checks.module_hash(module_hash)
         _checks.name(author, "author")
+        encoded_build = _change_control.build(build)
         if not await self.has_module(module_hash):
             raise NotFound(f"no module {module_hash}: put_module it first")
         fields = {
@@ -160,7 +167,7 @@ class SQLiteRegistry:
             "message": message,
             "source": source,
         }
-        return await self._db.write(lambda db: _add_version(db, fields))
+        return await self._db.write(lambda db: _add_version(db, fields, encoded_build))
 
     async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version:
         number = _checks.version_number(version_id)
@@ -251,6 +258,139 @@ class SQLiteRegistry:
         _checks.actor(actor)
         await self._db.write(lambda db: _delete_service(db, name, actor))
 
+    # Change control
+
+    async def get_traffic(self, namespace: str, path: str) -> Traffic:
+        def read(db: sqlite3.Connection) -> Traffic:
+            _endpoint_row(db, namespace, path)
+            return _traffic(db, namespace, path)
+
+        return await self._db.read(read)
+
+    async def list_traffic(self) -> list[Traffic]:
+        rows = await self._db.read(
+            lambda db: db.execute("SELECT * FROM traffic ORDER BY namespace, path").fetchall()
+        )
+        return [_traffic_of(row) for row in rows]
+
+    async def set_traffic(
+        self, namespace: str, path: str, policy: TrafficPolicy, *, actor: str
+    ) -> Traffic:
+        wanted, encoded = _change_control.policy(policy)
+        _checks.actor(actor)
+        return await self._db.write(
+            lambda db: _set_traffic(db, namespace, path, wanted, encoded, actor)
+        )
+
+    async def end_canary(
+        self,
+        namespace: str,
+        path: str,
+        *,
+        canary_id: str,
+        outcome: CanaryEnd,
+        actor: str,
+        verdict: Details | None = None,
+    ) -> Traffic:
+        _change_control.canary_id(canary_id)
+        outcome = CanaryEnd(outcome)
+        _checks.actor(actor)
+        encoded = _change_control.details_of(
+            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
+        )
+        return await self._db.write(
+            lambda db: _end_canary(db, namespace, path, canary_id, outcome, actor, encoded)
+        )
+
+    async def record_verdict(
+        self, namespace: str, path: str, *, canary_id: str, verdict: Details, actor: str
+    ) -> Traffic:
+        _change_control.canary_id(canary_id)
+        _checks.actor(actor)
+        encoded = _change_control.details_of(
+            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
+        )
+        assert encoded is not None
+        return await self._db.write(
+            lambda db: _record_verdict(db, namespace, path, canary_id, encoded, actor)
+        )
+
+    async def put_canary_report(
+        self, namespace: str, path: str, *, canary_id: str, reporter: str, report: Details
+    ) -> None:
+        namespace, path = _checks.target(namespace, path)
+        _change_control.canary_id(canary_id)
+        _change_control.reporter(reporter)
+        encoded = _change_control.details_of(
+            report, "a canary report", _change_control.MAX_REPORT_BYTES
+        )
+        await self._db.write(
+            lambda db: db.execute(
+                "INSERT INTO canary_reports (namespace, path, canary_id, reporter, report, at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, path, canary_id, reporter)"
+                " DO UPDATE SET report = excluded.report, at = excluded.at",
+                (namespace, path, canary_id, reporter, encoded, _stamp()),
+            )
+        )
+
+    async def canary_reports(self, namespace: str, path: str, canary_id: str) -> list[CanaryReport]:
+        rows = await self._db.read(
+            lambda db: db.execute(
+                "SELECT reporter, report, at FROM canary_reports"
+                " WHERE namespace = ? AND path = ? AND canary_id = ? ORDER BY reporter",
+                (namespace, path, canary_id),
+            ).fetchall()
+        )
+        return [
+            CanaryReport(row["reporter"], json.loads(row["report"]), _time(row["at"]))
+            for row in rows
+        ]
+
+    async def set_label(
+        self, namespace: str, path: str, label: str, version_id: VersionId | None, *, actor: str
+    ) -> dict[str, VersionId]:
+        _change_control.label(label)
+        number = None if version_id is None else _checks.version_number(version_id)
+        _checks.actor(actor)
+        return await self._db.write(
+            lambda db: _set_label(db, namespace, path, label, number, actor)
+        )
+
+    async def labels(self, namespace: str, path: str) -> dict[str, VersionId]:
+        def read(db: sqlite3.Connection) -> dict[str, VersionId]:
+            _endpoint_row(db, namespace, path)
+            return _labels(db, namespace, path)
+
+        return await self._db.read(read)
+
+    async def get_build(self, namespace: str, path: str, version_id: VersionId) -> BuildRecord:
+        number = _checks.version_number(version_id)
+
+        def read(db: sqlite3.Connection) -> BuildRecord:
+            _endpoint_row(db, namespace, path)
+            _version_row(db, namespace, path, number)
+            row = db.execute(
+                "SELECT info, files FROM version_builds"
+                " WHERE namespace = ? AND path = ? AND number = ?",
+                (namespace, path, number),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"version {version_id} of {namespace}{path} has no build record")
+            return _change_control.build_record(row["info"], row["files"])
+
+        return await self._db.read(read)
+
+    async def list_builds(self, namespace: str, path: str) -> dict[VersionId, Details]:
+        def read(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            _endpoint_row(db, namespace, path)
+            return db.execute(
+                "SELECT number, info FROM version_builds WHERE namespace = ? AND path = ?",
+                (namespace, path),
+            ).fetchall()
+
+        rows = await self._db.read(read)
+        return {_checks.version_id(row["number"]): json.loads(row["info"]) for row in rows}
+
     # Modules and artifacts
 
     async def put_module(self, data: bytes) -> ModuleHash:
@@ -292,16 +432,23 @@ class SQLiteRegistry:
     # History
 
     async def audit_log(
-        self, *, namespace: str | None = None, limit: int = 100, before_seq: int | None = None
+        self,
+        *,
+        namespace: str | None = None,
+        limit: int = 100,
+        before_seq: int | None = None,
+        path: str | None = None,
     ) -> list[AuditEvent]:
         _checks.positive(limit, "limit")
         query = "SELECT * FROM events WHERE 1"
         if namespace is not None:
             query += " AND namespace = :namespace"
+            if path is not None:
+                query += " AND path = :path"
         if before_seq is not None:
             query += " AND seq < :before"
         query += " ORDER BY seq DESC LIMIT :limit"
-        arguments = {"namespace": namespace, "before": before_seq, "limit": limit}
+        arguments = {"namespace": namespace, "path": path, "before": before_seq, "limit": limit}
         rows = await self._db.read(lambda db: db.execute(query, arguments).fetchall())
         return [_audit_event(row) for row in rows]
 
@@ -398,11 +545,14 @@ def _update_endpoint(
 def _delete_endpoint(db: sqlite3.Connection, namespace: str, path: str, actor: str) -> None:
     endpoint = _endpoint(_endpoint_row(db, namespace, path))
     db.execute("DELETE FROM endpoints WHERE namespace = ? AND path = ?", (namespace, path))
+    _drop_traffic(db, namespace, path)
     details = {"active_version": endpoint.active_version}
     _record(db, actor, Action.ENDPOINT_DELETED, namespace, path, details)
 
 
-def _add_version(db: sqlite3.Connection, fields: Mapping[str, str | None]) -> Version:
+def _add_version(
+    db: sqlite3.Connection, fields: Mapping[str, str | None], build: tuple[str, str] | None
+) -> Version:
     namespace, path = str(fields["namespace"]), str(fields["path"])
     _endpoint_row(db, namespace, path)
     # Numbering goes on past versions of a deleted incarnation of the endpoint.
@@ -416,6 +566,12 @@ def _add_version(db: sqlite3.Connection, fields: Mapping[str, str | None]) -> Ve
         " :module_hash, :author, :message, :source, :now)",
         {**fields, "number": number, "now": _stamp()},
     )
+    if build is not None:
+        db.execute(
+            "INSERT INTO version_builds (namespace, path, number, info, files)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (namespace, path, number, *build),
+        )
     version = _version(_version_row(db, namespace, path, number))
     details = {
         "version": version.id,
@@ -547,6 +703,183 @@ def _service(row: sqlite3.Row) -> ServiceRecord:
     return ServiceRecord(
         name=row["name"], spec=json.loads(row["spec"]), updated_at=_time(row["updated_at"])
     )
+
+
+def _traffic_row(db: sqlite3.Connection, namespace: str, path: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM traffic WHERE namespace = ? AND path = ?", (namespace, path)
+    ).fetchone()
+    return row
+
+
+def _traffic(db: sqlite3.Connection, namespace: str, path: str) -> Traffic:
+    row = _traffic_row(db, namespace, path)
+    return _change_control.no_traffic(namespace, path) if row is None else _traffic_of(row)
+
+
+def _traffic_of(row: sqlite3.Row) -> Traffic:
+    return _change_control.stored_traffic(
+        *(row[column] for column in _change_control.TRAFFIC_COLUMNS)
+    )
+
+
+def _set_traffic(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    wanted: TrafficPolicy,
+    encoded: str,
+    actor: str,
+) -> Traffic:
+    endpoint = _endpoint(_endpoint_row(db, namespace, path))
+    for number in _change_control.version_numbers(wanted):
+        _version_row(db, namespace, path, number)
+    current = _traffic(db, namespace, path)
+    if current.policy == wanted:
+        return current
+    run = _change_control.canary_run(current, wanted, endpoint.active_version)
+    if current.canary_id is not None and run[0] != current.canary_id:
+        _drop_reports(db, namespace, path, current.canary_id)
+    _write_traffic(db, namespace, path, encoded, *run)
+    details = _change_control.traffic_details(wanted, current.policy)
+    _record(db, actor, Action.TRAFFIC_SET, namespace, path, details)
+    return _traffic(db, namespace, path)
+
+
+def _write_traffic(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    encoded_policy: str,
+    canary_id: str | None,
+    started_at: str | None,
+    verdict: str | None,
+) -> None:
+    db.execute(
+        "INSERT INTO traffic (namespace, path, policy, canary_id, canary_started_at, verdict,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, path) DO UPDATE SET"
+        " policy = excluded.policy, canary_id = excluded.canary_id,"
+        " canary_started_at = excluded.canary_started_at, verdict = excluded.verdict,"
+        " updated_at = excluded.updated_at",
+        (namespace, path, encoded_policy, canary_id, started_at, verdict, _stamp()),
+    )
+
+
+def _running_canary(db: sqlite3.Connection, namespace: str, path: str, canary_id: str) -> Traffic:
+    _endpoint_row(db, namespace, path)
+    current = _traffic(db, namespace, path)
+    _change_control.check_running(current, canary_id)
+    return current
+
+
+def _end_canary(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    canary_id: str,
+    outcome: CanaryEnd,
+    actor: str,
+    verdict: str | None,
+) -> Traffic:
+    current = _running_canary(db, namespace, path, canary_id)
+    candidate = current.policy.candidate
+    assert candidate is not None
+    previous = _endpoint(_endpoint_row(db, namespace, path)).active_version
+    if outcome is CanaryEnd.PROMOTED:
+        db.execute(
+            "UPDATE endpoints SET active_version = ?, updated_at = ?"
+            " WHERE namespace = ? AND path = ?",
+            (_checks.version_number(candidate), _stamp(), namespace, path),
+        )
+    _, encoded = _change_control.policy(_change_control.without_candidate(current.policy))
+    kept_verdict = verdict if verdict is not None else _change_control.encoded_verdict(current)
+    _write_traffic(db, namespace, path, encoded, None, None, kept_verdict)
+    _drop_reports(db, namespace, path, canary_id)
+    details = _change_control.end_details(current, previous, verdict)
+    _record(db, actor, Action(outcome.value), namespace, path, details)
+    return _traffic(db, namespace, path)
+
+
+def _drop_reports(db: sqlite3.Connection, namespace: str, path: str, canary_id: str) -> None:
+    db.execute(
+        "DELETE FROM canary_reports WHERE namespace = ? AND path = ? AND canary_id = ?",
+        (namespace, path, canary_id),
+    )
+
+
+def _record_verdict(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    canary_id: str,
+    verdict: str,
+    actor: str,
+) -> Traffic:
+    current = _running_canary(db, namespace, path, canary_id)
+    row = _traffic_row(db, namespace, path)
+    assert row is not None
+    if not _change_control.verdict_changed(row["verdict"], json.loads(verdict)):
+        return current
+    db.execute(
+        "UPDATE traffic SET verdict = ? WHERE namespace = ? AND path = ?",
+        (verdict, namespace, path),
+    )
+    details = {"canary_id": canary_id, "verdict": json.loads(verdict)}
+    _record(db, actor, Action.CANARY_VERDICT, namespace, path, details)
+    return _traffic(db, namespace, path)
+
+
+def _drop_traffic(db: sqlite3.Connection, namespace: str, path: str) -> None:
+    for table in ("traffic", "canary_reports"):
+        # Table names come from this module, never from a caller.
+        db.execute(f"DELETE FROM {table} WHERE namespace = ? AND path = ?", (namespace, path))
+
+
+def _labels(db: sqlite3.Connection, namespace: str, path: str) -> dict[str, VersionId]:
+    rows = db.execute(
+        "SELECT label, number FROM version_labels WHERE namespace = ? AND path = ? ORDER BY label",
+        (namespace, path),
+    ).fetchall()
+    return {row["label"]: _checks.version_id(row["number"]) for row in rows}
+
+
+def _set_label(
+    db: sqlite3.Connection,
+    namespace: str,
+    path: str,
+    label: str,
+    number: int | None,
+    actor: str,
+) -> dict[str, VersionId]:
+    _endpoint_row(db, namespace, path)
+    current = _labels(db, namespace, path).get(label)
+    if number is None:
+        if current is None:
+            raise NotFound(f"{namespace}{path} has no label {label!r}")
+        db.execute(
+            "DELETE FROM version_labels WHERE namespace = ? AND path = ? AND label = ?",
+            (namespace, path, label),
+        )
+        _record(
+            db,
+            actor,
+            Action.VERSION_UNLABELLED,
+            namespace,
+            path,
+            {"label": label, "previous": current},
+        )
+        return _labels(db, namespace, path)
+    version = _version(_version_row(db, namespace, path, number))
+    if current == version.id:
+        return _labels(db, namespace, path)
+    db.execute(
+        "INSERT INTO version_labels (namespace, path, label, number) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (namespace, path, label) DO UPDATE SET number = excluded.number",
+        (namespace, path, label, number),
+    )
+    details: dict[str, object] = {"label": label, "version": version.id, "previous": current}
+    _record(db, actor, Action.VERSION_LABELLED, namespace, path, details)
+    return _labels(db, namespace, path)
 
 
 def _try_lease(db: sqlite3.Connection, key: str, holder: str, ttl_seconds: float) -> bool:

@@ -1,8 +1,10 @@
 """The management REST API under /admin/v1."""
 
+from host.admin import _history as _history  # registers its routes on admin_api
 from host.admin import _quotas as _quotas  # registers its routes on admin_api
 from host.admin import _services as _services  # registers its routes on admin_api
 from host.admin import _stats as _stats  # registers its routes on admin_api
+from host.admin import _traffic as _traffic  # registers its routes on admin_api
 from host.admin._api import admin_api
 from host.admin._auth import principal
 from host.admin._inputs import MAX_SOURCE_BYTES

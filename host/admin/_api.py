@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from quart import Blueprint, Response, g, request
 from quart_schema import DataSource, tag, validate_querystring, validate_request, validate_response
 from quart_schema.pydantic import File
@@ -13,7 +15,10 @@ from host.admin._auth import principal, principal_for
 from host.admin._inputs import Config, Message, Method, NamespaceName, Source, VersionName
 from host.admin._paths import check_namespace, normalise_path
 from host.admin._uploads import accept_upload, namespace_quotas
-from host.errors import Forbidden, HostError
+from host.admin._versions import promote_if_candidate, resolve_version, two_decimals
+from host.build_inputs import MAX_FILES_BYTES, BuildInputs
+from host.errors import Forbidden, HostError, TooLarge
+from host.http_errors import validation_message
 from host.logs import get_logger
 from host.routing import module_kind_of
 from host.state import host_state
@@ -61,6 +66,10 @@ class VersionOut(BaseModel):
     created_at: datetime
     has_source: bool
     active: bool = False
+    labels: list[str] = Field(default_factory=list)
+    build: dict[str, Any] | None = Field(
+        default=None, description="What it was built from: entry, SDK, runtime, git, files."
+    )
 
 
 class VersionList(BaseModel):
@@ -73,6 +82,16 @@ class UploadForm(BaseModel):
     language: str | None = Field(default=None, max_length=16)
     message: Message = ""
     activate: bool = True
+    build: File | None = Field(
+        default=None, description="JSON: the build's inputs (scripthost deploy sends them)."
+    )
+    canary: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Make the new version the canary for this percentage of devices"
+        " instead of activating it.",
+    )
 
 
 class UploadOut(BaseModel):
@@ -143,7 +162,12 @@ def endpoint_out(endpoint: Endpoint) -> EndpointOut:
     )
 
 
-def version_out(version: Version, active_version: str | None) -> VersionOut:
+def version_out(
+    version: Version,
+    active_version: str | None,
+    labels: dict[str, str] | None = None,
+    build: dict[str, Any] | None = None,
+) -> VersionOut:
     return VersionOut(
         id=version.id,
         language=version.language,
@@ -153,6 +177,8 @@ def version_out(version: Version, active_version: str | None) -> VersionOut:
         created_at=version.created_at,
         has_source=version.source is not None,
         active=version.id == active_version,
+        labels=sorted(label for label, named in (labels or {}).items() if named == version.id),
+        build=build,
     )
 
 
@@ -224,7 +250,21 @@ async def list_versions(namespace: str, path: str) -> VersionList:
     registry = host_state().registry
     endpoint = await registry.get_endpoint(namespace, path)
     versions = await registry.list_versions(namespace, path)
-    return VersionList(versions=[version_out(v, endpoint.active_version) for v in versions])
+    labels = await registry.labels(namespace, path)
+    builds = await registry.list_builds(namespace, path)
+    return VersionList(
+        versions=[
+            version_out(v, endpoint.active_version, labels, _without_files(builds.get(v.id)))
+            for v in versions
+        ]
+    )
+
+
+def _without_files(info: Any) -> dict[str, Any] | None:
+    """Build info for a listing: the file names, not each file's digest."""
+    if info is None:
+        return None
+    return {**info, "files": sorted(info.get("files") or {})}
 
 
 @admin_api.post(ENDPOINT_ROUTE + "/-/versions")
@@ -244,9 +284,29 @@ async def upload_version(namespace: str, path: str, data: UploadForm) -> tuple[U
         message=data.message,
         activate=data.activate,
         actor=caller.name,
+        build=None if data.build is None else build_inputs(data.build.read()),
+        canary=None if data.canary is None else two_decimals(data.canary),
     )
-    out = UploadOut(version=version.id, module_hash=version.module_hash, active=data.activate)
+    active = data.activate and data.canary is None
+    out = UploadOut(version=version.id, module_hash=version.module_hash, active=active)
     return out, 201
+
+
+class BadBuild(HostError):
+    status = 400
+    code = "bad_build"
+
+
+def build_inputs(document: bytes) -> BuildInputs:
+    """The build inputs an upload carries, refused whole if any part is out of bounds."""
+    # JSON escaping can double the files' size, and no more.
+    if len(document) > 2 * MAX_FILES_BYTES + 65_536:
+        raise TooLarge(f"a build's files add up to at most {MAX_FILES_BYTES} bytes")
+    try:
+        return BuildInputs.model_validate(json.loads(document))
+    except ValueError as error:
+        message = validation_message(error) if isinstance(error, ValidationError) else str(error)
+        raise BadBuild(f"build: {message}") from None
 
 
 @admin_api.get(ENDPOINT_ROUTE + "/-/versions/<version>/source")
@@ -255,7 +315,10 @@ async def upload_version(namespace: str, path: str, data: UploadForm) -> tuple[U
 async def version_source(namespace: str, path: str, version: str) -> SourceOut:
     namespace, path = target(namespace, path)
     principal_for(namespace)
-    found = await host_state().registry.get_version(namespace, path, version)
+    registry = host_state().registry
+    found = await registry.get_version(
+        namespace, path, await resolve_version(registry, namespace, path, version)
+    )
     if found.source is None:
         raise NoSource(f"version {version} was uploaded without source")
     return SourceOut(version=found.id, language=found.language, source=found.source)
@@ -266,14 +329,19 @@ async def version_source(namespace: str, path: str, version: str) -> SourceOut:
 @validate_request(ActivateIn)
 @validate_response(EndpointOut)
 async def activate_version(namespace: str, path: str, data: ActivateIn) -> EndpointOut:
-    """Make any version of the endpoint the active one (a rollback when it is older)."""
+    """Make any version (or label) of the endpoint the active one (a rollback when it is
+    older); activating a running canary's candidate promotes it."""
     namespace, path = target(namespace, path)
     caller = principal_for(namespace)
     state = host_state()
-    version = await state.registry.get_version(namespace, path, data.version)
+    version_id = await resolve_version(state.registry, namespace, path, data.version)
+    version = await state.registry.get_version(namespace, path, version_id)
     # Warm this host before traffic moves; other hosts warm on the change feed.
     await state.cache.get(version.module_hash, module_kind_of(version.language))
-    endpoint = await state.registry.activate(namespace, path, data.version, actor=caller.name)
+    if await promote_if_candidate(state.registry, namespace, path, version_id, caller.name):
+        endpoint = await state.registry.get_endpoint(namespace, path)
+    else:
+        endpoint = await state.registry.activate(namespace, path, version_id, actor=caller.name)
     await state.refresher.poll_once()
     return endpoint_out(endpoint)
 

@@ -10,7 +10,16 @@ from host.admin._auth import principal
 from host.observe import WINDOW_SECONDS
 from host.state import host_state
 
-_DEPLOY_ACTIONS = {"version.added", "version.activated", "endpoint.created", "endpoint.deleted"}
+_DEPLOY_ACTIONS = {
+    "version.added",
+    "version.activated",
+    "endpoint.created",
+    "endpoint.deleted",
+    "traffic.set",
+    "canary.promoted",
+    "canary.aborted",
+    "canary.rolled_back",
+}
 
 
 class Point(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import cast
 
+from host.admin._versions import start_canary
+from host.build_inputs import BuildInputs
 from host.errors import HostError, TooLarge
 from host.logs import get_logger
 from host.quotas import EndpointQuotas
@@ -24,6 +26,11 @@ class BadLanguage(HostError):
     code = "bad_language"
 
 
+class NoStableVersion(HostError):
+    status = 409
+    code = "no_stable_version"
+
+
 async def namespace_quotas(namespace: str) -> EndpointQuotas:
     registry = host_state().registry
     layers = (await registry.get_default_quotas(), (await registry.get_namespace(namespace)).quotas)
@@ -40,8 +47,11 @@ async def accept_upload(
     message: str,
     activate: bool,
     actor: str,
+    build: BuildInputs | None = None,
+    canary: float | None = None,
 ) -> Version:
-    """Check, compile, persist and record a module; activate it if asked.
+    """Check, compile, persist and record a module; activate it, or make it the canary
+    at `canary` percent, if asked.
 
     Order matters: the size and magic are checked first (cheap), then the
     module is compiled and its imports and exports checked, and only then is
@@ -49,7 +59,12 @@ async def accept_upload(
     and a refused upload leaves the registry as it was.
     """
     state = host_state()
-    await state.registry.get_endpoint(namespace, path)
+    endpoint = await state.registry.get_endpoint(namespace, path)
+    if canary is not None and endpoint.active_version is None:
+        raise NoStableVersion(
+            f"{namespace}{path} has no active version for a canary to be compared with:"
+            " deploy one without a canary first"
+        )
     limit = min(
         state.settings.max_upload_bytes, (await namespace_quotas(namespace)).max_module_bytes
     )
@@ -77,6 +92,7 @@ async def accept_upload(
         module_hash=module_hash,
         author=actor,
         message=message,
+        build=None if build is None else build.record(resolved_language),
     )
     log.info(
         "version uploaded",
@@ -87,7 +103,17 @@ async def accept_upload(
         actor=actor,
         bytes=len(module),
     )
-    if activate:
+    if canary is not None:
+        await start_canary(state.registry, namespace, path, version.id, canary, actor)
+        log.info(
+            "canary started",
+            namespace=namespace,
+            endpoint=path,
+            version=version.id,
+            percent=canary,
+            actor=actor,
+        )
+    elif activate:
         await state.registry.activate(namespace, path, version.id, actor=actor)
         log.info(
             "version activated", namespace=namespace, endpoint=path, version=version.id, actor=actor

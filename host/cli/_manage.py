@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from host.build import LANGUAGES, BuildError, build_cached
+from host.build_inputs import BuildInputs, collect
 from host.cli._options import parse_pairs, server_options
 from host.client import AdminClient, Document, ServerError, split_endpoint
 
@@ -53,6 +54,12 @@ def _split_target(_: click.Context, __: click.Parameter, value: str) -> tuple[st
 )
 @click.option("--no-activate", is_flag=True, help="Upload only; activate later.")
 @click.option(
+    "--canary",
+    type=click.FloatRange(0, 100),
+    metavar="PCT",
+    help="Make the new version the canary for PCT percent of devices instead of activating it.",
+)
+@click.option(
     "--if-changed",
     is_flag=True,
     help="Skip the upload when the active version already runs this exact module.",
@@ -66,14 +73,17 @@ def deploy(
     config: tuple[str, ...],
     methods: tuple[str, ...],
     no_activate: bool,
+    canary: float | None,
     if_changed: bool,
 ) -> None:
     """Upload ARTIFACT (a script to build, or a .wasm module) as a new version.
 
-    Creates the endpoint if it does not exist. Prints the new version id.
+    Creates the endpoint if it does not exist. Prints the new version id. A
+    script's version records every file it was built from, the SDK and
+    runtime versions, and the git commit of its work tree.
     """
     namespace, path = target
-    module, source, language = _module_and_source(artifact)
+    module, inputs, language = _module_and_inputs(artifact)
     settings = parse_pairs(config, "--config")
     with admin_client(server, token) as client:
         _ensure_endpoint(client, namespace, path, methods, settings)
@@ -86,12 +96,16 @@ def deploy(
             namespace,
             path,
             module,
-            source=source,
+            source=None if inputs is None else inputs.files[inputs.entry],
             language=language,
             message=message,
-            activate=not no_activate,
+            activate=not no_activate and canary is None,
+            build=None if inputs is None else inputs.model_dump(),
+            canary=canary,
         )
     state = "active" if version["active"] else "not active"
+    if canary is not None:
+        state = f"canary for {canary:g}% of devices"
     click.echo(f"{namespace}/{path}: {version['version']} ({state})", err=True)
     click.echo(version["version"])
 
@@ -104,16 +118,18 @@ def _active_version_running(
     return str(active["id"]) if active and active["module_hash"] == module_hash else None
 
 
-def _module_and_source(artifact: Path) -> tuple[bytes, str | None, str | None]:
+def _module_and_inputs(artifact: Path) -> tuple[bytes, BuildInputs | None, str | None]:
     language = LANGUAGES.get(artifact.suffix)
     if language is None:
         return artifact.read_bytes(), None, None
     click.echo(f"building {artifact} ...", err=True)
     try:
-        component = build_cached(artifact)
-    except BuildError as error:
+        inputs = collect(artifact)
+        imports = {name: text for name, text in inputs.files.items() if name != inputs.entry}
+        component = build_cached(artifact, imports=imports)
+    except (BuildError, ValueError) as error:
         raise click.ClickException(f"build failed: {error}") from None
-    return component.read_bytes(), artifact.read_text(), language
+    return component.read_bytes(), inputs, language
 
 
 def _ensure_endpoint(

@@ -81,6 +81,15 @@ _DEFAULTS = Settings()
     help="Seconds between polls of the registry's change feed.",
 )
 @click.option(
+    "--canary-interval",
+    "canary_interval_s",
+    type=click.FloatRange(min=0.1, max=60.0),
+    default=_DEFAULTS.canary_interval_s,
+    show_default=True,
+    help="Seconds between publishing this host's canary counts (and judging the canaries "
+    "whose analysis lease it holds).",
+)
+@click.option(
     "--cache-mb",
     type=click.IntRange(min=1),
     default=_DEFAULTS.cache_bytes // MiB,
@@ -124,6 +133,7 @@ def serve(
     queue_budget_ms: float | None,
     workers: int,
     refresh_interval_s: float,
+    canary_interval_s: float,
     response_cache_mb: int,
     cache_mb: int,
     max_upload_mb: int,
@@ -152,6 +162,7 @@ def serve(
             max_queue=max_queue,
             queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,
+            canary_interval_s=canary_interval_s,
             response_cache_bytes=response_cache_mb * MiB,
             cache_bytes=cache_mb * MiB,
             max_upload_bytes=max_upload_mb * MiB,

@@ -63,18 +63,29 @@ async function login(token) {
 }
 
 async function refresh() {
-  const [endpoints, stats, audit] = await Promise.all([
-    api('/endpoints'), api('/stats'), api('/audit?limit=50'),
+  const [endpoints, stats, audit, traffic] = await Promise.all([
+    api('/endpoints'), api('/stats'), api('/audit?limit=50'), api('/traffic'),
   ]);
-  renderEndpoints(endpoints.endpoints, stats);
+  renderEndpoints(endpoints.endpoints, stats, traffic.traffic);
   renderFailures(stats.recent_failures);
   renderEvents('#deploys', stats.deploys);
   renderEvents('#audit', audit.events);
   $('#host-load').textContent = `${stats.running} running, ${stats.queue_depth} queued on this host`;
+  if (state.endpoint) await renderTraffic(state.endpoint);
 }
 
-function renderEndpoints(endpoints, stats) {
+// An endpoint's canary and rules, in a word or two.
+function splitBadges(traffic) {
+  if (!traffic) return [];
+  const badges = [];
+  if (traffic.candidate) badges.push(el('span', { class: 'badge' }, `canary ${traffic.candidate} ${traffic.percent}%`));
+  if (traffic.rules.length) badges.push(el('span', { class: 'badge' }, `${traffic.rules.length} rule(s)`));
+  return badges;
+}
+
+function renderEndpoints(endpoints, stats, traffic) {
   const byKey = new Map(stats.endpoints.map((s) => [`${s.namespace}${s.path}`, s]));
+  const splits = new Map(traffic.map((t) => [`${t.namespace}${t.path}`, t]));
   const rows = endpoints.map((e) => {
     const key = `${e.namespace}${e.path}`;
     const s = byKey.get(key) ?? { series: [], outcomes: {}, error_rate: 0, breaker: 'closed' };
@@ -96,7 +107,7 @@ function renderEndpoints(endpoints, stats) {
       onclick: () => select(e),
     },
     el('td', {}, el('strong', {}, key), ' ', e.enabled ? '' : el('span', { class: 'badge bad' }, 'disabled')),
-    el('td', {}, e.active_version ?? '–'),
+    el('td', { 'data-testid': `active-${key}` }, e.active_version ?? '–', ' ', ...splitBadges(splits.get(key))),
     el('td', {}, sparkline(s.series.length ? s.series : [{ requests: 0, errors: 0 }])),
     el('td', { class: 'num', 'data-testid': `rps-${key}` }, fmt(s.rps)),
     el('td', { class: 'num' }, fmt(s.p50_ms, ' ms')),
@@ -112,9 +123,95 @@ function renderEndpoints(endpoints, stats) {
 
 async function select(endpoint) {
   state.selected = `${endpoint.namespace}${endpoint.path}`;
+  state.endpoint = endpoint;
   $('#detail').hidden = false;
   $('#detail-name').textContent = state.selected;
-  await Promise.all([renderVersions(endpoint), renderQuotas(endpoint)]);
+  await Promise.all([renderVersions(endpoint), renderQuotas(endpoint), renderTraffic(endpoint)]);
+}
+
+// Admins and the owning team may change an endpoint's traffic.
+const mayChange = (endpoint) => state.me.admin || state.me.namespaces.includes(endpoint.namespace);
+
+async function renderTraffic(endpoint) {
+  const url = endpointUrl(endpoint.namespace, endpoint.path);
+  const [traffic, canary, { versions }] = await Promise.all([
+    api(`${url}/-/traffic`), api(`${url}/-/canary`), api(`${url}/-/versions`),
+  ]);
+  if (state.endpoint !== endpoint) return; // another endpoint was selected meanwhile
+  const split = traffic.candidate
+    ? `${traffic.stable} for ${+(100 - traffic.percent).toFixed(2)}%, candidate ${traffic.candidate} for ${traffic.percent}% of devices`
+    : `${traffic.stable ?? 'no version'} for every device, no canary`;
+  $('#traffic-summary').textContent = `${split} (sticky on ${traffic.sticky_header})`;
+  $('#rules tbody').replaceChildren(...traffic.rules.map((rule, i) => el('tr', {},
+    el('td', {}, i + 1), el('td', {}, rule.header), el('td', {}, rule.values.join(', ')),
+    el('td', {}, rule.version))));
+  renderCanaryForm(endpoint, traffic, versions);
+  renderCanary(endpoint, canary);
+}
+
+function renderCanaryForm(endpoint, traffic, versions) {
+  const form = $('#canary-form');
+  form.hidden = !mayChange(endpoint) || Boolean(traffic.candidate) || !traffic.stable;
+  const candidates = versions.filter((v) => !v.active).map((v) => v.id);
+  const select = $('#canary-version');
+  const chosen = select.value;
+  select.replaceChildren(...candidates.map((id) => el('option', { value: id }, id)));
+  if (candidates.includes(chosen)) select.value = chosen;
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const body = { candidate: select.value, percent: Number($('#canary-percent').value) };
+    changeTraffic(endpoint, '', { method: 'PATCH', body: JSON.stringify(body) });
+  };
+}
+
+async function changeTraffic(endpoint, action, options) {
+  const url = `${endpointUrl(endpoint.namespace, endpoint.path)}/-/traffic${action}`;
+  try {
+    await api(url, options);
+    $('#traffic-result').textContent = 'Done; every host applies it within a refresh interval.';
+  } catch (error) {
+    $('#traffic-result').textContent = error.message;
+  }
+  await Promise.all([renderVersions(endpoint), renderTraffic(endpoint)]);
+}
+
+// The candidate beside the stable version over the same run, as the analysis judges it.
+function renderCanary(endpoint, canary) {
+  const last = canary.recorded;
+  $('#last-verdict').textContent = !canary.running && last
+    ? `The analysis' last verdict on ${last.candidate} (against ${last.stable}): ${last.verdict}`
+      + ` (${last.cause})${last.applied ? ', applied' : ''}. ${last.reasons.join('; ')}`
+    : '';
+  $('#canary').hidden = !canary.running;
+  if (!canary.running) return;
+  const { arms, checks, verdict, cause, reasons } = canary.analysis;
+  $('#canary-stable').textContent = `stable ${canary.stable}`;
+  $('#canary-candidate').textContent = `candidate ${canary.candidate}`;
+  $('#canary-verdict').replaceChildren(
+    el('span', { class: `badge ${verdict === 'rollback' ? 'bad' : verdict === 'promote' ? 'ok' : ''}` },
+      `${verdict} (${cause})`),
+    ` over ${canary.hosts} host(s)`);
+  const rows = [
+    ['Requests', (a) => a.requests], ['Failure rate', (a) => `${(a.failure_rate * 100).toFixed(1)}%`],
+    ['p50', (a) => fmt(a.p50_ms, ' ms')], ['p99', (a) => fmt(a.p99_ms, ' ms')],
+    ['Fuel p99', (a) => compact(a.fuel_p99)],
+    ['Memory p99', (a) => (a.memory_p99 ? `${(a.memory_p99 / 1048576).toFixed(1)} MiB` : '–')],
+  ];
+  $('#canary-arms tbody').replaceChildren(...rows.map(([name, value]) => el('tr', {},
+    el('th', {}, name),
+    el('td', { class: 'num', 'data-testid': `canary-stable-${name}` }, value(arms.stable)),
+    el('td', { class: 'num', 'data-testid': `canary-candidate-${name}` }, value(arms.candidate)))));
+  $('#canary-checks tbody').replaceChildren(...checks.map((c) => el('tr', {},
+    el('td', {}, c.metric), el('td', { class: 'num' }, fmt(c.stable)),
+    el('td', { class: 'num' }, fmt(c.candidate)), el('td', { class: 'num' }, c.limit),
+    el('td', {}, el('span', { class: `badge ${c.passed ? 'ok' : 'bad'}` }, c.passed ? 'pass' : 'fail')))));
+  $('#canary-reasons').replaceChildren(...reasons.map((reason) => el('li', {}, reason)));
+  $('#canary-actions').hidden = !mayChange(endpoint);
+  const end = (action) => () => changeTraffic(endpoint, `/${action}`, {
+    method: 'POST', body: JSON.stringify({ canary_id: canary.canary_id }),
+  });
+  $('#canary-promote').onclick = end('promote');
+  $('#canary-abort').onclick = end('abort');
 }
 
 async function renderVersions(endpoint) {

@@ -9,11 +9,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from host.cache import CompileEvent
+from host.canary import CanaryTallies
 from host.logs import get_logger
 from host.observe._metrics import Metrics
 from host.observe._window import EndpointWindow, Sample
 from host.protect import EndpointKey, Refusal
 from host.sandbox import RunResult
+from host.traffic import Selection
 
 log = get_logger("scripthost.request")
 compile_log = get_logger("scripthost.compile")
@@ -27,6 +29,8 @@ class Served:
     namespace: str
     path: str
     version: str | None
+    # How the version was chosen, when the endpoint has a traffic plan.
+    selection: Selection | None = None
 
     @property
     def key(self) -> EndpointKey:
@@ -38,6 +42,8 @@ class Observer:
         self.metrics = Metrics()
         self.windows: dict[EndpointKey, EndpointWindow] = {}
         self.failures: deque[dict[str, Any]] = deque(maxlen=_RECENT_FAILURES)
+        # What this host saw of each canary run, for the canary analysis.
+        self.canaries = CanaryTallies()
 
     def request(self, served: Served, request_id: str, result: RunResult, seconds: float) -> None:
         labels = {"namespace": served.namespace, "endpoint": served.path}
@@ -66,6 +72,16 @@ class Observer:
             result.peak_memory_bytes,
         )
         self._window(served.key).add(sample)
+        if served.selection is not None:
+            self.canaries.record(
+                served.key,
+                served.selection,
+                latency_ms=sample.latency_ms,
+                outcome=sample.outcome,
+                status=sample.status,
+                fuel=sample.fuel,
+                memory=sample.memory,
+            )
         if result.failure is not None:
             self._remember_failure(served, request_id, result)
         _log_request(served, request_id, result)

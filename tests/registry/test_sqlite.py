@@ -20,9 +20,11 @@ from registry import (
     Registry,
     RegistryUnavailable,
     SQLiteRegistry,
+    TrafficPolicy,
     open_registry,
 )
 from registry._blobs import BlobStore
+from registry._sqlite_db import SCHEMA_VERSION
 from tests.registry.sqlite_worker import SHARED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -158,12 +160,31 @@ async def test_a_database_from_a_newer_host_is_not_touched(data_dir: Path) -> No
         await open_registry(None, data_dir)
 
 
+# What each migration after the first creates, to take a database back to before it.
+_CREATED_BY = {
+    2: ("TABLE services",),
+    3: (
+        "TABLE traffic",
+        "TABLE canary_reports",
+        "TABLE version_labels",
+        "TABLE version_builds",
+        "INDEX events_by_endpoint",
+    ),
+}
+
+
+def downgrade(connection: sqlite3.Connection, to: int) -> None:
+    for number in range(SCHEMA_VERSION, to, -1):
+        for item in _CREATED_BY[number]:
+            connection.execute(f"DROP {item}")
+    connection.execute(f"PRAGMA user_version = {to}")
+
+
 async def test_a_database_of_an_older_host_is_migrated_in_place(data_dir: Path) -> None:
     """A schema-1 database (before the service catalogue) gains its table and keeps its data."""
     await (await open_registry(None, data_dir)).close()
     with raw(data_dir / "registry.sqlite3") as connection:
-        connection.execute("DROP TABLE services")
-        connection.execute("PRAGMA user_version = 1")
+        downgrade(connection, 1)
         connection.execute(
             "INSERT INTO endpoints VALUES ('team', '/feed', '[\"GET\"]', '{}', '{}', 1, NULL,"
             " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
@@ -177,7 +198,34 @@ async def test_a_database_of_an_older_host_is_migrated_in_place(data_dir: Path) 
     finally:
         await registry.close()
     with raw(data_dir / "registry.sqlite3") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_a_database_before_change_control_gains_it_and_keeps_its_versions(
+    data_dir: Path,
+) -> None:
+    registry = await open_registry(None, data_dir)
+    await registry.put_endpoint("team", "/feed", methods=["GET"], actor="ana")
+    module_hash = await registry.put_module(b"\0asm\x01\0\0\0")
+    for _ in range(2):
+        await registry.add_version(
+            "team", "/feed", language="js", module_hash=module_hash, author="ana"
+        )
+    await registry.activate("team", "/feed", "v1", actor="ana")
+    await registry.close()
+    with raw(data_dir / "registry.sqlite3") as connection:
+        downgrade(connection, 2)
+
+    registry = await open_registry(None, data_dir)
+    try:
+        assert [v.id for v in await registry.list_versions("team", "/feed")] == ["v2", "v1"]
+        traffic = await registry.set_traffic("team", "/feed", TrafficPolicy("v2", 10), actor="ana")
+        assert traffic.canary_id is not None
+        assert await registry.set_label("team", "/feed", "first", "v1", actor="ana") == {
+            "first": "v1"
+        }
+    finally:
+        await registry.close()
 
 
 async def test_a_truncated_artifact_is_corrupt(registry: Registry, data_dir: Path) -> None:

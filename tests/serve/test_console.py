@@ -155,3 +155,52 @@ def test_the_console_fetches_nothing_from_anywhere_else(
     paths = {url.removeprefix(console_host.url).split("?")[0] for url in fetched}
     assert {"/console/", "/console/console.css", "/console/console.js", "/admin/v1/stats"} <= paths
     assert [url for url in fetched if not url.startswith(f"{console_host.url}/")] == []
+
+
+def editions_served(host: HostProcess, devices: int) -> set[str]:
+    """What each of `devices` devices gets: the second edition says so, the first does not."""
+    with host.device() as device:
+        answers = [
+            device.get("/tv/home", params={"user": "42"}, headers={"x-device-id": f"d{n}"})
+            for n in range(devices)
+        ]
+    assert {answer.status_code for answer in answers} == {200}
+    return {answer.json().get("edition", "v1") for answer in answers}
+
+
+def test_a_team_runs_a_canary_from_start_to_promote(console_host: HostProcess, page: Page) -> None:
+    console_host.cli("rollback", "tv/home", "--to", "v1")
+    log_in(page, console_host, TV_TOKEN, "tv-team")
+    page.get_by_test_id("endpoint-tv/home").click()
+    summary = page.get_by_test_id("traffic-summary")
+    expect(summary).to_contain_text("v1 for every device, no canary")
+    expect(page.locator("#canary")).to_be_hidden()
+
+    page.select_option("#canary-version", "v2")
+    page.fill("#canary-percent", "50")
+    page.click("#canary-form button[type=submit]")
+    expect(summary).to_contain_text("v1 for 50%, candidate v2 for 50% of devices")
+    expect(page.get_by_test_id("active-tv/home")).to_have_text("v1 canary v2 50%")
+    assert editions_served(console_host, 40) == {"v1", "v2"}
+
+    # The live comparison: both versions' requests, counted by the analysis, side by side.
+    expect(page.get_by_test_id("canary-stable-Requests")).to_have_text(
+        re.compile("^[1-9]"), timeout=15_000
+    )
+    expect(page.get_by_test_id("canary-candidate-Requests")).to_have_text(re.compile("^[1-9]"))
+    expect(page.locator("#canary-stable")).to_have_text("stable v1")
+    expect(page.locator("#canary-candidate")).to_have_text("candidate v2")
+    # 40 requests are fewer than the default minimum sample: the verdict is to wait.
+    expect(page.get_by_test_id("canary-verdict")).to_contain_text("hold (collecting)")
+    expect(page.locator("#canary-reasons")).to_contain_text("of 100 requests")
+
+    page.click("#canary-promote")
+    expect(summary).to_contain_text("v2 for every device, no canary")
+    expect(page.get_by_test_id("active-tv/home")).to_have_text("v2")
+    expect(page.locator("#canary")).to_be_hidden()
+    expect(page.get_by_test_id("last-verdict")).to_contain_text(
+        "The analysis' last verdict on v2 (against v1): hold (collecting)"
+    )
+    expect(page.locator("#versions")).to_contain_text("v2 active")
+    assert editions_served(console_host, 40) == {"v2"}
+    expect(page.locator("#audit li", has_text="canary.promoted")).to_contain_text("by tv-team")

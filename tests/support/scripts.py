@@ -13,6 +13,8 @@ HOME_V2_JS = _OWN / "home_v2.js"
 REACH_JS = _OWN / "reach.js"
 HEADERS_JS = _OWN / "headers.js"
 FETCH_JS = _OWN / "fetch.js"
+FLAKY_JS = _OWN / "flaky.js"
+MULTI_JS = _OWN / "multi" / "greet.js"
 TITLES_JS = REPO_ROOT / "examples" / "titles-js" / "titles.js"
 TITLES_PY = REPO_ROOT / "examples" / "titles-py" / "titles.py"
 _ADVERSARIAL_JS = REPO_ROOT / "tests" / "sandbox" / "scripts" / "js"
@@ -24,6 +26,7 @@ DEPLOYED: dict[str, Path] = {
     "reach": REACH_JS,
     "headers": HEADERS_JS,
     "fetch": FETCH_JS,
+    "flaky": FLAKY_JS,
     "titles-js": TITLES_JS,
     "titles-py": TITLES_PY,
     **{name: _ADVERSARIAL_JS / f"{name}.js" for name in ("throw", "loop")},
