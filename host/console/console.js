@@ -237,9 +237,21 @@ async function renderVersions(endpoint) {
   }
   $('#diff-button').onclick = async () => {
     const [a, b] = await Promise.all([$('#diff-from').value, $('#diff-to').value]
-      .map((id) => api(`${url}/-/versions/${id}/source`)));
-    $('#diff').replaceChildren(...lineDiff(a.source.split('\n'), b.source.split('\n')));
+      .map((id) => api(`${url}/-/versions/${id}/files`)));
+    $('#diff').replaceChildren(...filesDiff(a.files, b.files));
   };
+}
+
+// Every file of the two versions that differs, each under its name.
+function filesDiff(before, after) {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const changed = names.filter((name) => before[name] !== after[name]);
+  if (changed.length === 0) return [el('div', {}, 'no differences')];
+  return changed.flatMap((name) => [
+    el('div', { class: 'file', 'data-testid': `diff-file-${name}` },
+      name in before ? (name in after ? name : `${name} (removed)`) : `${name} (new)`),
+    ...lineDiff((before[name] ?? '').split('\n'), (after[name] ?? '').split('\n')),
+  ]);
 }
 
 // The longest common subsequence of lines, as +/- lines (sources are small).

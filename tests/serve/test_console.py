@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from playwright.sync_api import Page, Route, expect
 
 from host.build import REPO_ROOT
 from tests.support.hosts import ADMIN_TOKEN, TV_TOKEN, HostProcess, example_backends
-from tests.support.scripts import EXAMPLE_JS, HOME_V2_JS
+from tests.support.scripts import EXAMPLE_JS, HOME_V2_JS, MULTI_JS
 
 ARTIFACTS = REPO_ROOT / ".build" / "test-artifacts"
 
@@ -120,6 +121,25 @@ def test_an_admin_edits_quotas_then_sees_the_failure_and_the_audit_log(
     audit = page.locator("#audit")
     expect(audit).to_contain_text("endpoint.quotas_set")
     expect(audit.locator("li", has_text="endpoint.quotas_set")).to_contain_text("by api-team")
+
+
+def test_the_diff_shows_every_file_that_changed(
+    console_host: HostProcess, page: Page, tmp_path: Path
+) -> None:
+    work = tmp_path / "multi"
+    shutil.copytree(MULTI_JS.parent, work)
+    console_host.cli("deploy", str(work / MULTI_JS.name), "--endpoint", "tv/greet")
+    helper = work / "lib" / "format.js"
+    helper.write_text(helper.read_text().replace("Hello, ${name}!", "Hi ${name}"))
+    console_host.cli("deploy", str(work / MULTI_JS.name), "--endpoint", "tv/greet")
+
+    log_in(page, console_host, TV_TOKEN, "tv-team")
+    page.get_by_test_id("endpoint-tv/greet").click()
+    page.click("#diff-button")
+    # Only the helper changed: the diff names it, and not the entry file.
+    expect(page.locator("#diff .file")).to_have_text(["lib/format.js"])
+    expect(page.locator("#diff .del")).to_contain_text(["Hello, ${name}!"])
+    expect(page.locator("#diff .add")).to_contain_text(["Hi ${name}"])
 
 
 def test_a_team_reads_quotas_but_cannot_edit_them(console_host: HostProcess, page: Page) -> None:
