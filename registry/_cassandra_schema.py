@@ -52,6 +52,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS {ks}.artifacts (module_hash text, fingerprint text,"
         " sha256 text, size bigint, chunks int, PRIMARY KEY ((module_hash, fingerprint)))",
     ),
+    # 2: a bundle's version names the runtime that runs it.
+    ("ALTER TABLE {ks}.versions ADD runtime text",),
 )
 
 

@@ -22,7 +22,7 @@ from registry.errors import Conflict, RegistryUnavailable
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE endpoints (
@@ -81,6 +81,12 @@ CREATE TABLE leases (
     expires_at REAL NOT NULL   -- unix time
 );
 """
+# Each migration takes a database from the schema before it to its own number.
+_MIGRATIONS = {
+    1: _SCHEMA,
+    # A bundle's version names the runtime that runs it.
+    2: "ALTER TABLE versions ADD COLUMN runtime TEXT;",
+}
 
 
 class Database:
@@ -168,8 +174,9 @@ def _migrate(connection: sqlite3.Connection) -> None:
         raise RegistryUnavailable(
             f"the registry database has schema {version}; this host knows up to {SCHEMA_VERSION}"
         )
-    for statement in _statements(_SCHEMA):
-        connection.execute(statement)
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in _statements(_MIGRATIONS[number]):
+            connection.execute(statement)
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -88,8 +88,13 @@ class Registry(Protocol):
         author: str,
         message: str = "",
         source: str | None = None,
+        runtime: ModuleHash | None = None,
     ) -> Version:
-        """Record an immutable version; its module must already be stored (put_module)."""
+        """Record an immutable version; its module must already be stored (put_module).
+
+        A bundle's version names the runtime that runs it, a module stored like
+        any other (NotFound if it is not); `module_hash` is then the bundle's.
+        """
         ...
 
     async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version: ...

@@ -139,13 +139,15 @@ class SQLiteRegistry:
         author: str,
         message: str = "",
         source: str | None = None,
+        runtime: ModuleHash | None = None,
     ) -> Version:
         namespace, path = _checks.target(namespace, path)
         _checks.language(language)
         _checks.module_hash(module_hash)
         _checks.name(author, "author")
-        if not await self.has_module(module_hash):
-            raise NotFound(f"no module {module_hash}: put_module it first")
+        for stored in (module_hash, *_checks.optional_runtime(runtime)):
+            if not await self.has_module(stored):
+                raise NotFound(f"no module {stored}: put_module it first")
         fields = {
             "namespace": namespace,
             "path": path,
@@ -154,6 +156,7 @@ class SQLiteRegistry:
             "author": author,
             "message": message,
             "source": source,
+            "runtime": runtime,
         }
         return await self._db.write(lambda db: _add_version(db, fields))
 
@@ -377,17 +380,12 @@ def _add_version(db: sqlite3.Connection, fields: Mapping[str, str | None]) -> Ve
     ).fetchone()[0]
     db.execute(
         "INSERT INTO versions (namespace, path, number, language, module_hash, author,"
-        " message, source, created_at) VALUES (:namespace, :path, :number, :language,"
-        " :module_hash, :author, :message, :source, :now)",
+        " message, source, created_at, runtime) VALUES (:namespace, :path, :number, :language,"
+        " :module_hash, :author, :message, :source, :now, :runtime)",
         {**fields, "number": number, "now": _stamp()},
     )
     version = _version(_version_row(db, namespace, path, number))
-    details = {
-        "version": version.id,
-        "language": version.language,
-        "module_hash": version.module_hash,
-        "message": version.message,
-    }
+    details = _checks.version_details(version)
     _record(db, version.author, Action.VERSION_ADDED, namespace, path, details)
     return version
 
@@ -550,6 +548,7 @@ def _version(row: sqlite3.Row) -> Version:
         message=row["message"],
         created_at=_time(row["created_at"]),
         source=row["source"],
+        runtime=row["runtime"],
     )
 
 

@@ -23,6 +23,7 @@ from registry import (
     open_registry,
 )
 from registry._blobs import BlobStore
+from registry._sqlite_db import _MIGRATIONS
 from tests.registry.sqlite_worker import SHARED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -156,6 +157,35 @@ async def test_a_database_from_a_newer_host_is_not_touched(data_dir: Path) -> No
 
     with pytest.raises(RegistryUnavailable, match="schema 99"):
         await open_registry(None, data_dir)
+
+
+async def test_a_database_of_the_first_schema_is_migrated_keeping_its_versions(
+    data_dir: Path,
+) -> None:
+    registry = await open_registry(None, data_dir)
+    module_hash = await registry.put_module(b"module")
+    await registry.close()
+    data_dir.joinpath("registry.sqlite3").unlink()
+    with raw(data_dir / "registry.sqlite3") as connection:
+        connection.executescript(_MIGRATIONS[1])
+        connection.execute(
+            "INSERT INTO versions VALUES ('team', '/feed', 1, 'js', ?, 'ana', '', NULL, ?)",
+            (module_hash, "2026-01-01T00:00:00+00:00"),
+        )
+        connection.execute("PRAGMA user_version = 1")
+
+    registry = await open_registry(None, data_dir)
+    try:
+        await registry.put_endpoint("team", "/feed", methods=["GET"], actor="ana")
+        [old] = await registry.list_versions("team", "/feed")
+        assert (old.module_hash, old.runtime) == (module_hash, None)
+        bundle = await registry.put_module(b"bundle")
+        new = await registry.add_version(
+            "team", "/feed", language="js", module_hash=bundle, author="a", runtime=module_hash
+        )
+        assert (new.id, new.runtime) == ("v2", module_hash)
+    finally:
+        await registry.close()
 
 
 async def test_a_truncated_artifact_is_corrupt(registry: Registry, data_dir: Path) -> None:
