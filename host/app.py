@@ -21,6 +21,7 @@ from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
 from host.device import serve_device_request
+from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.protect import FairGate, Guards, LoadShedder
@@ -181,6 +182,8 @@ async def open_host_state(settings: Settings) -> HostState:
         engine, registry, settings.artifact_dir, settings.cache_capacity, observer.compiled
     )
     gate = FairGate(settings.workers)
+    sandbox = Sandbox(engine, workers=settings.workers)
+    loader = Loader(cache, registry, sandbox.runtimes)
     _watch(observer, cache, gate)
     routes = RouteTable()
     shedder = LoadShedder(
@@ -191,14 +194,15 @@ async def open_host_state(settings: Settings) -> HostState:
         settings=settings,
         registry=registry,
         engine=engine,
-        sandbox=Sandbox(engine, workers=settings.workers),
+        sandbox=sandbox,
         cache=cache,
+        loader=loader,
         gateway=BackendGateway(settings.catalogue),
         routes=routes,
         refresher=RouteRefresher(
             registry,
             routes,
-            cache,
+            loader,
             settings.default_quotas,
             settings.catalogue,
             settings.refresh_interval_s,

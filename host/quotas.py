@@ -30,6 +30,7 @@ QUOTA_NAMES: dict[str, tuple[str, int]] = {
     "burst": ("requests a burst may take above rps; 0: one second's worth", 0),
     "reuse": ("requests one instance may serve; 1: a fresh instance each", 1),
     "max_module_bytes": ("module size, per upload in the namespace", 1),
+    "max_bundle_bytes": ("script bundle size, per upload in the namespace", 1),
     "max_endpoints": ("endpoints per namespace", 1),
 }
 
@@ -41,6 +42,8 @@ class EndpointQuotas:
     rps: int = 0
     burst: int = 0
     max_module_bytes: int = 32 * MiB
+    # A bundle is evaluated by every fresh instance: its size is per-request work.
+    max_bundle_bytes: int = 1 * MiB
     max_endpoints: int = 1000
 
     def resolve(self, overrides: Mapping[str, int]) -> EndpointQuotas:

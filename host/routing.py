@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from host.backends import Catalogue
-from host.cache import ModuleCache
 from host.limits import Limits
+from host.loader import ModuleSource
 from host.logs import get_logger
 from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind
@@ -52,6 +52,11 @@ def module_kind_of(language: str) -> ModuleKind:
     return ModuleKind.JAVY if language == "javy" else ModuleKind.COMPONENT
 
 
+def version_kind(version: Version) -> ModuleKind:
+    """What runs a version: a bundle on its runtime, or its module by itself."""
+    return ModuleKind.BUNDLE if version.runtime is not None else module_kind_of(version.language)
+
+
 @dataclass
 class RouteTable:
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
@@ -73,7 +78,7 @@ class RouteRefresher:
         self,
         registry: Registry,
         table: RouteTable,
-        cache: ModuleCache,
+        cache: ModuleSource,
         default_quotas: EndpointQuotas,
         catalogue: Catalogue,
         interval_s: float,
@@ -160,7 +165,7 @@ class RouteRefresher:
             enabled=endpoint.enabled and namespace.enabled,
             version=version.id if version else None,
             module_hash=version.module_hash if version else None,
-            kind=module_kind_of(version.language) if version else ModuleKind.COMPONENT,
+            kind=version_kind(version) if version else ModuleKind.COMPONENT,
             config=dict(endpoint.config),
             quotas=self._default_quotas.resolve(quotas),
             allowed_services=self._catalogue.allowed_for(endpoint.namespace, endpoint.path),

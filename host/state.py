@@ -9,6 +9,7 @@ from quart import current_app
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
+from host.loader import Loader
 from host.observe import Observer
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
@@ -26,6 +27,7 @@ class HostState:
     engine: SandboxEngine
     sandbox: Sandbox
     cache: ModuleCache
+    loader: Loader
     gateway: BackendGateway
     routes: RouteTable
     refresher: RouteRefresher

@@ -1,6 +1,7 @@
 """The management REST API under /admin/v1."""
 
 from host.admin import _quotas as _quotas  # registers its routes on admin_api
+from host.admin import _runtimes as _runtimes  # registers its routes on admin_api
 from host.admin import _stats as _stats  # registers its routes on admin_api
 from host.admin._api import admin_api
 

@@ -13,7 +13,7 @@ from host.admin._auth import principal, principal_for
 from host.admin._paths import check_namespace, normalise_path
 from host.admin._uploads import accept_upload, check_endpoint_count
 from host.logs import get_logger
-from host.routing import module_kind_of
+from host.routing import version_kind
 from host.state import host_state
 from registry import AuditEvent, Endpoint, Version
 
@@ -54,6 +54,8 @@ class VersionOut(BaseModel):
     created_at: datetime
     has_source: bool
     active: bool = False
+    # The SHA-256 of the runtime a bundle runs on; null for a module that runs by itself.
+    runtime: str | None = None
 
 
 class VersionList(BaseModel):
@@ -140,6 +142,7 @@ def version_out(version: Version, active_version: str | None) -> VersionOut:
         created_at=version.created_at,
         has_source=version.source is not None,
         active=version.id == active_version,
+        runtime=version.runtime,
     )
 
 
@@ -258,7 +261,7 @@ async def activate_version(namespace: str, path: str, data: ActivateIn) -> Endpo
     state = host_state()
     version = await state.registry.get_version(namespace, path, data.version)
     # Warm this host before traffic moves; other hosts warm on the change feed.
-    await state.cache.get(version.module_hash, module_kind_of(version.language))
+    await state.loader.get(version.module_hash, version_kind(version))
     endpoint = await state.registry.activate(namespace, path, data.version, actor=caller.name)
     await state.refresher.poll_once()
     return endpoint_out(endpoint)
@@ -294,6 +297,10 @@ class CacheOut(BaseModel):
     local_loads: int
     registry_loads: int
     compiles: int
+    # Bundles in memory, loaded from the registry, and prepared by a runtime here.
+    bundles: int = 0
+    bundle_loads: int = 0
+    prepares: int = 0
 
 
 class HostOut(BaseModel):
@@ -341,6 +348,9 @@ async def host_info() -> HostOut:
             local_loads=stats.local_loads,
             registry_loads=stats.registry_loads,
             compiles=stats.compiles,
+            bundles=len(state.loader),
+            bundle_loads=state.loader.stats.bundle_loads,
+            prepares=state.loader.stats.prepares,
         ),
         sandbox_in_flight=state.sandbox.in_flight,
         open_breakers=[f"{ns}{path}" for ns, path in state.guards.open_breakers()],

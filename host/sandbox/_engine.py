@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 from wasmtime import component as wc
+
+if TYPE_CHECKING:
+    from host.sandbox._runtime import ScriptOnRuntime
 
 # The epoch advances every tick; a request's wall-clock deadline is a whole
 # number of ticks, so this is the resolution of `timeout`.
@@ -20,12 +24,16 @@ EPOCH_TICK_SECONDS = 0.005
 
 _CORE_MODULE_HEADER = b"\0asm\x01\x00\x00\x00"
 _COMPONENT_HEADER = b"\0asm\x0d\x00\x01\x00"
+# Any version: the bundle reader refuses formats it does not know by name.
+_BUNDLE_HEADER = b"SCRIPTHOST-BUNDLE "
 
 
 class ModuleKind(StrEnum):
     COMPONENT = "component"
     # A core WASI command module following the Javy contract (stdin -> stdout).
     JAVY = "javy"
+    # A script bundle, run by a shared language runtime (see _runtime.py).
+    BUNDLE = "bundle"
 
 
 class InvalidModule(ValueError):
@@ -37,6 +45,8 @@ def module_kind(wasm: bytes) -> ModuleKind:
         return ModuleKind.COMPONENT
     if wasm.startswith(_CORE_MODULE_HEADER):
         return ModuleKind.JAVY
+    if wasm.startswith(_BUNDLE_HEADER):
+        return ModuleKind.BUNDLE
     raise InvalidModule("not a WebAssembly module or component (bad magic number or version)")
 
 
@@ -45,7 +55,7 @@ class CompiledModule:
     """A module compiled for this engine; cheap to instantiate many times."""
 
     kind: ModuleKind
-    code: wc.Component | wasmtime.Module
+    code: wc.Component | wasmtime.Module | ScriptOnRuntime
     module_hash: str
 
 
@@ -97,6 +107,8 @@ class SandboxEngine:
     def compile(self, wasm: bytes) -> CompiledModule:
         """Compile with Cranelift (seconds for a real component: never on the request path)."""
         kind = module_kind(wasm)
+        if kind is ModuleKind.BUNDLE:
+            raise InvalidModule("a bundle is not compiled: it runs on its runtime")
         try:
             code: wc.Component | wasmtime.Module = (
                 wc.Component(self.engine, wasm)
@@ -108,6 +120,7 @@ class SandboxEngine:
         return CompiledModule(kind, code, module_hash(wasm))
 
     def serialize(self, module: CompiledModule) -> bytes:
+        assert isinstance(module.code, wc.Component | wasmtime.Module), "bundles are not compiled"
         return bytes(module.code.serialize())
 
     def load_artifact(self, kind: ModuleKind, path: Path, module_hash_: str) -> CompiledModule:

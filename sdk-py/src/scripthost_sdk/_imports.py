@@ -139,9 +139,10 @@ def _version_test(test: ast.expr, python: tuple[int, ...]) -> bool | None:
     if not (is_version_info and compare and isinstance(right, ast.Tuple)):
         return None
     wanted = [e.value for e in right.elts if isinstance(e, ast.Constant)]
-    if len(wanted) != len(right.elts) or not all(isinstance(n, int) for n in wanted):
+    numbers = tuple(n for n in wanted if isinstance(n, int))
+    if len(numbers) != len(right.elts):
         return None
-    return compare(version, tuple(int(n) for n in wanted))
+    return compare(version, numbers)
 
 
 def _depends_on_environment(test: ast.expr) -> bool:
