@@ -159,12 +159,13 @@ def build_cached(source: Path, cache_dir: Path = BUILD_CACHE_DIR) -> Path:
     A build takes 10-30 s, so tests, benchmarks and `make run` share one cache
     keyed by everything the script's bundle holds (the script, the files it
     imports, the runtime, so the SDK and the WIT). A script that cannot be
-    bundled is built every time.
+    bundled (it needs what only a component can hold) is keyed by every
+    script file next to it and the SDK.
     """
     try:
         key = _bundle_digest(source)
     except BuildError:
-        return build_script(source, cache_dir / "unbundled" / f"{source.stem}.wasm")
+        key = _folder_digest(source)
     target = cache_dir / f"{source.stem}-{source.suffix[1:]}-{key}.wasm"
     with _lock_for(target):
         if not target.exists():
@@ -183,6 +184,14 @@ def _bundle_digest(source: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="scripthost-key-") as scratch:
         bundle = build_bundle(source, Path(scratch) / "key.bundle")
         return hashlib.sha256(bundle.read_bytes()).hexdigest()[:16]
+
+
+def _folder_digest(source: Path) -> str:
+    digest = hashlib.sha256(_sdk_digest(language_of(source)).encode())
+    for path in sorted(source.parent.glob(f"*{source.suffix}")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return "f" + digest.hexdigest()[:15]
 
 
 def _sdk_digest(language: str) -> str:

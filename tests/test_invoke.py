@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from host.build import REPO_ROOT, build_all_cached
+from host.build import REPO_ROOT, build_all_cached, build_bundle
 
 SCRIPTHOST = str(Path(sys.executable).parent / "scripthost")
 EXAMPLES = {
@@ -108,4 +108,36 @@ def test_an_invalid_module_is_one_readable_error(tmp_path: Path) -> None:
     completed = invoke(garbage)
     assert completed.returncode == 1
     assert completed.stderr.startswith("Error: ")
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("language", sorted(EXAMPLES))
+def test_a_bundle_runs_through_invoke_on_the_runtime_built_here(
+    example_backend: str, tmp_path: Path, language: str
+) -> None:
+    bundle = build_bundle(EXAMPLES[language], tmp_path / "home.bundle")
+    completed = invoke(
+        bundle,
+        "--request",
+        str(REPO_ROOT / "examples" / "request.json"),
+        f"--backend=profile={example_backend}/profile",
+        f"--backend=recommendations={example_backend}/recommendations",
+        "--config",
+        "greeting=Hello",
+    )
+    assert completed.returncode == 0, completed.stderr
+    printed = json.loads(completed.stdout)
+    assert printed["outcome"] == "ok"
+    assert json.loads(printed["response"]["body"])["greeting"] == "Hello, Ada!"
+
+
+def test_a_bundle_whose_runtime_was_not_built_here_is_one_readable_error(tmp_path: Path) -> None:
+    bundle = build_bundle(EXAMPLES["js"], tmp_path / "home.bundle")
+    magic, header, payload = bundle.read_text().split("\n", 2)
+    named = json.loads(header)
+    named["runtime"]["sha256"] = "ab" * 32
+    bundle.write_text(f"{magic}\n{json.dumps(named)}\n{payload}")
+    completed = invoke(bundle)
+    assert completed.returncode == 1
+    assert "was not built here" in completed.stderr
     assert "Traceback" not in completed.stderr

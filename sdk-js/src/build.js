@@ -15,7 +15,7 @@ import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_FILE, LINES_MARKER } from './runtime-names.js';
+import { BUNDLE_FILE, LINES_MARKER, functionSource } from './bundle-payload.js';
 import { mapFrame, tableInstaller } from './source-lines.js';
 
 const SDK_SRC = dirname(fileURLToPath(import.meta.url));
@@ -133,7 +133,6 @@ const bundleOptions = { format: 'esm', external: [SDK_MODULE] };
 // in these forms, one statement each, imports on one line.
 const IMPORT_STATEMENT = /^import\s+(?:([\w$]+)\s*,?\s*)?(?:\*\s*as\s+([\w$]+)|\{([^}]*)\})?\s*(?:from\s*)?("[^"\n]*");$/gm;
 const EXPORT_STATEMENT = /^export\s*\{([^}]*)\};$/gm;
-const AsyncFunction = (async () => {}).constructor;
 
 /**
  * esbuild's ES module output as the body of the function the runtime calls
@@ -155,7 +154,7 @@ export function functionBody(esm) {
     })
     .replace(EXPORT_STATEMENT, (_, names) => `module.exports = {${names.replace(/([\w$]+)\s+as\s+([\w$]+)/g, '$2: $1')}};`);
   try {
-    new AsyncFunction('require', 'module', 'exports', `"use strict";${body}`);
+    (0, eval)(functionSource(body));
   } catch (failure) {
     throw new BuildError(`the bundle cannot run as a script body: ${failure.message}`);
   }

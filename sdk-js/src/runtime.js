@@ -8,7 +8,7 @@ import { beginRequest } from './globals.js';
 import { toGuestError } from './guest-error.js';
 import * as sdk from './index.js';
 import { serve } from './serve.js';
-import { BUNDLE_FILE, LINES_MARKER } from './runtime-names.js';
+import { BUNDLE_FILE, functionSource, splitPayload } from './bundle-payload.js';
 import { installLazyTable, mapFrame } from './source-lines.js';
 
 const SDK_MODULE = '@scripthost/sdk';
@@ -49,17 +49,8 @@ async function scripthostEvaluate(payload) {
   return serve(module.exports.handle);
 }
 
-export function splitPayload(payload) {
-  const at = payload.lastIndexOf(LINES_MARKER);
-  if (at === -1) return { code: payload, tableText: null };
-  return { code: payload.slice(0, at), tableText: payload.slice(at + LINES_MARKER.length) };
-}
-
-// The code is an ES module's, made a function body by the build: strict, and
-// async so that top-level await works. The wrapper shares the first line with
-// the code, so line numbers are the bundle's own.
 function compile(code) {
-  return (0, eval)(`(async function (require, module, exports) {"use strict";${code}\n})\n//# sourceURL=${BUNDLE_FILE}`);
+  return (0, eval)(functionSource(code));
 }
 
 function requireFromScript(name) {
@@ -67,8 +58,10 @@ function requireFromScript(name) {
   throw new Error(`cannot require ${JSON.stringify(name)}: a bundle holds every module it imports except ${SDK_MODULE}`);
 }
 
+// Compiling runs none of the code, so a SyntaxError is about the bundle's own
+// lines (SpiderMonkey names the file that called eval for some, not the bundle).
 function describeCompileError(thrown, tableText) {
-  if (!(thrown instanceof SyntaxError) || thrown.fileName !== BUNDLE_FILE) return String(thrown);
+  if (!(thrown instanceof SyntaxError) || !thrown.lineNumber) return String(thrown);
   const table = tableText === null ? undefined : JSON.parse(tableText);
   const where = mapFrame(`${BUNDLE_FILE}:${thrown.lineNumber}:${thrown.columnNumber}`, table);
   return `${where}: ${thrown}`;

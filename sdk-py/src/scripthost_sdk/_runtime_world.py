@@ -25,6 +25,16 @@ from scripthost_sdk._http import Request, Response
 _LOADER_FILES = (_script.__file__ or "_script.py", __file__)
 
 _handler: _runtime.Handler | None = None
+# While a bundle is compiled, opening a file is refused instead of trapping:
+# CPython reads a file for the text of a SyntaxError, and the runtime has no
+# filesystem (every attempt would end the instance). Outside `prepare` an
+# attempt traps as in any component, and is reported as an ABI violation.
+_refusing_files = False
+
+
+def refuse_files_while_preparing(event: str, args: tuple[object, ...]) -> None:
+    if _refusing_files and event == "open":
+        raise PermissionError("the runtime has no filesystem")
 
 
 def handle_with_script(request: Request) -> Response:
@@ -49,6 +59,7 @@ def load_world() -> type:
     _abi.install(_guest.WitAbi())
     _traceback.hide_frames_of(is_loader_frame)
     _traceback.remember_sources_from(bundle_sources)
+    sys.addaudithook(refuse_files_while_preparing)
     # Everything so far lives in the snapshot: the collector need never visit it.
     gc.freeze()
 
@@ -64,11 +75,15 @@ def load_world() -> type:
                 ) from None
 
         def prepare(self, payload: str) -> bytes:
+            global _refusing_files
+            _refusing_files = True
             try:
                 return _script.prepare(payload, lambda name: name in sys.modules)
             except _script.BundleRejected as rejected:
                 raise Err(str(rejected)) from None
             except BaseException as exc:
                 raise Err(f"the runtime could not prepare the bundle: {exc!r}") from None
+            finally:
+                _refusing_files = False
 
     return WitWorld
