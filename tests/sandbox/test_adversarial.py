@@ -105,6 +105,6 @@ async def test_python_file_and_socket_attempts_are_refused_as_abi_violations(
 ) -> None:
     for query in ("", "via=socket"):
         request = ScriptRequest("GET", "/", query, request_id="escape")
-        result = await run_once(sandbox, load("py", "escape"), request)
+        result = await run_once(sandbox, load("py", "escape", "component"), request)
         assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
         assert "no access to" in result.failure_message
