@@ -13,16 +13,7 @@ import click
 from host.backends import Catalogue
 from host.build import BUNDLE_SUFFIX, BuildError, build_bundle, build_script
 from host.cli._options import parse_pairs
-from host.invoke import invoke, read_request_file, result_document
-from host.sandbox import (
-    BundleRejected,
-    InvalidBundle,
-    InvalidModule,
-    Limits,
-    MiB,
-    RuntimeRejected,
-    SandboxEngine,
-)
+from host.limits import Limits, MiB
 
 DEFAULT_LIMITS = Limits()
 DEFAULT_CACHE_DIR = Path(
@@ -108,6 +99,16 @@ def invoke_command(
     Exits 0 when the script produced a response, 1 with the failure class on
     stderr otherwise.
     """
+    # Imported here: wasmtime costs `build` and the other commands their start-up.
+    from host.invoke import invoke, read_request_file, result_document
+    from host.sandbox import (
+        BundleRejected,
+        InvalidBundle,
+        InvalidModule,
+        RuntimeRejected,
+        SandboxEngine,
+    )
+
     try:
         catalogue = Catalogue.from_pairs(backends)
     except ValueError as error:
