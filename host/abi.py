@@ -81,7 +81,7 @@ class ScriptSource:
     payload and what the runtime's `prepare` made of it at deploy."""
 
     payload: str
-    prepared: bytes
+    prepared: str
 
 
 @dataclass(slots=True)
@@ -307,7 +307,7 @@ def _script_bundle(store: Any) -> str:
     return script.payload
 
 
-def _script_prepared(store: Any) -> bytes:
+def _script_prepared(store: Any) -> str:
     script = _script_served()
     charge_fuel(store, HOST_CALL_FUEL + len(script.prepared))
     return script.prepared

@@ -118,7 +118,7 @@ class Loader:
         self.stats.prepares += 1
         await self._store.put_module(data)
         await self._store.put_artifact(
-            bundle.bundle_hash, prepared_key(bundle.runtime.sha256), prepared
+            bundle.bundle_hash, prepared_key(bundle.runtime.sha256), prepared.encode()
         )
         self._remember(on_runtime(runtime, bundle, prepared))
         return bundle
@@ -165,16 +165,17 @@ class Loader:
             assert isinstance(runtime.code, wc.Component)
             prepared = await asyncio.to_thread(self._runtimes.prepare, runtime.code, bundle.payload)
             self.stats.prepares += 1
-            await self._store.put_artifact(bundle_hash, key, prepared)
+            await self._store.put_artifact(bundle_hash, key, prepared.encode())
         self.stats.bundle_loads += 1
         return on_runtime(runtime, bundle, prepared)
 
-    async def _stored_prepared(self, bundle_hash: str, key: str) -> bytes | None:
+    async def _stored_prepared(self, bundle_hash: str, key: str) -> str | None:
         try:
-            return await self._store.get_artifact(bundle_hash, key)
+            stored = await self._store.get_artifact(bundle_hash, key)
         except CorruptBlob as error:
             log.warning("corrupt prepared bundle ignored", bundle=bundle_hash, error=str(error))
             return None
+        return None if stored is None else stored.decode()
 
     async def _single_flight(
         self, key: str, load: Callable[[], Awaitable[CompiledModule]]

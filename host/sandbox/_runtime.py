@@ -53,7 +53,7 @@ class ScriptOnRuntime:
         return len(self.script.payload) + len(self.script.prepared)
 
 
-def on_runtime(runtime: CompiledModule, bundle: Bundle, prepared: bytes) -> CompiledModule:
+def on_runtime(runtime: CompiledModule, bundle: Bundle, prepared: str) -> CompiledModule:
     """The module that serves a bundle: its runtime, with the bundle to hand over."""
     assert isinstance(runtime.code, wc.Component)
     script = ScriptSource(bundle.payload, prepared)
@@ -105,7 +105,7 @@ class RuntimeRunner:
         context.script = script.script
         return self._components.run(script.runtime, request, context)
 
-    def prepare(self, runtime: wc.Component, payload: str, endpoint: str = "") -> bytes:
+    def prepare(self, runtime: wc.Component, payload: str, endpoint: str = "") -> str:
         """What `runtime` makes of a bundle's payload; BundleRejected when it refuses it."""
         context = RequestContext(
             request_id="prepare",
@@ -132,7 +132,6 @@ class RuntimeRunner:
                 f"the runtime failed while preparing the bundle: {failure.outcome}: "
                 f"{failure.failure_message}"
             ) from None
-        # result<list<u8>, string>: wasmtime-py tells the cases apart by type.
-        if isinstance(returned, str):
-            raise BundleRejected(returned[:_PREPARE_ERROR_LIMIT])
-        return bytes(returned)
+        if returned.tag == "err":
+            raise BundleRejected(str(returned.payload)[:_PREPARE_ERROR_LIMIT])
+        return str(returned.payload)

@@ -15,7 +15,7 @@ import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_FILE, LINES_MARKER, functionSource } from './bundle-payload.js';
+import { BUNDLE_FILE, HEADER_LINES, LINES_MARKER, compileBody } from './bundle-payload.js';
 import { mapFrame, tableInstaller } from './source-lines.js';
 
 const SDK_SRC = dirname(fileURLToPath(import.meta.url));
@@ -72,7 +72,8 @@ export async function buildBundle({ sourcePath, outPath, runtimePath }) {
   const runtime = runtimeId(await readFile(runtimePath));
   const entry = `export { handle } from ${JSON.stringify(source)};`;
   const bundled = await bundle(entry, source, join(dirname(source), BUNDLE_FILE), bundleOptions);
-  const { code, lineTable } = { ...bundled, code: functionBody(bundled.code) };
+  const code = functionBody(bundled.code);
+  const lineTable = { ...bundled.lineTable, lines: [...Array(HEADER_LINES).fill(null), ...bundled.lineTable.lines] };
   const files = lineTable.sources.filter((file) => file !== ENTRY_FILE);
   const header = { runtime, entry: basename(source), files };
   const file = `${BUNDLE_MAGIC}\n${JSON.stringify(header)}\n${code}${LINES_MARKER}${JSON.stringify(lineTable)}\n`;
@@ -140,6 +141,7 @@ const EXPORT_STATEMENT = /^export\s*\{([^}]*)\};$/gm;
  * the exports an assignment to `module.exports`, each on the lines the
  * statement had, so the line table still holds. (CommonJS output would carry
  * esbuild's interop helpers, which cost every instance that evaluates them.)
+ * A script with top-level await runs in an async function the body returns.
  */
 export function functionBody(esm) {
   const body = esm
@@ -153,12 +155,16 @@ export function functionBody(esm) {
       return bindings.length ? bindings.join(' ') : `${required};`;
     })
     .replace(EXPORT_STATEMENT, (_, names) => `module.exports = {${names.replace(/([\w$]+)\s+as\s+([\w$]+)/g, '$2: $1')}};`);
-  try {
-    (0, eval)(functionSource(body));
-  } catch (failure) {
-    throw new BuildError(`the bundle cannot run as a script body: ${failure.message}`);
+  const failures = [];
+  for (const candidate of [body, `return (async () => {${body}\n})();`]) {
+    try {
+      compileBody(candidate);
+      return candidate;
+    } catch (failure) {
+      failures.push(failure);
+    }
   }
-  return body;
+  throw new BuildError(`the bundle cannot run as a script body: ${failures[0].message}`);
 }
 
 async function bundle(entry, scriptPath, bundlePath, formatOptions) {

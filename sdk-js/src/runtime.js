@@ -8,7 +8,7 @@ import { beginRequest } from './globals.js';
 import { toGuestError } from './guest-error.js';
 import * as sdk from './index.js';
 import { serve } from './serve.js';
-import { BUNDLE_FILE, functionSource, splitPayload } from './bundle-payload.js';
+import { BUNDLE_FILE, compileBody, splitPayload } from './bundle-payload.js';
 import { installLazyTable, mapFrame } from './source-lines.js';
 
 const SDK_MODULE = '@scripthost/sdk';
@@ -33,11 +33,11 @@ export async function handle(raw) {
 export function prepare(payload) {
   const { code, tableText } = splitPayload(payload);
   try {
-    compile(code);
+    compileBody(code);
   } catch (thrown) {
     throw describeCompileError(thrown, tableText);
   }
-  return new Uint8Array();
+  return '';
 }
 
 /** The script's `handle` wrapped by the SDK (named so stacks can be cut here). */
@@ -45,12 +45,10 @@ async function scripthostEvaluate(payload) {
   const { code, tableText } = splitPayload(payload);
   if (tableText !== null) installLazyTable(BUNDLE_FILE, () => JSON.parse(tableText));
   const module = { exports: {} };
-  await compile(code)(requireFromScript, module, module.exports);
+  const pending = compileBody(code)(requireFromScript, module, module.exports);
+  // Only a script with top-level await returns a promise; awaiting nothing costs a turn.
+  if (pending !== undefined) await pending;
   return serve(module.exports.handle);
-}
-
-function compile(code) {
-  return (0, eval)(functionSource(code));
 }
 
 function requireFromScript(name) {
@@ -59,7 +57,7 @@ function requireFromScript(name) {
 }
 
 // Compiling runs none of the code, so a SyntaxError is about the bundle's own
-// lines (SpiderMonkey names the file that called eval for some, not the bundle).
+// lines (SpiderMonkey names the calling file for some, not the bundle).
 function describeCompileError(thrown, tableText) {
   if (!(thrown instanceof SyntaxError) || !thrown.lineNumber) return String(thrown);
   const table = tableText === null ? undefined : JSON.parse(tableText);

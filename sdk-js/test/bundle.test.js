@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE_FILE, LINES_MARKER, functionSource, splitPayload } from '../src/bundle-payload.js';
+import { BUNDLE_FILE, HEADER_LINES, LINES_MARKER, compileBody, splitPayload } from '../src/bundle-payload.js';
 import { BUNDLE_MAGIC, BuildError, buildBundle, functionBody } from '../src/build.js';
 import { originalLocation } from '../src/source-lines.js';
 
@@ -38,7 +38,7 @@ async function evaluate(payload, sdk) {
   const { code } = splitPayload(payload);
   const module = { exports: {} };
   const require = (name) => (name === '@scripthost/sdk' ? sdk : assert.fail(`require(${name})`));
-  await (0, eval)(functionSource(code))(require, module, module.exports);
+  await compileBody(code)(require, module, module.exports);
   return module.exports;
 }
 
@@ -61,6 +61,14 @@ test('an ES module becomes a function body, line for line', () => {
   assert.match(body, /^module\.exports = \{\n {2}handle: helper\n\};$/m);
 });
 
+test('a script with top-level await runs in an async function the body returns', async () => {
+  const body = functionBody('const n = await Promise.resolve(2);\nexport { n as handle };\n');
+  assert.match(body, /^return \(async \(\) => \{const n = await/);
+  const module = { exports: {} };
+  await compileBody(body)(() => ({}), module, module.exports);
+  assert.equal(module.exports.handle, 2);
+});
+
 test('what cannot be a function body is a build error', () => {
   assert.throws(() => functionBody('export default 1;\n'), BuildError);
 });
@@ -78,7 +86,8 @@ test('a bundle names its runtime, lists its files and holds a line table', async
   assert.deepEqual(result.files.sort(), header.files);
   const { code, tableText } = splitPayload(payload);
   const table = JSON.parse(tableText);
-  const lineOf = (text) => code.split('\n').findIndex((line) => line.includes(text)) + 1;
+  // As the engine counts them: the lines of the function it wraps the body in come first.
+  const lineOf = (text) => code.split('\n').findIndex((line) => line.includes(text)) + 1 + HEADER_LINES;
   assert.equal(table.file, BUNDLE_FILE);
   assert.equal(originalLocation(BUNDLE_FILE, lineOf('return x * 2'), table), 'lib/twice.js:2');
   assert.equal(originalLocation(BUNDLE_FILE, lineOf('json(twice(21))'), table), 'home.js:4');

@@ -74,7 +74,7 @@ def load_world() -> type:
                     "exception", f"scripthost_sdk internal error: {exc!r}"
                 ) from None
 
-        def prepare(self, payload: str) -> bytes:
+        def prepare(self, payload: str) -> str:
             global _refusing_files
             _refusing_files = True
             try:

@@ -5,7 +5,8 @@ script needs that the runtime does not hold (its own files, pure-Python
 packages), each with its source. `prepare` runs when the bundle is deployed:
 it compiles every module with the runtime's own CPython (bytecode is specific
 to the interpreter that made it), checks that every import is met, and
-returns the code objects, marshalled, which the host stores. `load` runs in
+returns the code objects, marshalled (as base64 text, which crosses the ABI
+in one copy), which the host stores. `load` runs in
 each fresh instance: it makes those code objects importable and imports the
 entry module, with no parsing or compiling left to do.
 
@@ -16,10 +17,11 @@ call it directly on the host.
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import importlib
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import json
 import marshal
 import sys
@@ -90,7 +92,7 @@ def read_payload(payload: str) -> Payload:
     return Payload(entry, modules)
 
 
-def prepare(payload: str, available: Callable[[str], bool]) -> bytes:
+def prepare(payload: str, available: Callable[[str], bool]) -> str:
     """The bundle's modules compiled and marshalled; BundleRejected if it cannot run here.
 
     `available(name)`: whether the runtime already holds module `name`.
@@ -119,7 +121,7 @@ def prepare(payload: str, available: Callable[[str], bool]) -> bytes:
         (module.name, module.file, module.package, compile(tree, module.file, "exec"))
         for module, tree in trees
     ]
-    return marshal.dumps((bundle.entry, codes))
+    return base64.b64encode(marshal.dumps((bundle.entry, codes))).decode("ascii")
 
 
 def parse(module: BundledModule) -> ast.Module:
@@ -130,9 +132,9 @@ def parse(module: BundledModule) -> ast.Module:
         raise BundleRejected(f"{where}: {type(error).__name__}: {error.msg}") from None
 
 
-def load(prepared: bytes) -> ModuleType:
+def load(prepared: str) -> ModuleType:
     """Make the prepared modules importable and run the entry module."""
-    entry, codes = marshal.loads(prepared)
+    entry, codes = marshal.loads(binascii.a2b_base64(prepared))
     finder = BundleFinder({name: (file, package, code) for name, file, package, code in codes})
     if len(codes) > 1:
         sys.meta_path.insert(0, finder)
@@ -162,9 +164,8 @@ class BundleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if found is None:
             return None
         file, package, _ = found
-        spec = importlib.util.spec_from_loader(fullname, self, origin=file, is_package=package)
-        if spec is not None:
-            spec.has_location = True
+        spec = importlib.machinery.ModuleSpec(fullname, self, origin=file, is_package=package)
+        spec.has_location = True
         return spec
 
     def exec_module(self, module: ModuleType) -> None:
