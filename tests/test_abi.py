@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+import wasmtime
+from wasmtime import component as wc
+
 from host.abi import LINE_OVERHEAD_BYTES, GuestLogLine, RequestContext
-from host.sandbox import Limits
+from host.sandbox import Limits, SandboxEngine
+from host.sandbox._component import component_linker
 
 
 def context(log_bytes: int) -> RequestContext:
@@ -30,3 +35,25 @@ def test_a_line_costs_its_text_and_fields() -> None:
     request = context(log_bytes=LINE_OVERHEAD_BYTES + 10)
     assert request.take_output(GuestLogLine("info", "12345", {"ab": "cde"}))
     assert not request.take_output(GuestLogLine("info", "", {}))
+
+
+@pytest.mark.parametrize(("version", "links"), [("0.1.0", True), ("0.1.1", True), ("0.2.0", False)])
+def test_components_built_against_any_0_1_release_link(
+    sandbox_engine: SandboxEngine, version: str, links: bool
+) -> None:
+    # As scripts deployed before 0.1.1 import the ABI: the host provides 0.1.1.
+    component = wc.Component(
+        sandbox_engine.engine,
+        wasmtime.wat2wasm(
+            f'(component (import "scripthost:abi/config@{version}" (instance'
+            ' (export "get-all" (func (result (list (tuple string string))))))))'
+        ),
+    )
+    store = wasmtime.Store(sandbox_engine.engine)
+    store.set_wasi(wasmtime.WasiConfig())
+    linker = component_linker(sandbox_engine.engine)
+    if links:
+        linker.instantiate(store, component)
+    else:
+        with pytest.raises(wasmtime.WasmtimeError, match=r"config@0\.2\.0"):
+            linker.instantiate(store, component)
