@@ -25,7 +25,7 @@ from pathlib import Path
 
 from wasmtime import component as wc
 
-from bench.sandbox_overhead import context, percentile
+from bench.sandbox_overhead import REQUEST, SCRIPTS, context, percentile
 from host.abi import ABI_VERSION
 from host.build import REPO_ROOT, build_all_cached, build_bundle, runtime_component
 from host.sandbox import (
@@ -33,21 +33,12 @@ from host.sandbox import (
     Limits,
     Sandbox,
     SandboxEngine,
-    ScriptRequest,
     on_runtime,
     parse_bundle,
 )
 
 RESULTS = REPO_ROOT / "bench" / "results"
-SCRIPTS = {
-    "js hello": REPO_ROOT / "tests" / "sandbox" / "scripts" / "js" / "ok.js",
-    "python hello": REPO_ROOT / "tests" / "sandbox" / "scripts" / "py" / "ok.py",
-    "js home example": REPO_ROOT / "examples" / "home-js" / "home.js",
-    "python home example": REPO_ROOT / "examples" / "home-py" / "home.py",
-}
 SIZES_KB = (1, 20, 200)
-# No `user` parameter: the examples answer 400 without a backend call.
-REQUEST = ScriptRequest("GET", "/home", "", [("accept", "application/json")], b"", "bench/home")
 LIMITS = Limits(fuel=20_000_000_000, timeout_ms=30_000)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +21,7 @@ from wasmtime import component as wc
 
 from host.abi import ABI_VERSION
 from host.cache import ArtifactStore, ModuleCache
+from host.flights import SingleFlight
 from host.limits import MiB
 from host.logs import get_logger
 from host.sandbox import (
@@ -88,7 +88,7 @@ class Loader:
         self._capacity_bytes = capacity_bytes
         self._bundles: OrderedDict[str, CompiledModule] = OrderedDict()
         self._bytes = 0
-        self._loading: dict[str, asyncio.Future[CompiledModule]] = {}
+        self._flights: SingleFlight[str, CompiledModule] = SingleFlight()
         self._checked_runtimes: set[str] = set()
         self.stats = LoaderStats()
 
@@ -102,14 +102,18 @@ class Loader:
         if found is not None:
             self._bundles.move_to_end(module_hash)
             return found
-        return await self._single_flight(module_hash, lambda: self._load(module_hash))
+        return await self._flights.run(module_hash, lambda: self._load(module_hash))
 
     async def accept_bundle(self, data: bytes, endpoint: str) -> Bundle:
         """Check a bundle uploaded for `endpoint`, prepare it in its runtime and store both.
 
-        Nothing is stored unless the bundle is one its runtime accepts.
+        Nothing is stored unless the bundle is one its runtime accepts. A bundle
+        this host holds already (deployed again, or to another endpoint) was
+        stored and prepared before.
         """
         bundle = parse_bundle(data, ABI_VERSION)
+        if bundle.bundle_hash in self._bundles:
+            return bundle
         runtime = await self.runtime(bundle)
         assert isinstance(runtime.code, wc.Component)
         prepared = await asyncio.to_thread(
@@ -167,7 +171,9 @@ class Loader:
             self.stats.prepares += 1
             await self._store.put_artifact(bundle_hash, key, prepared.encode())
         self.stats.bundle_loads += 1
-        return on_runtime(runtime, bundle, prepared)
+        loaded = on_runtime(runtime, bundle, prepared)
+        self._remember(loaded)
+        return loaded
 
     async def _stored_prepared(self, bundle_hash: str, key: str) -> str | None:
         try:
@@ -176,26 +182,6 @@ class Loader:
             log.warning("corrupt prepared bundle ignored", bundle=bundle_hash, error=str(error))
             return None
         return None if stored is None else stored.decode()
-
-    async def _single_flight(
-        self, key: str, load: Callable[[], Awaitable[CompiledModule]]
-    ) -> CompiledModule:
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[CompiledModule] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            module = await load()
-            self._remember(module)
-            future.set_result(module)
-            return module
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # a failure nobody else awaited is not "never retrieved"
-            raise
-        finally:
-            del self._loading[key]
 
     def _remember(self, module: CompiledModule) -> None:
         if module.module_hash in self._bundles:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from host.build import build_bundle
-from tests.support.hosts import TV_TOKEN, HostProcess, example_backends
+from tests.support.hosts import TV_TOKEN, HostProcess, example_backends, hosts_sharing_sqlite
 
 MULTI_PY = Path(__file__).parents[1] / "sandbox" / "scripts" / "multi" / "py"
 
@@ -164,14 +164,7 @@ def test_a_bundle_for_an_unknown_or_newer_runtime_is_refused_and_nothing_stored(
 def test_a_second_host_serves_a_new_bundle_compiling_nothing(
     tmp_path: Path, example_backend: str, script: Path
 ) -> None:
-    shared_registry = f"sqlite:///{tmp_path / 'shared' / 'registry.db'}"
-    (tmp_path / "shared").mkdir()
-    backends = example_backends(example_backend)
-    first, second = (
-        HostProcess(tmp_path / name, backends=backends, registry_url=shared_registry).start()
-        for name in ("a", "b")
-    )
-    try:
+    with hosts_sharing_sqlite(tmp_path, example_backends(example_backend)) as (first, second):
         first.cli("deploy", str(script), "--endpoint", "tv/one")
         compiled_runtime = first.host_info()["cache"]
         other = script.with_name("other.py")
@@ -187,6 +180,3 @@ def test_a_second_host_serves_a_new_bundle_compiling_nothing(
         assert (cache["compiles"], cache["prepares"]) == (0, 0)
         assert (cache["registry_loads"], cache["bundle_loads"]) == (1, 2)
         assert said(second, "/tv/one") == "HI!"
-    finally:
-        first.stop()
-        second.stop()
