@@ -24,6 +24,7 @@ _OPTIONS: dict[str, tuple[str, int]] = {
     "burst": ("burst", 1),
     "reuse": ("reuse", 1),
     "module_mb": ("max_module_bytes", MiB),
+    "bundle_kb": ("max_bundle_bytes", 1024),
     "endpoints": ("max_endpoints", 1),
 }
 

@@ -1,6 +1,6 @@
 // Build a script for the host, in one of two forms:
 // - a bundle (the default): the script, its relative imports and npm packages
-//   as one CommonJS source (esbuild) with a line table, naming the shared
+//   as one function body (esbuild) with a line table, naming the shared
 //   runtime that runs it; a few KB, built in well under a second;
 // - a component: the same bundled together with the SDK behind a generated
 //   entry, then snapshotted into its own engine (componentize-js).

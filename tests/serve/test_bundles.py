@@ -161,6 +161,18 @@ def test_a_bundle_for_an_unknown_or_newer_runtime_is_refused_and_nothing_stored(
     assert refused.json()["error"] == "not_a_runtime"
 
 
+def test_the_namespace_bundle_quota_caps_a_bundles_size(host: HostProcess, script: Path) -> None:
+    host.cli("quota", "tv", "--bundle-kb", "4")
+    refused = host.cli("deploy", str(script), "--endpoint", "tv/multi", check=False)
+    assert refused.returncode == 1
+    assert "413 too_large: bundles in 'tv' may be at most 4096 bytes" in refused.stderr
+    with host.admin() as admin:
+        assert admin.get("/endpoints/tv/multi/-/versions").json()["versions"] == []
+
+    host.cli("quota", "tv", "--clear", "max_bundle_bytes")
+    assert host.cli("deploy", str(script), "--endpoint", "tv/multi").stdout.strip() == "v1"
+
+
 def test_a_second_host_serves_a_new_bundle_compiling_nothing(
     tmp_path: Path, example_backend: str, script: Path
 ) -> None:
