@@ -6,7 +6,6 @@
 //   entry, then snapshotted into its own engine (componentize-js).
 // `buildRuntime` builds that shared runtime: the engine, the SDK and
 // runtime.js, which evaluates a bundle in each fresh instance.
-import { componentize } from '@bytecodealliance/componentize-js';
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -225,6 +224,8 @@ export function describeEsbuildFailure(failure, scriptPath) {
 }
 
 async function componentizeBundle(bundlePath, worldName, lineTable) {
+  // Loaded here: it takes Node a third of a second, which a bundle need not pay.
+  const { componentize } = await import('@bytecodealliance/componentize-js');
   try {
     const { component } = await componentize({
       sourcePath: bundlePath,
