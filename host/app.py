@@ -184,7 +184,7 @@ async def open_host_state(settings: Settings) -> HostState:
     gate = FairGate(settings.workers)
     sandbox = Sandbox(engine, workers=settings.workers)
     loader = Loader(cache, registry, sandbox.runtimes)
-    _watch(observer, cache, gate)
+    _watch(observer, cache, loader, gate)
     routes = RouteTable()
     shedder = LoadShedder(
         max_queue=settings.max_queue,
@@ -214,10 +214,10 @@ async def open_host_state(settings: Settings) -> HostState:
     )
 
 
-def _watch(observer: Observer, cache: ModuleCache, gate: FairGate) -> None:
+def _watch(observer: Observer, cache: ModuleCache, loader: Loader, gate: FairGate) -> None:
     """Gauges and cache counters are read when Prometheus scrapes, never pushed."""
     metrics = observer.metrics
-    metrics.watch_cache(lambda: dataclasses.asdict(cache.stats))
+    metrics.watch_cache(lambda: dataclasses.asdict(cache.stats) | dataclasses.asdict(loader.stats))
     metrics.queue_depth.set_function(lambda: gate.waiting)
     metrics.running.set_function(lambda: gate.running)
 

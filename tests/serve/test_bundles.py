@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import wasmtime
 
 from host.build import build_bundle
 from tests.support.hosts import TV_TOKEN, HostProcess, example_backends, hosts_sharing_sqlite
@@ -153,12 +154,18 @@ def test_a_bundle_for_an_unknown_or_newer_runtime_is_refused_and_nothing_stored(
         assert explanation in refused.json()["message"]
         assert stored(host) == before
 
-    # A component that is not a runtime is not taken for one.
+    # A component that is not a runtime is not taken for one, nor a runtime for an endpoint's.
     with host.admin() as admin:
         files = {"module": ("x.wasm", built["js"].read_bytes(), "application/wasm")}
         refused = admin.post("/runtimes", files=files)
     assert refused.status_code == 422
     assert refused.json()["error"] == "not_a_runtime"
+    asking_for_a_script = wasmtime.wat2wasm(
+        '(component (import "scripthost:abi/script@0.1.1" (instance)))'
+    )
+    refused = upload(host, bytes(asking_for_a_script))
+    assert (refused.status_code, refused.json()["error"]) == (422, "module_rejected")
+    assert stored(host) == before
 
 
 def test_the_namespace_bundle_quota_caps_a_bundles_size(host: HostProcess, script: Path) -> None:
