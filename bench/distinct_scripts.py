@@ -76,10 +76,14 @@ class Figures:
         }
 
 
-def script_source(language: str, n: int) -> str:
-    """Script number `n`: its own constants and field names, a small JSON transform."""
+def script_source(language: str, n: int, run: str) -> str:
+    """Script number `n` of run `run`: its own constants, a small JSON transform.
+
+    The run's id makes every script new to the build cache and the compile cache.
+    """
     if language == "js":
         return (
+            f"// run {run}\n"
             "import { json } from '@scripthost/sdk';\n\n"
             f"const LABELS = ['first-{n}', 'second-{n}', 'third-{n}'];\n\n"
             "export function handle(req) {\n"
@@ -89,6 +93,7 @@ def script_source(language: str, n: int) -> str:
             "}\n"
         )
     return (
+        f"# run {run}\n"
         "from scripthost_sdk import Request, Response, json_response\n\n"
         f"LABELS = ['first-{n}', 'second-{n}', 'third-{n}']\n\n\n"
         "def handle(req: Request) -> Response:\n"
@@ -144,7 +149,7 @@ def measure(
     try:
         for n in range(count):
             script = folder / f"s{n}.{suffix}"
-            script.write_text(script_source(language, n))
+            script.write_text(script_source(language, n, scratch.name))
             seconds_taken, cpu = deploy_timed(host, script, f"scale/s{n}", *extra)
             if n == 0:
                 figures.first_deploy_s = round(seconds_taken, 3)
