@@ -3,11 +3,13 @@
     python -m bench.noisy_neighbour [--seconds S] [--good-callers N] [--noisy-callers N]
 
 One host (a real `scripthost serve` on loopback, default settings) serves the
-JavaScript home example (two backend calls) and three misbehaving endpoints:
+JavaScript home example (two backend calls) and five misbehaving endpoints:
 one that loops until its fuel runs out, one that allocates until its memory
-quota stops it, one that loops until its wall-clock quota stops it. The home
-endpoint is measured alone, then again while the other three are hammered,
-in the same run, with one wrk per endpoint as the load. Results go to
+quota stops it, one that loops until its wall-clock quota stops it, one that
+blocks in a host call on a 30 s WASI timer (a hand-written component), and
+one whose component declares a table of 100 M elements. The home endpoint is
+measured alone, then again while the others are hammered, in the same run,
+with one wrk per endpoint as the load. Results go to
 bench/results/noisy_neighbour.{json,md}.
 """
 
@@ -17,15 +19,16 @@ import argparse
 import json
 import platform
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench._wrk import WrkResult, run_wrk
 from host.build import REPO_ROOT, build_all_cached
+from tests.support.components import handle_component, sleeper
 from tests.support.hosts import HostProcess
 from tests.support.servers import example_backend
 
@@ -39,7 +42,14 @@ SCRIPTS = {
 # Quotas that turn the looping script into one that holds a worker until its
 # wall-clock limit instead of its fuel.
 SLOW_QUOTAS = {"fuel": 10**13, "timeout_ms": 500}
-NOISY = ("loop", "alloc", "slow")
+NOISY = ("loop", "alloc", "slow", "sleeper", "tables")
+# Hand-written components no SDK would build.
+HOSTILE: dict[str, Callable[[], bytes]] = {
+    # Waits on a 30 s monotonic-clock timer in `pollable.block`.
+    "sleeper": lambda: sleeper(30 * 10**9),
+    # Declares a funcref table of 100 M elements (763 MiB).
+    "tables": lambda: handle_component(module_fields="(table 100000000 funcref)"),
+}
 
 
 def deploy(host: HostProcess, modules: dict[str, Path]) -> None:
@@ -48,6 +58,8 @@ def deploy(host: HostProcess, modules: dict[str, Path]) -> None:
         ("loop", "loop"),
         ("alloc", "alloc"),
         ("slow", "loop"),
+        ("sleeper", "sleeper"),
+        ("tables", "tables"),
     ):
         host.cli("deploy", str(modules[script]), "--endpoint", f"bench/{endpoint}")
     with host.admin() as admin:
@@ -56,6 +68,9 @@ def deploy(host: HostProcess, modules: dict[str, Path]) -> None:
 
 def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -> dict[str, Any]:
     modules = dict(zip(SCRIPTS, build_all_cached(SCRIPTS.values()), strict=True))
+    for name, make in HOSTILE.items():
+        modules[name] = data_dir.parent / f"{name}.wasm"
+        modules[name].write_bytes(make())
     with example_backend() as backend:
         host = HostProcess(
             data_dir,
@@ -81,6 +96,7 @@ def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -
         "good_alone": summary(solo),
         "good_with_noise": summary(together[good]),
         "p99_ratio": round(together[good].p99_ms / solo.p99_ms, 2),
+        "good_outcomes": noisy_outcomes.get("home", {}),
         "noisy": {
             name: {"requests": together[url].requests, "outcomes": noisy_outcomes.get(name, {})}
             for name, url in zip(NOISY, noisy, strict=True)
@@ -103,7 +119,7 @@ def outcomes(
 ) -> dict[str, dict[str, int]]:
     """Requests per noisy endpoint and outcome, from the host's own metrics."""
     counts: dict[str, dict[str, int]] = {}
-    text = httpx.get(f"{host.url}/metrics").text
+    text = host.metrics_text()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name != "scripthost_requests_total":
@@ -140,13 +156,19 @@ def markdown(figures: dict[str, Any]) -> str:
         "",
         f"p99 with noise / alone: **{figures['p99_ratio']}x** (target: at most 3x)",
         "",
+        "good endpoint beside noisy, by outcome: "
+        + (_outcome_list(figures["good_outcomes"]) or "none recorded"),
+        "",
         "| noisy endpoint | requests | outcomes |",
         "| --- | ---: | --- |",
     ]
     for name, result in figures["noisy"].items():
-        seen = ", ".join(f"{k}: {v}" for k, v in sorted(result["outcomes"].items()) if v)
-        lines.append(f"| {name} | {result['requests']} | {seen} |")
+        lines.append(f"| {name} | {result['requests']} | {_outcome_list(result['outcomes'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _outcome_list(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()) if v)
 
 
 def _good_row(label: str, figures: dict[str, Any]) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
@@ -26,6 +28,8 @@ from host.backends import (
     BackendOutcome,
     BackendRequest,
     BackendResponse,
+    CallMemo,
+    CallSource,
 )
 from host.failures import FailureClass, SandboxAbort
 from host.limits import Limits
@@ -38,6 +42,9 @@ ABI_PACKAGE = "scripthost:abi"
 # a tight loop of host calls inside the CPU quota.
 HOST_CALL_FUEL = 10_000
 _TRACE_LIMIT = 200
+# RFC 9110 field names, and values of visible ASCII, spaces and tabs.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 # What a log line costs the log budget beyond its text: the request id,
 # endpoint and timestamp it is stored with. Without it, a flood of empty
 # lines would be free.
@@ -54,6 +61,7 @@ class BackendPort(Protocol):
         allowed: frozenset[str] | None,
         deadline: float,
         concurrency: int,
+        memo: CallMemo | None = None,
     ) -> list[tuple[BackendOutcome, BackendCallRecord]]: ...
 
 
@@ -104,6 +112,10 @@ class RequestContext:
     output_overflowed: bool = False
     backend_calls: list[BackendCallRecord] = field(default_factory=list)
     trace: list[TraceEntry] = field(default_factory=list)
+    # Identical reads in this request share one backend call.
+    memo: CallMemo = field(default_factory=CallMemo)
+    # Why a host function stopped the guest, if one did (see host_function).
+    stopped_by: SandboxAbort | None = None
 
     def record(self, call: str, detail: str, result: str, started: float) -> None:
         if len(self.trace) < _TRACE_LIMIT:
@@ -146,24 +158,123 @@ def current() -> RequestContext:
     return context
 
 
+# The ABI's functions as the host implements them, in host.wit_text's notation:
+# what uploads are checked against (abi/wit/world.wit says the same in WIT).
+_HEADER_LIST = "list<tuple<string, string>>"
+_BACKEND_REQUEST = (
+    f"record{{service: string, method: string, path: string, headers: {_HEADER_LIST}, "
+    "body: list<u8>, timeout-ms: option<u32>}"
+)
+_BACKEND_RESULT = (
+    f"result<record{{status: u16, headers: {_HEADER_LIST}, body: list<u8>}}, "
+    "variant{unknown-service(string), not-allowed(string), timeout(string), "
+    "unavailable(string), quota-exceeded(string), bad-response(string)}>"
+)
+SIGNATURES: dict[str, dict[str, str]] = {
+    f"{ABI_PACKAGE}/types": {},
+    f"{ABI_PACKAGE}/backend": {
+        "call": f"func({_BACKEND_REQUEST}) -> {_BACKEND_RESULT}",
+        "call-batch": f"func(list<{_BACKEND_REQUEST}>) -> list<{_BACKEND_RESULT}>",
+    },
+    f"{ABI_PACKAGE}/log": {
+        "write": f"func(enum{{debug, info, warn, error}}, string, {_HEADER_LIST})"
+    },
+    f"{ABI_PACKAGE}/config": {
+        "get": "func(string) -> option<string>",
+        "get-all": f"func() -> {_HEADER_LIST}",
+    },
+}
+HANDLE_SIGNATURE = (
+    "func(record{method: string, path: string, query: string, "
+    f"headers: {_HEADER_LIST}, body: list<u8>, endpoint: string, version: string, "
+    "request-id: string}) -> "
+    f"result<record{{status: u16, headers: {_HEADER_LIST}, body: list<u8>}}, "
+    "record{kind: enum{exception, stack-overflow, out-of-memory}, message: string}>"
+)
+
+
 def interface(name: str) -> str:
     return f"{ABI_PACKAGE}/{name}@{ABI_VERSION}"
+
+
+def host_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A component host function whose way of stopping the guest reaches its own request.
+
+    wasmtime-py keeps a Python exception raised in a host function in one
+    slot for the whole process and re-raises it from the next failed guest
+    call on any thread, so with several sandbox workers a request could end
+    with another's failure. So the reason is kept in the request's context,
+    and wasmtime-py is handed a WasmtimeError, which it passes through
+    without that slot.
+    """
+
+    def call(store: Any, *args: Any) -> Any:
+        try:
+            return func(store, *args)
+        except SandboxAbort as abort:
+            stop = abort
+        except Exception as error:
+            stop = SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+        context = current_or_none()
+        if context is not None and context.stopped_by is None:
+            context.stopped_by = stop
+        raise WasmtimeError(stop.message)
+
+    return call
 
 
 def link(linker: wc.Linker) -> None:
     """Define the ABI imports on a component linker."""
     with linker.root() as root:
         with root.add_instance(interface("backend")) as backend:
-            backend.add_func("call", _backend_call)
-            backend.add_func("call-batch", _backend_call_batch)
+            backend.add_func("call", host_function(_backend_call))
+            backend.add_func("call-batch", host_function(_backend_call_batch))
         with root.add_instance(interface("log")) as log:
-            log.add_func("write", _log_write)
+            log.add_func("write", host_function(_log_write))
         with root.add_instance(interface("config")) as config:
-            config.add_func("get", _config_get)
-            config.add_func("get-all", _config_get_all)
+            config.add_func("get", host_function(_config_get))
+            config.add_func("get-all", host_function(_config_get_all))
         with root.add_instance(interface("script")) as script:
-            script.add_func("bundle", _script_bundle)
-            script.add_func("prepared", _script_prepared)
+            script.add_func("bundle", host_function(_script_bundle))
+            script.add_func("prepared", host_function(_script_prepared))
+
+
+def take_all_fuel(store: Any) -> int:
+    """Leave the guest no fuel, so it traps at its next check; what it had left."""
+    context_ptr = store._context()
+    remaining = ctypes.c_uint64(0)
+    ffi.wasmtime_context_get_fuel(context_ptr, ctypes.byref(remaining))
+    ffi.wasmtime_context_set_fuel(context_ptr, 0)
+    return remaining.value
+
+
+def enter_host_call(store: Any, fuel: int = HOST_CALL_FUEL) -> RequestContext:
+    """Where every host call starts: the request it serves, charged, and still in time.
+
+    Epoch interruption only fires in wasm code, so a host call checks the
+    deadline itself; whatever it then waits on is bounded by the deadline too.
+    """
+    context = current()
+    charge_fuel(store, fuel)
+    if time.monotonic() >= context.deadline:
+        raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
+    return context
+
+
+def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
+    """Wait until monotonic `ready_at_ns` for a guest, but never past its deadline.
+
+    If the guest would have to wait beyond the deadline, this waits until
+    the deadline and then ends the run as `timeout`.
+    """
+    deadline_ns = int(context.deadline * 1_000_000_000)
+    pause = (min(ready_at_ns, deadline_ns) - time.monotonic_ns()) / 1_000_000_000
+    if pause > 0:
+        time.sleep(pause)
+    if ready_at_ns > deadline_ns:
+        raise SandboxAbort(
+            FailureClass.TIMEOUT, "the script waited on a timer past its wall-clock deadline"
+        )
 
 
 def charge_fuel(store: Any, amount: int) -> None:
@@ -186,8 +297,7 @@ def _backend_call_batch(store: Any, raws: list[Any]) -> list[Any]:
 
 
 def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL * max(1, len(raws)))
+    context = enter_host_call(store, HOST_CALL_FUEL * max(1, len(raws)))
     started = time.monotonic()
     requests = [_backend_request_from_guest(raw) for raw in raws]
     budget = context.limits.backend_calls - len(context.backend_calls)
@@ -201,16 +311,19 @@ def _run_backend_calls(store: Any, raws: Sequence[Any]) -> list[Any]:
         )
         for _ in refused
     ]
-    context.backend_calls.extend(record for _, record in results)
-    context.backend_calls.extend(
-        BackendCallRecord(r.service, r.method, r.path, None, BackendErrorKind.QUOTA_EXCEEDED, 0.0)
+    records = [record for _, record in results]
+    records += [
+        BackendCallRecord(
+            r.service, r.method, r.path, None, BackendErrorKind.QUOTA_EXCEEDED, 0.0, CallSource.NONE
+        )
         for r in refused
-    )
-    for request, outcome in zip(requests, outcomes, strict=True):
+    ]
+    context.backend_calls.extend(records)
+    for request, outcome, record in zip(requests, outcomes, records, strict=True):
         context.record(
             "backend.call",
             f"{request.service} {request.method} {request.path}",
-            _describe(outcome),
+            _describe(outcome, record.source),
             started,
         )
     return [_outcome_to_guest(outcome) for outcome in outcomes]
@@ -226,7 +339,13 @@ def _dispatch(
             (
                 BackendError(BackendErrorKind.UNKNOWN_SERVICE, "no backend services configured"),
                 BackendCallRecord(
-                    r.service, r.method, r.path, None, BackendErrorKind.UNKNOWN_SERVICE, 0.0
+                    r.service,
+                    r.method,
+                    r.path,
+                    None,
+                    BackendErrorKind.UNKNOWN_SERVICE,
+                    0.0,
+                    CallSource.NONE,
                 ),
             )
             for r in requests
@@ -236,6 +355,7 @@ def _dispatch(
         allowed=context.allowed_services,
         deadline=context.deadline,
         concurrency=context.limits.backend_concurrency,
+        memo=context.memo,
     )
     future = asyncio.run_coroutine_threadsafe(batch, context.loop)
     # The gateway bounds every call by the deadline; the margin only covers scheduling.
@@ -243,11 +363,18 @@ def _dispatch(
 
 
 def _backend_request_from_guest(raw: Any) -> BackendRequest:
+    headers = [(str(k), str(v)) for k, v in raw.headers]
+    for name, value in headers:
+        if not HEADER_NAME.match(name) or not _HEADER_VALUE.match(value):
+            raise SandboxAbort(
+                FailureClass.ABI_VIOLATION,
+                f"the script passed backend.call a header that is not valid HTTP: {name!r}",
+            )
     return BackendRequest(
         service=str(raw.service),
         method=str(raw.method).upper(),
         path=str(raw.path),
-        headers=[(str(k), str(v)) for k, v in raw.headers],
+        headers=headers,
         body=bytes(raw.body),
         timeout_ms=getattr(raw, "timeout-ms"),
     )
@@ -269,15 +396,22 @@ def make_record(**fields: Any) -> wc.Record:
     return record
 
 
-def _describe(outcome: BackendOutcome) -> str:
+# How the trace says where an answer came from, when not from the service itself.
+_SOURCES = {
+    CallSource.SHARED: ", shared with an identical call of this request",
+    CallSource.CACHE: ", from the shared cache",
+    CallSource.STALE: ", stale from the shared cache",
+}
+
+
+def _describe(outcome: BackendOutcome, source: CallSource) -> str:
     if isinstance(outcome, BackendResponse):
-        return f"{outcome.status} ({len(outcome.body)} bytes)"
-    return f"{outcome.kind.value}: {outcome.message}"
+        return f"{outcome.status} ({len(outcome.body)} bytes){_SOURCES.get(source, '')}"
+    return f"{outcome.kind.value}: {outcome.message}{_SOURCES.get(source, '')}"
 
 
 def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str]]) -> None:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     line = GuestLogLine(level=str(level), message=message, fields=dict(fields))
     if not context.take_output(line):
         raise SandboxAbort(
@@ -287,8 +421,7 @@ def _log_write(store: Any, level: str, message: str, fields: list[tuple[str, str
 
 
 def _config_get(store: Any, key: str) -> str | None:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     started = time.monotonic()
     value = context.config.get(key)
     context.record("config.get", key, "none" if value is None else "found", started)
@@ -296,25 +429,24 @@ def _config_get(store: Any, key: str) -> str | None:
 
 
 def _config_get_all(store: Any) -> list[tuple[str, str]]:
-    context = current()
-    charge_fuel(store, HOST_CALL_FUEL)
+    context = enter_host_call(store)
     return list(context.config.items())
 
 
 def _script_bundle(store: Any) -> str:
-    script = _script_served()
-    charge_fuel(store, HOST_CALL_FUEL + len(script.payload))
+    script = _script_served(store)
+    charge_fuel(store, len(script.payload))
     return script.payload
 
 
 def _script_prepared(store: Any) -> str:
-    script = _script_served()
-    charge_fuel(store, HOST_CALL_FUEL + len(script.prepared))
+    script = _script_served(store)
+    charge_fuel(store, len(script.prepared))
     return script.prepared
 
 
-def _script_served() -> ScriptSource:
-    script = current().script
+def _script_served(store: Any) -> ScriptSource:
+    script = enter_host_call(store).script
     if script is None:
         raise SandboxAbort(
             FailureClass.ABI_VIOLATION, "the module asked for a script but runs without a bundle"

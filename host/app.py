@@ -7,35 +7,36 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Quart, Response, jsonify, redirect, send_from_directory
-from quart_schema import QuartSchema, RequestSchemaValidationError, hide
-from werkzeug.exceptions import HTTPException
+from prometheus_client import CONTENT_TYPE_LATEST
+from quart import Quart, Response, jsonify, redirect, request, send_from_directory
+from quart_schema import QuartSchema, hide
+from swagger_ui_bundle import swagger_ui_path
 
-from host.admin import admin_api
-from host.admin._auth import Forbidden, Unauthorized
-from host.admin._paths import RESERVED_NAMESPACES, BadEndpointName
-from host.admin._quotas import BadQuota
-from host.admin._uploads import BadLanguage, QuotaExceeded, UploadTooLarge
+from host.admin import MAX_SOURCE_BYTES, admin_api, principal
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
-from host.device import serve_device_request
+from host.device import DEVICE_METHODS, RESERVED_NAMESPACES, serve_device_request
+from host.http_errors import error_response
+from host.json_request import JsonRequest
 from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.protect import FairGate, Guards, LoadShedder
+from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
-from host.sandbox import InvalidModule, Sandbox, SandboxEngine
+from host.sandbox import Sandbox, SandboxEngine
+from host.services import LiveCatalogue
 from host.settings import Settings
 from host.state import STATE_KEY, HostState, host_state
-from host.validation import ModuleRejected
-from host.wire import json_error
-from registry import Conflict, CorruptBlob, NotFound, RegistryUnavailable, open_registry
+from host.wire import json_error, request_id_from
+from registry import open_registry
 
 log = get_logger("scripthost.app")
 CONSOLE_DIR = Path(__file__).parent / "console"
-_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+DOCS_ROUTE = "/admin/v1/docs"
+# The Swagger UI is served from the PyPI package's own copy, never a CDN.
+_DOCS_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css"})
 # Multipart framing around the largest module a deploy may upload.
 _MULTIPART_OVERHEAD = 1 << 20
 
@@ -43,13 +44,24 @@ _MULTIPART_OVERHEAD = 1 << 20
 def create_app(settings: Settings) -> Quart:
     configure_logging(settings.log_format)
     app = Quart("scripthost")
+    app.request_class = JsonRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 2 + _MULTIPART_OVERHEAD
+    # An upload's text fields (its source among them); the module is a file part.
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_SOURCE_BYTES
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = f"{DOCS_ROUTE}/static/swagger-ui-bundle.js"
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = f"{DOCS_ROUTE}/static/swagger-ui.css"
+    # Werkzeug would answer `//` in a path, a missing trailing slash or a
+    # rule's defaults with a redirect to an absolute URL built from the
+    # client's Host header: an open redirect. Paths match as sent, or not at all.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.url_map.redirect_defaults = False
     QuartSchema(
         app,
         openapi_path="/admin/v1/openapi.json",
         redoc_ui_path=None,
         scalar_ui_path=None,
-        swagger_ui_path="/admin/v1/docs",
+        swagger_ui_path=DOCS_ROUTE,
         info={"title": "scripthost management API", "version": "v1"},
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         security=[{"bearer": []}],
@@ -58,8 +70,9 @@ def create_app(settings: Settings) -> Quart:
     _register_probes(app)
     _register_metrics(app)
     _register_console(app)
+    _register_docs(app)
     _register_device_path(app)
-    _register_error_handlers(app)
+    _register_error_handler(app)
     _register_lifecycle(app, settings)
     return app
 
@@ -68,10 +81,14 @@ def _register_metrics(app: Quart) -> None:
     @app.get("/metrics")
     @hide
     async def metrics() -> Response:
+        """Admin and scrape tokens read every series; a team token its namespaces' only."""
+        caller = principal()
         state = host_state()
         state.observer.metrics.open_breakers.set(len(state.guards.open_breakers()))
-        body = generate_latest(state.observer.metrics.registry)
-        return Response(body, content_type=CONTENT_TYPE_LATEST)
+        visible = None if caller.sees_all_metrics else caller.may_touch
+        return Response(
+            state.observer.metrics.exposition(visible), content_type=CONTENT_TYPE_LATEST
+        )
 
 
 def _register_console(app: Quart) -> None:
@@ -103,9 +120,18 @@ def _register_probes(app: Quart) -> None:
         ), 503
 
 
+def _register_docs(app: Quart) -> None:
+    @app.get(f"{DOCS_ROUTE}/static/<name>")
+    @hide
+    async def docs_static(name: str) -> Response:
+        if name not in _DOCS_FILES:
+            return json_error(404, "not_found", "no such file")
+        return await send_from_directory(swagger_ui_path, name)
+
+
 def _register_device_path(app: Quart) -> None:
-    @app.route("/<namespace>/<path:rest>", methods=_ANY_METHOD)
-    @app.route("/<namespace>", defaults={"rest": ""}, methods=_ANY_METHOD)
+    @app.route("/<namespace>/<path:rest>", methods=list(DEVICE_METHODS))
+    @app.route("/<namespace>", defaults={"rest": ""}, methods=list(DEVICE_METHODS))
     @hide
     async def device(namespace: str, rest: str) -> Response:
         if namespace in RESERVED_NAMESPACES:
@@ -113,46 +139,15 @@ def _register_device_path(app: Quart) -> None:
         return await serve_device_request(namespace, rest)
 
 
-def _register_error_handlers(app: Quart) -> None:
-    def handler(status: int, code: str) -> object:
-        async def handle(error: Exception) -> Response:
-            response = json_error(status, code, str(error) or code)
-            if status == 401:
-                response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-
-        return handle
-
-    for error_type, status, code in (
-        (NotFound, 404, "not_found"),
-        (Conflict, 409, "conflict"),
-        (BadEndpointName, 400, "bad_endpoint_name"),
-        (BadLanguage, 400, "bad_language"),
-        (Unauthorized, 401, "unauthorized"),
-        (Forbidden, 403, "forbidden"),
-        (UploadTooLarge, 413, "too_large"),
-        (BadQuota, 400, "bad_quota"),
-        (QuotaExceeded, 403, "quota_exceeded"),
-        (InvalidModule, 422, "invalid_module"),
-        (ModuleRejected, 422, "module_rejected"),
-        (RegistryUnavailable, 503, "registry_unavailable"),
-        (CorruptBlob, 500, "corrupt_blob"),
-    ):
-        app.register_error_handler(error_type, handler(status, code))  # type: ignore[arg-type]
-
-    @app.errorhandler(RequestSchemaValidationError)
-    async def bad_request(error: RequestSchemaValidationError) -> Response:
-        return json_error(400, "bad_request", str(error.validation_error))
-
-    @app.errorhandler(HTTPException)
-    async def http_error(error: HTTPException) -> Response:
-        code = (error.name or "error").lower().replace(" ", "_")
-        return json_error(error.code or 500, code, error.description or code)
-
+def _register_error_handler(app: Quart) -> None:
     @app.errorhandler(Exception)
-    async def unexpected(error: Exception) -> Response:
-        log.exception("unhandled error", error=repr(error))
-        return json_error(500, "host_error", "the host failed to handle this request")
+    async def answer(error: Exception) -> Response:
+        request_id = request_id_from(request.headers.get("x-request-id"))
+        response = error_response(error, request_id)
+        if response is not None:
+            return response
+        log.exception("unhandled error", error=repr(error), request_id=request_id)
+        return json_error(500, "host_error", "the host failed to handle this request", request_id)
 
 
 def _register_lifecycle(app: Quart, settings: Settings) -> None:
@@ -162,7 +157,12 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         app.extensions[STATE_KEY] = state
         await state.refresher.load_all()
         app.extensions["scripthost.refresh_task"] = asyncio.create_task(state.refresher.run())
-        log.info("host ready", endpoints=len(state.routes), fingerprint=state.engine.fingerprint)
+        log.info(
+            "host ready",
+            endpoints=len(state.routes),
+            seq=state.routes.seq,
+            fingerprint=state.engine.fingerprint,
+        )
 
     @app.after_serving
     async def stop() -> None:
@@ -179,13 +179,15 @@ async def open_host_state(settings: Settings) -> HostState:
     engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
     observer = Observer()
     cache = ModuleCache(
-        engine, registry, settings.artifact_dir, settings.cache_capacity, observer.compiled
+        engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
     gate = FairGate(settings.workers)
     sandbox = Sandbox(engine, workers=settings.workers)
     loader = Loader(cache, registry, sandbox.runtimes)
     _watch(observer, cache, loader, gate)
     routes = RouteTable()
+    gateway = BackendGateway(settings.catalogue, cache=_response_cache(settings, observer))
+    services = LiveCatalogue(settings.catalogue, gateway)
     shedder = LoadShedder(
         max_queue=settings.max_queue,
         latency_budget_ms=settings.queue_latency_budget_ms,
@@ -197,14 +199,15 @@ async def open_host_state(settings: Settings) -> HostState:
         sandbox=sandbox,
         cache=cache,
         loader=loader,
-        gateway=BackendGateway(settings.catalogue),
+        gateway=gateway,
+        services=services,
         routes=routes,
         refresher=RouteRefresher(
             registry,
             routes,
             loader,
             settings.default_quotas,
-            settings.catalogue,
+            services,
             settings.refresh_interval_s,
         ),
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
@@ -220,6 +223,15 @@ def _watch(observer: Observer, cache: ModuleCache, loader: Loader, gate: FairGat
     metrics.watch_cache(lambda: dataclasses.asdict(cache.stats) | dataclasses.asdict(loader.stats))
     metrics.queue_depth.set_function(lambda: gate.waiting)
     metrics.running.set_function(lambda: gate.running)
+
+
+def _response_cache(settings: Settings, observer: Observer) -> ResponseCache | None:
+    """The shared cache of backend answers; none when the host gives it no memory."""
+    if settings.response_cache_bytes <= 0:
+        return None
+    cache = ResponseCache(settings.response_cache_bytes)
+    observer.metrics.watch_response_cache(lambda: cache.events, cache.bytes_by_service)
+    return cache
 
 
 async def close_host_state(state: HostState) -> None:

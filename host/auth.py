@@ -1,13 +1,17 @@
-"""Bearer tokens: a token belongs to a team (with its namespaces) or to an admin.
+"""Bearer tokens: a token belongs to a team (with its namespaces), an admin or a scraper.
 
 Tokens live in a JSON file given by `--tokens FILE`:
 
     {"tokens": [
         {"name": "tv-team", "token": "...", "namespaces": ["tv"]},
-        {"name": "api-team", "token": "...", "admin": true}
+        {"name": "api-team", "token": "...", "admin": true},
+        {"name": "prometheus", "token": "...", "scrape": true}
     ]}
 
-`SCRIPTHOST_ADMIN_TOKEN` adds a bootstrap admin named `bootstrap-admin`.
+A team token sees and changes its own namespaces only; an admin token
+everything. A scrape token reads every namespace's metrics at `/metrics`
+and nothing else. `SCRIPTHOST_ADMIN_TOKEN` adds a bootstrap admin named
+`bootstrap-admin`.
 Only SHA-256 digests are kept in memory, and a presented token is compared
 against every digest in constant time, so neither the comparison nor the
 position of a match in the file leaks through timing.
@@ -30,9 +34,14 @@ class Principal:
     name: str
     admin: bool = False
     namespaces: frozenset[str] = field(default_factory=frozenset)
+    scrape: bool = False
 
     def may_touch(self, namespace: str) -> bool:
         return self.admin or namespace in self.namespaces
+
+    @property
+    def sees_all_metrics(self) -> bool:
+        return self.admin or self.scrape
 
 
 class TokenFileError(ValueError):
@@ -83,8 +92,10 @@ def _entry(item: Mapping[str, object]) -> tuple[str, Principal]:
     namespaces = item.get("namespaces", [])
     if not isinstance(namespaces, list):
         raise TokenFileError(f"namespaces of {name!r} must be a list")
-    admin = item.get("admin", False) is True
-    return token, Principal(name=name, admin=admin, namespaces=frozenset(map(str, namespaces)))
+    admin, scrape = item.get("admin", False) is True, item.get("scrape", False) is True
+    return token, Principal(
+        name=name, admin=admin, namespaces=frozenset(map(str, namespaces)), scrape=scrape
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -11,12 +11,46 @@ import asyncio
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from urllib.parse import unquote
 
 import httpx
 
-Headers = list[tuple[str, str]]
+from host.backend_cache import CACHE_STATUS_HEADER, SharedResponses
+from host.backend_types import (
+    BackendCallRecord,
+    BackendError,
+    BackendErrorKind,
+    BackendOutcome,
+    BackendRequest,
+    BackendResponse,
+    CallSource,
+    Headers,
+)
+from host.call_memo import CallMemo
+from host.response_cache import (
+    CachePolicy,
+    ResponseCache,
+    cache_key,
+    request_is_cacheable,
+    request_wants_fresh,
+)
+
+__all__ = [
+    "BackendCallRecord",
+    "BackendError",
+    "BackendErrorKind",
+    "BackendGateway",
+    "BackendOutcome",
+    "BackendRequest",
+    "BackendResponse",
+    "CallMemo",
+    "CallSource",
+    "Catalogue",
+    "Headers",
+    "Service",
+    "UnsafePath",
+    "service_url",
+]
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Headers a script may not set: they would let it impersonate the host or
@@ -26,17 +60,11 @@ _FORBIDDEN_REQUEST_HEADERS = frozenset(
 )
 
 
-# The body is handed over decoded, so headers describing the wire encoding would lie.
-_DECODED_RESPONSE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-
-
-class BackendErrorKind(StrEnum):
-    UNKNOWN_SERVICE = "unknown-service"
-    NOT_ALLOWED = "not-allowed"
-    TIMEOUT = "timeout"
-    UNAVAILABLE = "unavailable"
-    QUOTA_EXCEEDED = "quota-exceeded"
-    BAD_RESPONSE = "bad-response"
+# The body is handed over decoded, so headers describing the wire encoding would lie;
+# and where an answer came from is the host's to say.
+_DROPPED_RESPONSE_HEADERS = frozenset(
+    {"content-encoding", "content-length", "transfer-encoding", CACHE_STATUS_HEADER}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,48 +79,12 @@ class Service:
     headers: Headers = field(default_factory=list)
     # Which endpoints may call it: "*", a namespace ("tv") or one endpoint ("tv/home").
     allow: tuple[str, ...] = ("*",)
+    # Answers kept in the host's shared response cache; None: never cached.
+    cache: CachePolicy | None = None
 
     def allows(self, namespace: str, path: str) -> bool:
         endpoint = f"{namespace}/{path.strip('/')}"
         return any(rule in ("*", namespace, endpoint) for rule in self.allow)
-
-
-@dataclass(frozen=True, slots=True)
-class BackendRequest:
-    service: str
-    method: str
-    path: str
-    headers: Headers = field(default_factory=list)
-    body: bytes = b""
-    timeout_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BackendResponse:
-    status: int
-    headers: Headers
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class BackendError:
-    kind: BackendErrorKind
-    message: str
-
-
-BackendOutcome = BackendResponse | BackendError
-
-
-@dataclass(frozen=True, slots=True)
-class BackendCallRecord:
-    """What one call did, for the request log and the ABI trace."""
-
-    service: str
-    method: str
-    path: str
-    status: int | None
-    error: BackendErrorKind | None
-    duration_ms: float
 
 
 class Catalogue:
@@ -150,26 +142,62 @@ def _check_path_shape(path: str) -> None:
     # The query may carry anything URL-encoded; the part that is joined to the
     # base URL may not hint at another host.
     raw_path = path.split("?", 1)[0]
-    decoded = unquote(unquote(raw_path))
+    decoded = _fully_decoded(raw_path)
     if any(ch in decoded for ch in "\\@") or "://" in decoded:
         raise UnsafePath("path contains a forbidden character or a URL scheme")
     if any(segment in {".", ".."} for segment in decoded.split("/")):
         raise UnsafePath("path contains a '.' or '..' segment")
 
 
-class BackendGateway:
-    """Runs scripts' backend calls on the event loop with pooled connections."""
+# Percent-decodings a path may need before it stops changing; more is no honest path.
+_MAX_DECODINGS = 4
 
-    def __init__(self, catalogue: Catalogue, client: httpx.AsyncClient | None = None) -> None:
+
+def _fully_decoded(path: str) -> str:
+    """The path as a backend that decodes it again and again would end up seeing it."""
+    for _ in range(_MAX_DECODINGS):
+        decoded = unquote(path)
+        if decoded == path:
+            return decoded
+        path = decoded
+    raise UnsafePath("path is percent-encoded too many times")
+
+
+class BackendGateway:
+    """Runs scripts' backend calls on the event loop with pooled connections.
+
+    On the way: identical reads within one request share one call (`memo`,
+    host.call_memo), and services with a `cache` policy are answered from the
+    shared response cache where HTTP's rules allow (host.backend_cache).
+    """
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        client: httpx.AsyncClient | None = None,
+        cache: ResponseCache | None = None,
+    ) -> None:
         self.catalogue = catalogue
         self._client = client or httpx.AsyncClient(
             follow_redirects=False,
             trust_env=False,
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         )
+        self.responses = SharedResponses(cache) if cache is not None else None
 
     async def aclose(self) -> None:
+        if self.responses is not None:
+            await self.responses.aclose()
         await self._client.aclose()
+
+    def use_catalogue(self, catalogue: Catalogue) -> None:
+        """Serve `catalogue` from now on; cached answers of services that changed or left go."""
+        previous, self.catalogue = self.catalogue, catalogue
+        if self.responses is None:
+            return
+        for service in previous:
+            if catalogue.get(service.name) != service:
+                self.responses.forget(service.name)
 
     async def call_batch(
         self,
@@ -178,13 +206,25 @@ class BackendGateway:
         allowed: frozenset[str] | None,
         deadline: float,
         concurrency: int,
+        memo: CallMemo | None = None,
     ) -> list[tuple[BackendOutcome, BackendCallRecord]]:
-        """Run all calls concurrently (at most `concurrency` at once); results in order."""
+        """Run all calls concurrently (at most `concurrency` at once); results in order.
+
+        A call answered by an identical one of the same request takes no slot.
+        """
         gate = asyncio.Semaphore(max(1, concurrency))
 
-        async def one(request: BackendRequest) -> tuple[BackendOutcome, BackendCallRecord]:
+        async def gated(request: BackendRequest) -> tuple[BackendOutcome, CallSource]:
             async with gate:
-                return await self.call(request, allowed=allowed, deadline=deadline)
+                return await self._answer(request, allowed=allowed, deadline=deadline)
+
+        async def one(request: BackendRequest) -> tuple[BackendOutcome, BackendCallRecord]:
+            started = time.monotonic()
+            if memo is None:
+                outcome, source = await gated(request)
+            else:
+                outcome, source = await memo.share(request, lambda: gated(request))
+            return outcome, _record(request, outcome, source, started)
 
         return list(await asyncio.gather(*(one(request) for request in requests)))
 
@@ -192,31 +232,68 @@ class BackendGateway:
         self, request: BackendRequest, *, allowed: frozenset[str] | None, deadline: float
     ) -> tuple[BackendOutcome, BackendCallRecord]:
         started = time.monotonic()
-        outcome = await self._outcome(request, allowed=allowed, deadline=deadline)
-        record = BackendCallRecord(
-            service=request.service,
-            method=request.method,
-            path=request.path,
-            status=outcome.status if isinstance(outcome, BackendResponse) else None,
-            error=outcome.kind if isinstance(outcome, BackendError) else None,
-            duration_ms=round((time.monotonic() - started) * 1000, 3),
-        )
-        return outcome, record
+        outcome, source = await self._answer(request, allowed=allowed, deadline=deadline)
+        return outcome, _record(request, outcome, source, started)
 
-    async def _outcome(
+    async def _answer(
         self, request: BackendRequest, *, allowed: frozenset[str] | None, deadline: float
-    ) -> BackendOutcome:
+    ) -> tuple[BackendOutcome, CallSource]:
         service = self.catalogue.get(request.service)
         if service is None:
-            return BackendError(BackendErrorKind.UNKNOWN_SERVICE, f"no service {request.service!r}")
+            refused = BackendError(
+                BackendErrorKind.UNKNOWN_SERVICE, f"no service {request.service!r}"
+            )
+            return refused, CallSource.NONE
         if allowed is not None and service.name not in allowed:
-            return BackendError(
+            refused = BackendError(
                 BackendErrorKind.NOT_ALLOWED, f"this endpoint may not call {service.name!r}"
             )
+            return refused, CallSource.NONE
         try:
             url = service_url(service, request.path)
         except UnsafePath as error:
-            return BackendError(BackendErrorKind.NOT_ALLOWED, str(error))
+            return BackendError(BackendErrorKind.NOT_ALLOWED, str(error)), CallSource.NONE
+        if self.responses is None or service.cache is None:
+            return await self._attempts(service, request, url, deadline), CallSource.NETWORK
+        return await self._through_cache(
+            self.responses, service, service.cache, request, url, deadline
+        )
+
+    async def _through_cache(
+        self,
+        responses: SharedResponses,
+        service: Service,
+        policy: CachePolicy,
+        request: BackendRequest,
+        url: httpx.URL,
+        deadline: float,
+    ) -> tuple[BackendOutcome, CallSource]:
+        sent = _script_headers(service, request)
+        if not request_is_cacheable(request.method, sent, request.body):
+            outcome = await self._attempts(service, request, url, deadline)
+            if (
+                not request.is_safe
+                and isinstance(outcome, BackendResponse)
+                and outcome.status < 400
+            ):
+                # RFC 9111 §4.4: a successful change makes what was cached of it stale.
+                responses.invalidate(service.name, request.path)
+            return outcome, CallSource.NETWORK
+        # One fetch may answer many requests, so it is bounded by the service's
+        # timeout, not this request's deadline; this request waits only until that.
+        shared = _without_timeout(request)
+        own_deadline = time.monotonic() + service.timeout_ms / 1000 * (1 + service.retries)
+        return await responses.call(
+            cache_key(service.name, request.method, request.path, sent, policy.vary),
+            policy,
+            lambda: self._attempts(service, shared, url, own_deadline),
+            wait_s=_call_budget_seconds(service, request, deadline),
+            fresh=request_wants_fresh(sent),
+        )
+
+    async def _attempts(
+        self, service: Service, request: BackendRequest, url: httpx.URL, deadline: float
+    ) -> BackendOutcome:
         attempts = 1 + (service.retries if request.method.upper() in _IDEMPOTENT_METHODS else 0)
         outcome: BackendOutcome = BackendError(BackendErrorKind.UNAVAILABLE, "not attempted")
         for _ in range(attempts):
@@ -235,14 +312,11 @@ class BackendGateway:
             return BackendError(
                 BackendErrorKind.TIMEOUT, "no time left before the request deadline"
             )
-        headers = [
-            (name, value)
-            for name, value in request.headers
-            if name.lower() not in _FORBIDDEN_REQUEST_HEADERS
-        ] + service.headers
         try:
             async with asyncio.timeout(budget):
-                return await self._exchange(service, request, url, headers)
+                return await self._exchange(
+                    service, request, url, _outgoing_headers(service, request)
+                )
         except TimeoutError:
             return BackendError(BackendErrorKind.TIMEOUT, f"{service.name} did not answer in time")
         except httpx.TransportError as error:
@@ -271,12 +345,44 @@ class BackendGateway:
                 headers=[
                     (name.lower(), value)
                     for name, value in response.headers.multi_items()
-                    if name.lower() not in _DECODED_RESPONSE_HEADERS
+                    if name.lower() not in _DROPPED_RESPONSE_HEADERS
                 ],
                 body=bytes(body),
             )
         finally:
             await response.aclose()
+
+
+def _outgoing_headers(service: Service, request: BackendRequest) -> Headers:
+    """The script's headers, less any the host owns, then the catalogue's.
+
+    A header the catalogue injects (an API key) is the catalogue's alone: the
+    script's own, in any letter case, is dropped rather than sent beside it.
+    """
+    return _script_headers(service, request) + service.headers
+
+
+def _script_headers(service: Service, request: BackendRequest) -> Headers:
+    owned = _FORBIDDEN_REQUEST_HEADERS | {name.lower() for name, _ in service.headers}
+    return [(name, value) for name, value in request.headers if name.lower() not in owned]
+
+
+def _without_timeout(request: BackendRequest) -> BackendRequest:
+    return BackendRequest(request.service, request.method, request.path, request.headers)
+
+
+def _record(
+    request: BackendRequest, outcome: BackendOutcome, source: CallSource, started: float
+) -> BackendCallRecord:
+    return BackendCallRecord(
+        service=request.service,
+        method=request.method,
+        path=request.path,
+        status=outcome.status if isinstance(outcome, BackendResponse) else None,
+        error=outcome.kind if isinstance(outcome, BackendError) else None,
+        duration_ms=round((time.monotonic() - started) * 1000, 3),
+        source=source,
+    )
 
 
 def _call_budget_seconds(service: Service, request: BackendRequest, deadline: float) -> float:

@@ -3,34 +3,28 @@
     {"services": [
         {"name": "profile", "url": "http://profile.internal:8080/v1",
          "timeout_ms": 500, "retries": 1, "max_response_bytes": 1048576,
-         "headers": {"x-api-key": "..."}, "allow": ["tv", "music/home"]}
+         "headers": {"x-api-key": "..."}, "allow": ["tv", "music/home"],
+         "cache": {"ttl_s": 30, "stale_if_error_s": 600}}
     ]}
 
-`allow` lists who may call the service: "*" (the default), a namespace, or
-one endpoint as NAMESPACE/PATH. Scripts name a service; they never see its URL.
+Each entry is a name and a service spec (`host.service_spec` says what every
+field means). Scripts name a service; they never see its URL. The services of
+the file are the host's read-only layer: served as written, over whatever
+the registry's managed catalogue holds (see `host.services`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from host.backends import Catalogue, Service
-
-
-class _ServiceEntry(BaseModel, extra="forbid"):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    url: HttpUrl
-    timeout_ms: int = Field(default=2_000, ge=1)
-    retries: int = Field(default=0, ge=0, le=5)
-    max_response_bytes: int = Field(default=4 << 20, ge=1)
-    headers: dict[str, str] = Field(default_factory=dict)
-    allow: list[str] = Field(default_factory=lambda: ["*"])
+from host.backends import Catalogue
+from host.service_spec import ServiceEntry
 
 
 class _CatalogueFile(BaseModel, extra="forbid"):
-    services: list[_ServiceEntry]
+    services: list[ServiceEntry]
 
 
 class CatalogueFileError(ValueError):
@@ -42,15 +36,4 @@ def load_catalogue(path: Path) -> Catalogue:
         document = _CatalogueFile.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as error:
         raise CatalogueFileError(f"{path}: {error}") from None
-    return Catalogue(
-        Service(
-            name=entry.name,
-            base_url=str(entry.url).rstrip("/"),
-            timeout_ms=entry.timeout_ms,
-            retries=entry.retries,
-            max_response_bytes=entry.max_response_bytes,
-            headers=list(entry.headers.items()),
-            allow=tuple(entry.allow),
-        )
-        for entry in document.services
-    )
+    return Catalogue(entry.service(entry.name) for entry in document.services)

@@ -146,6 +146,27 @@ class AdminClient:
     ) -> Document:
         return self._call("PUT", _quota_url(namespace, path), json={"quotas": dict(quotas)})
 
+    def services(self) -> list[Document]:
+        services: list[Document] = self._call("GET", "/services")["services"]
+        return services
+
+    def service(self, name: str) -> Document | None:
+        try:
+            return self._call("GET", f"/services/{name}")
+        except ServerError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def put_service(self, name: str, spec: Mapping[str, Any]) -> Document:
+        return self._call("PUT", f"/services/{name}", json=dict(spec))
+
+    def patch_service(self, name: str, changes: Mapping[str, Any]) -> Document:
+        return self._call("PATCH", f"/services/{name}", json=dict(changes))
+
+    def delete_service(self, name: str) -> None:
+        self._call("DELETE", f"/services/{name}")
+
     def audit(self, namespace: str | None = None, limit: int = 50) -> list[Document]:
         params: dict[str, str | int] = {"limit": limit}
         if namespace:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-import uuid
 
 from quart import Response, request
+from werkzeug.exceptions import RequestTimeout
 
 from host.abi import RequestContext
 from host.observe import Served
 from host.protect import DISABLED, Load, Refusal
+from host.response_limits import within_output_limits
 from host.routing import Route
 from host.sandbox import RunResult, ScriptRequest
 from host.state import HostState, host_state
-from host.wire import json_error
+from host.wire import json_error, request_id_from
 
+# The methods a device may call an endpoint with (and an endpoint may allow).
+DEVICE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Namespaces the host's own routes use: never a device endpoint's.
+RESERVED_NAMESPACES = frozenset({"admin", "console", "metrics", "healthz", "readyz"})
+# Scripts see the address the connection came from under this name, set by
+# the host; a header of that name sent by the client is dropped.
+CLIENT_ADDRESS_HEADER = "remote-addr"
 # Headers that describe one hop, not the request: never passed to scripts.
 _HOP_BY_HOP = frozenset(
     {
@@ -26,6 +35,7 @@ _HOP_BY_HOP = frozenset(
         "transfer-encoding",
         "upgrade",
         "authorization",
+        CLIENT_ADDRESS_HEADER,
     }
 )
 _RESPONSE_HEADERS_OWNED_BY_HOST = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -33,7 +43,7 @@ _RESPONSE_HEADERS_OWNED_BY_HOST = frozenset({"content-length", "transfer-encodin
 
 async def serve_device_request(namespace: str, rest: str) -> Response:
     state = host_state()
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request_id_from(request.headers.get("x-request-id"))
     path = "/" + rest.strip("/")
     route = state.routes.lookup(namespace, path)
     refusal = _refusal(route, request_id)
@@ -41,9 +51,8 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
         return refusal
     assert route is not None
     assert route.module_hash is not None
-    raw = await request.get_data(cache=False, as_text=False)
-    body = raw if isinstance(raw, bytes) else raw.encode()
-    if len(body) > state.settings.max_request_body_bytes:
+    body = await _body_within(state.settings.max_request_body_bytes)
+    if body is None:
         return json_error(413, "request_too_large", "request body is too large", request_id)
     now = time.monotonic()
     load = Load(state.gate.waiting, state.gate.oldest_wait_ms(route.key, now))
@@ -57,6 +66,26 @@ async def serve_device_request(namespace: str, rest: str) -> Response:
     return _response(result, request_id)
 
 
+async def _body_within(limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to pass `limit` bytes.
+
+    Read as it arrives, so an oversized body is refused after `limit` bytes
+    (or at once, by its Content-Length) rather than buffered whole.
+    """
+    if (request.content_length or 0) > limit:
+        return None
+    body = bytearray()
+    try:
+        async with asyncio.timeout(request.body_timeout):
+            async for chunk in request.body:
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise RequestTimeout() from None
+    return bytes(body)
+
+
 async def _run_admitted(state: HostState, route: Route, script_request: ScriptRequest) -> RunResult:
     """Run on a fairly shared worker, then tell the guards how it went."""
     assert route.module_hash is not None
@@ -66,7 +95,9 @@ async def _run_admitted(state: HostState, route: Route, script_request: ScriptRe
         await state.gate.acquire(route.key)
         try:
             context = _context(state, route, script_request.request_id)
-            result = await state.sandbox.run(module, script_request, context)
+            result = within_output_limits(
+                await state.sandbox.run(module, script_request, context), route.limits
+            )
         finally:
             state.gate.release(route.key, cost_ms=result.wall_ms if result else 0.0)
     finally:
@@ -101,15 +132,24 @@ def _script_request(route: Route, path: str, body: bytes, request_id: str) -> Sc
         path=path,
         query=request.query_string.decode("latin-1"),
         headers=[
-            (name.lower(), value)
-            for name, value in request.headers.items()
-            if name.lower() not in _HOP_BY_HOP
+            (CLIENT_ADDRESS_HEADER, _client_address()),
+            *(
+                (name.lower(), value)
+                for name, value in request.headers.items()
+                if name.lower() not in _HOP_BY_HOP
+            ),
         ],
         body=body,
         endpoint=route.endpoint,
         version=route.version or "",
         request_id=request_id,
     )
+
+
+def _client_address() -> str:
+    """The peer of the connection, from the server (the ASGI scope), never from a header."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def _context(state: HostState, route: Route, request_id: str) -> RequestContext:

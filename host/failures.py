@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -52,16 +53,22 @@ _TRAP_SIGNATURES: tuple[tuple[str, FailureClass, str], ...] = (
     ("call stack exhausted", FailureClass.STACK_OVERFLOW, "the script exhausted the wasm stack"),
 )
 
-# Imports a script has no access to: SDK builds stub them with traps, so a
-# trap whose backtrace passes through them is an attempt to use them.
-_FORBIDDEN_CAPABILITIES: tuple[tuple[str, str], ...] = (
-    ("filesystem", "the filesystem"),
-    ("preopens", "the filesystem"),
-    ("sockets", "network sockets"),
-    ("tcp", "network sockets"),
-    ("udp", "network sockets"),
-    ("ip_name_lookup", "network sockets"),
+# WASI a script has no access to: SDK builds stub it with traps, so a trap
+# whose backtrace passes through one of these bindings (wasi-libc names them
+# <interface>_<function>) is an attempt to use it.
+_WASI_ATTEMPTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("filesystem_", "preopens_"), "use the filesystem", "files"),
+    (
+        ("tcp_", "udp_", "ip_name_lookup_", "network_", "instance_network_"),
+        "open a network connection",
+        "the network",
+    ),
+    (("wall_clock_", "monotonic_clock_"), "read the clock", "a clock"),
+    (("random_get_", "random_insecure", "insecure_seed"), "get random bytes", "randomness"),
+    (("environment_",), "read its environment", "an environment"),
+    (("exit_",), "exit the process", "a process to exit"),
 )
+_FRAME = re.compile(r"^\s*\d+:\s+0x[0-9a-fA-F]+ - [^!]*!(?P<function>\S+)")
 
 
 def classify_trap(trap_text: str) -> tuple[FailureClass, str]:
@@ -74,11 +81,26 @@ def classify_trap(trap_text: str) -> tuple[FailureClass, str]:
     for needle, failure, message in _TRAP_SIGNATURES:
         if needle in trap_text:
             return failure, message
-    lowered = trap_text.lower()
-    for needle, what in _FORBIDDEN_CAPABILITIES:
-        if f"!{needle}" in lowered or f"{needle}_" in lowered:
-            return FailureClass.ABI_VIOLATION, f"scripts have no access to {what}"
+    attempt = _wasi_attempt(trap_text)
+    if attempt is not None:
+        return FailureClass.ABI_VIOLATION, attempt
     return FailureClass.GUEST_ERROR, f"the script trapped: {trap_summary(trap_text)}"
+
+
+def _wasi_attempt(trap_text: str) -> str | None:
+    """What the script tried, if the trap came from a stubbed WASI function."""
+    for line in trap_text.splitlines():
+        frame = _FRAME.match(line)
+        if frame is None:
+            continue
+        function = frame["function"]
+        for prefixes, action, capability in _WASI_ATTEMPTS:
+            if function.startswith(prefixes):
+                return (
+                    f"the script tried to {action} ({function}); "
+                    f"scripts have no access to {capability}"
+                )
+    return None
 
 
 def trap_summary(trap_text: str) -> str:

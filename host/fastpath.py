@@ -11,23 +11,15 @@ quota decision, goes on to Quart.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 
-from hypercorn.typing import (
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-    HTTPScope,
-    Scope,
-)
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 from quart import Quart
 
 from host.observe import Served
 from host.protect import DISABLED, Refusal, circuit_open
 from host.state import STATE_KEY, HostState
+from host.wire import request_id_from, scope_header, send_json_error
 
 
 class FastRefusals:
@@ -58,33 +50,13 @@ def _refusal(state: HostState, scope: HTTPScope) -> tuple[Refusal, str] | None:
         if wait is None:
             return None
         refusal = circuit_open(wait)
-    request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+    request_id = request_id_from(scope_header(scope, b"x-request-id"))
     state.observer.refusal(Served(route.namespace, route.path, route.version), request_id, refusal)
     return refusal, request_id
 
 
 async def _respond(send: ASGISendCallable, refusal: Refusal, request_id: str) -> None:
-    body = json.dumps(
-        {"error": refusal.error, "message": refusal.message, "request_id": request_id}
-    ).encode()
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": refusal.status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", refusal.retry_after_header.encode()),
-            (b"x-request-id", request_id.encode()),
-        ],
-        "trailers": False,
-    }
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
-    await send(start)
-    await send(end)
-
-
-def _header(scope: HTTPScope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
+    retry_after = (b"retry-after", refusal.retry_after_header.encode())
+    await send_json_error(
+        send, refusal.status, refusal.error, refusal.message, request_id, [retry_after]
+    )

@@ -113,6 +113,7 @@ def result_document(result: RunResult) -> dict[str, Any]:
                 "status": call.status,
                 "error": call.error.value if call.error else None,
                 "duration_ms": call.duration_ms,
+                "source": call.source.value,
             }
             for call in result.backend_calls
         ],

@@ -21,6 +21,7 @@ from wasmtime import component as wc
 
 from host.abi import ABI_VERSION
 from host.cache import ArtifactStore, ModuleCache
+from host.errors import HostError
 from host.flights import SingleFlight
 from host.limits import MiB
 from host.logs import get_logger
@@ -58,8 +59,11 @@ class BundleStore(ArtifactStore, Protocol):
     async def has_module(self, module_hash: str) -> bool: ...
 
 
-class UnknownRuntime(LookupError):
+class UnknownRuntime(HostError, LookupError):
     """A bundle names a runtime the registry does not hold."""
+
+    status = 422
+    code = "unknown_runtime"
 
 
 def prepared_key(runtime_hash: str) -> str:
@@ -133,10 +137,14 @@ class Loader:
             raise RuntimeRejected("a runtime is a WebAssembly component")
         known = self._cache.peek(module_hash(data))
         compiled = known or await self._cache.compile(data)
-        self._check(compiled)
-        runtime_hash = await self._store.put_module(data)
-        if known is None:
-            await self._cache.add_compiled(compiled)
+        try:
+            self._check(compiled)
+            runtime_hash = await self._store.put_module(data)
+            if known is None:
+                await self._cache.add_compiled(compiled)
+        finally:
+            # A refused or failed upload leaves no compiled artifact behind.
+            self._cache.discard(compiled)
         return runtime_hash
 
     async def runtime(self, bundle: Bundle) -> CompiledModule:

@@ -4,8 +4,8 @@ The registry stores overrides as `name -> int` mappings at three layers;
 `EndpointQuotas.resolve` applies them over the host's built-in defaults.
 Per-request limits go to the sandbox (`Limits`); the rest are enforced by the
 host around it: concurrency and requests per second (per endpoint, per host),
-instance reuse, and, at deploy time, module size and endpoint count per
-namespace.
+instance reuse, and, at deploy time, module and bundle size and endpoint count per
+namespace. Each quota is declared once, as a field (see `host.quota_spec`).
 """
 
 from __future__ import annotations
@@ -14,37 +14,45 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from host.limits import Limits, MiB
-
-# Quota name -> (description, smallest allowed value).
-QUOTA_NAMES: dict[str, tuple[str, int]] = {
-    "fuel": ("fuel (wasm instructions, roughly) per request", 1),
-    "memory_bytes": ("linear memory per request", 1 << 16),
-    "timeout_ms": ("wall-clock time per request", 1),
-    "response_bytes": ("response body size", 0),
-    "log_bytes": ("log and stdout/stderr bytes per request", 0),
-    "backend_calls": ("backend calls per request", 0),
-    "backend_concurrency": ("backend calls in flight per request", 1),
-    "max_concurrency": ("requests running at once per endpoint and host; 0: no cap", 0),
-    "rps": ("requests per second per endpoint and host; 0: no cap", 0),
-    "burst": ("requests a burst may take above rps; 0: one second's worth", 0),
-    "reuse": ("requests one instance may serve; 1: a fresh instance each", 1),
-    "max_module_bytes": ("module size, per upload in the namespace", 1),
-    "max_bundle_bytes": ("script bundle size, per upload in the namespace", 1),
-    "max_endpoints": ("endpoints per namespace", 1),
-}
+from host.limits import GiB, Limits, MiB
+from host.quota_spec import QuotaSpec, quota, quota_specs
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointQuotas:
     limits: Limits = field(default_factory=Limits)
-    max_concurrency: int = 0
-    rps: int = 0
-    burst: int = 0
-    max_module_bytes: int = 32 * MiB
+    max_concurrency: int = quota(
+        0,
+        "requests running at once per endpoint and host; 0: no cap",
+        at_least=0,
+        at_most=100_000,
+        flag="concurrency",
+    )
+    rps: int = quota(
+        0, "requests per second per endpoint and host; 0: no cap", at_least=0, at_most=1_000_000
+    )
+    burst: int = quota(
+        0,
+        "requests a burst may take above rps; 0: one second's worth",
+        at_least=0,
+        at_most=1_000_000,
+    )
+    max_module_bytes: int = quota(
+        32 * MiB,
+        "module size, per upload in the namespace",
+        at_most=1 * GiB,
+        flag="module-mb",
+        unit=MiB,
+    )
     # A bundle is evaluated by every fresh instance: its size is per-request work.
-    max_bundle_bytes: int = 1 * MiB
-    max_endpoints: int = 1000
+    max_bundle_bytes: int = quota(
+        1 * MiB,
+        "script bundle size, per upload in the namespace",
+        at_most=64 * MiB,
+        flag="bundle-kb",
+        unit=1024,
+    )
+    max_endpoints: int = quota(1000, "endpoints per namespace", at_most=1_000_000, flag="endpoints")
 
     def resolve(self, overrides: Mapping[str, int]) -> EndpointQuotas:
         """These quotas with registry overrides applied; unknown names are ignored."""
@@ -63,16 +71,16 @@ class EndpointQuotas:
         return flat
 
 
-def check_overrides(overrides: Mapping[str, int]) -> dict[str, int]:
+# Every quota, by name: the per-request ones first.
+QUOTAS: dict[str, QuotaSpec] = {**quota_specs(Limits), **quota_specs(EndpointQuotas)}
+
+
+def check_overrides(overrides: Mapping[str, object]) -> dict[str, int]:
     """Validated overrides; raises ValueError naming the first bad one."""
     checked: dict[str, int] = {}
     for name, value in overrides.items():
-        if name not in QUOTA_NAMES:
-            raise ValueError(f"unknown quota {name!r}; known: {', '.join(sorted(QUOTA_NAMES))}")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"quota {name!r} must be an integer")
-        smallest = QUOTA_NAMES[name][1]
-        if value < smallest:
-            raise ValueError(f"quota {name!r} must be at least {smallest}")
-        checked[name] = value
+        spec = QUOTAS.get(name)
+        if spec is None:
+            raise ValueError(f"unknown quota {name!r}; known: {', '.join(sorted(QUOTAS))}")
+        checked[name] = spec.check(value)
     return checked

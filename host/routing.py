@@ -2,21 +2,24 @@
 
 A route changes only after its new module is in the cache, so traffic moves
 to a new version only once this host can serve it: a deploy fails no request.
+The same feed carries changes to the managed service catalogue: those reload
+the catalogue and re-derive every route's allowed services.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from host.backends import Catalogue
 from host.limits import Limits
 from host.loader import ModuleSource
 from host.logs import get_logger
 from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind
+from host.services import LiveCatalogue
 from registry import Endpoint, NotFound, Registry, Version
 
 log = get_logger("scripthost.routing")
@@ -70,6 +73,10 @@ class RouteTable:
     def __len__(self) -> int:
         return len(self.routes)
 
+    def count(self, in_namespace: Callable[[str], bool]) -> int:
+        """How many endpoints are in the namespaces `in_namespace` accepts."""
+        return sum(1 for namespace, _ in self.routes if in_namespace(namespace))
+
 
 class RouteRefresher:
     """Keeps a RouteTable in step with the registry by polling its change feed."""
@@ -80,7 +87,7 @@ class RouteRefresher:
         table: RouteTable,
         cache: ModuleSource,
         default_quotas: EndpointQuotas,
-        catalogue: Catalogue,
+        catalogue: LiveCatalogue,
         interval_s: float,
     ) -> None:
         self._registry = registry
@@ -94,6 +101,7 @@ class RouteRefresher:
 
     async def load_all(self) -> None:
         seq = await self._registry.latest_seq()
+        await self._reload_services()
         endpoints = await self._registry.list_endpoints()
         await self._apply(endpoints)
         self._table.seq = seq
@@ -109,20 +117,33 @@ class RouteRefresher:
         if not changes:
             self._mark(ok=True)
             return 0
+        catalogue_changed = any(change.is_catalogue for change in changes)
+        if catalogue_changed:
+            await self._reload_services()
+        endpoint_changes = [change for change in changes if not change.is_catalogue]
         keys: set[tuple[str, str]] = {
             (change.namespace, change.path)
-            for change in changes
+            for change in endpoint_changes
             if change.namespace is not None and change.path is not None
         }
         # A global change (namespace None) touches every endpoint.
-        namespaces = {change.namespace for change in changes if change.path is None}
+        namespaces = {change.namespace for change in endpoint_changes if change.path is None}
         for namespace in namespaces:
             keys |= {key for key in self._table.routes if namespace in (None, key[0])}
             keys |= {(e.namespace, e.path) for e in await self._registry.list_endpoints(namespace)}
         for namespace, path in keys:
             await self._refresh_endpoint(namespace, path)
+        if catalogue_changed:
+            self._rederive_allowed_services()
         self._table.seq = max(change.seq for change in changes)
         self._mark(ok=True)
+        log.info(
+            "changes applied",
+            first_seq=changes[0].seq,
+            last_seq=self._table.seq,
+            changes=len(changes),
+            endpoints=len(keys),
+        )
         return len(keys)
 
     async def run(self) -> None:
@@ -136,6 +157,16 @@ class RouteRefresher:
                     log.warning("route refresh failed", error=str(error))
                 self._mark(ok=False)
             await asyncio.sleep(self._interval_s)
+
+    async def _reload_services(self) -> None:
+        self._catalogue.apply(await self._registry.list_services())
+
+    def _rederive_allowed_services(self) -> None:
+        """Every route's allow-list, from the catalogue as it now is."""
+        for key, route in self._table.routes.items():
+            allowed = self._catalogue.allowed_for(route.namespace, route.path)
+            if allowed != route.allowed_services:
+                self._table.routes[key] = dataclasses.replace(route, allowed_services=allowed)
 
     async def _refresh_endpoint(self, namespace: str, path: str) -> None:
         try:

@@ -9,6 +9,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from host.app import create_app
+from host.edge import Edge
 from host.fastpath import FastRefusals
 from host.settings import Settings
 
@@ -31,7 +32,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = FastRefusals(create_app(settings))
+    app = Edge(FastRefusals(create_app(settings)))
     await hypercorn_serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait)
 
 

@@ -24,13 +24,17 @@ class Settings:
     admin_token: str | None = field(
         default_factory=lambda: os.environ.get("SCRIPTHOST_ADMIN_TOKEN") or None
     )
+    # The host's read-only services (`--backend`, `--catalogue`); the registry
+    # holds the managed ones (host.services).
     catalogue: Catalogue = field(default_factory=Catalogue)
+    # Memory for the shared cache of backend answers; 0 turns it off.
+    response_cache_bytes: int = 64 * MiB
     # Sandbox worker threads: wasm runs in parallel across them.
     workers: int = 4
     # How often the route table polls the registry's change feed.
     refresh_interval_s: float = 0.5
-    # Compiled modules kept in memory.
-    cache_capacity: int = 256
+    # Bytes of compiled modules kept in memory (least recently used out).
+    cache_bytes: int = 1024 * MiB
     # The hard cap on any upload; namespaces may have a smaller quota.
     max_upload_bytes: int = 32 * MiB
     max_request_body_bytes: int = 1 * MiB

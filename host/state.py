@@ -14,6 +14,7 @@ from host.observe import Observer
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
+from host.services import LiveCatalogue
 from host.settings import Settings
 from registry import Registry
 
@@ -29,6 +30,7 @@ class HostState:
     cache: ModuleCache
     loader: Loader
     gateway: BackendGateway
+    services: LiveCatalogue
     routes: RouteTable
     refresher: RouteRefresher
     tokens: TokenBook

@@ -17,6 +17,7 @@ from registry.errors import (
     CorruptBlob,
     InvalidRegistryURL,
     NotFound,
+    QuotaExceeded,
     RegistryError,
     RegistryUnavailable,
 )
@@ -32,8 +33,10 @@ from registry.models import (
     ModuleHash,
     NamespaceSettings,
     Quotas,
+    ServiceRecord,
     Version,
     VersionId,
+    redacted_spec,
 )
 from registry.sqlite import SQLiteRegistry
 
@@ -52,12 +55,15 @@ __all__ = [
     "ModuleHash",
     "NamespaceSettings",
     "NotFound",
+    "QuotaExceeded",
     "Quotas",
     "Registry",
     "RegistryError",
     "RegistryUnavailable",
     "SQLiteRegistry",
+    "ServiceRecord",
     "Version",
     "VersionId",
     "open_registry",
+    "redacted_spec",
 ]

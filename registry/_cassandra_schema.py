@@ -52,7 +52,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS {ks}.artifacts (module_hash text, fingerprint text,"
         " sha256 text, size bigint, chunks int, PRIMARY KEY ((module_hash, fingerprint)))",
     ),
-    # 2: a bundle's version names the runtime that runs it.
+    # 2: the managed backend service catalogue.
+    (
+        "CREATE TABLE IF NOT EXISTS {ks}.services (name text PRIMARY KEY, spec text,"
+        " updated_at text)",
+    ),
+    # 3: a bundle's version names the runtime that runs it.
     ("ALTER TABLE {ks}.versions ADD runtime text",),
 )
 

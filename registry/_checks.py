@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import cast
 
-from registry.errors import NotFound
-from registry.models import LANGUAGES, Language, Quotas, Version
+from registry.errors import NotFound, QuotaExceeded
+from registry.models import LANGUAGES, Language, Quotas, Version, redacted_spec
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_ID = re.compile(r"^v([1-9][0-9]{0,17})$")
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MAX_SERVICE_SPEC_BYTES = 64 * 1024
 
 
 def name(value: str, what: str) -> str:
@@ -108,3 +111,46 @@ def positive(value: float, what: str) -> float:
     if not value > 0:
         raise ValueError(f"{what} must be positive, got {value!r}")
     return value
+
+
+def limit(value: int | None, what: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"{what} must be a non-negative integer or None, got {value!r}")
+    return value
+
+
+def room_for_endpoint(namespace: str, existing: int, max_endpoints: int) -> None:
+    if existing >= max_endpoints:
+        raise QuotaExceeded(f"namespace {namespace!r} may have at most {max_endpoints} endpoints")
+
+
+def service_name(value: str) -> str:
+    if not isinstance(value, str) or not _SERVICE_NAME.match(value):
+        raise ValueError(
+            f"a service name is 1-63 lower-case letters, digits, '_' or '-', got {value!r}"
+        )
+    return value
+
+
+def service_spec(spec: Mapping[str, object]) -> tuple[dict[str, object], str]:
+    """The spec as a plain JSON object and its canonical encoding (what is stored)."""
+    if not isinstance(spec, Mapping):
+        raise ValueError("a service spec is a JSON object")
+    try:
+        encoded = json.dumps(dict(spec), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"a service spec must be JSON: {error}") from None
+    if len(encoded.encode()) > MAX_SERVICE_SPEC_BYTES:
+        raise ValueError(f"a service spec is at most {MAX_SERVICE_SPEC_BYTES} bytes of JSON")
+    decoded: dict[str, object] = json.loads(encoded)
+    return decoded, encoded
+
+
+def service_details(
+    name: str, spec: Mapping[str, object], previous: Mapping[str, object] | None
+) -> dict[str, object]:
+    """What the audit log records of a service change: never the values of its headers."""
+    details: dict[str, object] = {"service": name, "spec": redacted_spec(spec)}
+    if previous is not None:
+        details["previous"] = redacted_spec(previous)
+    return details

@@ -84,8 +84,16 @@ CREATE TABLE leases (
 # Each migration takes a database from the schema before it to its own number.
 _MIGRATIONS = {
     1: _SCHEMA,
+    # The managed backend service catalogue.
+    2: """
+CREATE TABLE services (
+    name       TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,   -- JSON object, canonical encoding
+    updated_at TEXT NOT NULL
+);
+""",
     # A bundle's version names the runtime that runs it.
-    2: "ALTER TABLE versions ADD COLUMN runtime TEXT;",
+    3: "ALTER TABLE versions ADD COLUMN runtime TEXT;",
 }
 
 

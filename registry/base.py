@@ -15,7 +15,7 @@ Conventions for all methods:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from registry.models import (
@@ -28,6 +28,7 @@ from registry.models import (
     ModuleHash,
     NamespaceSettings,
     Quotas,
+    ServiceRecord,
     Version,
     VersionId,
 )
@@ -44,10 +45,15 @@ class Registry(Protocol):
         methods: Iterable[str],
         config: Config | None = None,
         actor: str,
+        max_endpoints: int | None = None,
     ) -> Endpoint:
         """Create an endpoint (enabled, no active version) or replace its methods and config.
 
-        Methods are upper-cased; at least one is required.
+        Methods are upper-cased; at least one is required. With `max_endpoints`,
+        creating one more endpoint in a namespace that already has that many
+        raises QuotaExceeded; counting and creating are one atomic step, so
+        concurrent creates (from any number of hosts) never pass the limit.
+        Replacing an existing endpoint is never refused by it.
         """
         ...
 
@@ -130,6 +136,29 @@ class Registry(Protocol):
     async def effective_quotas(self, namespace: str, path: str) -> Quotas:
         """Defaults, overridden by the namespace's, overridden by the endpoint's."""
         ...
+
+    # The managed backend service catalogue
+
+    async def list_services(self) -> list[ServiceRecord]:
+        """Every managed service, ordered by name."""
+        ...
+
+    async def get_service(self, name: str) -> ServiceRecord: ...
+
+    async def put_service(
+        self, name: str, spec: Mapping[str, object], *, actor: str
+    ) -> ServiceRecord:
+        """Create a service or replace its spec (a JSON object of at most 64 KiB).
+
+        Names are 1-63 characters of `a-z0-9_-`, starting with a letter or
+        digit. The change is global (namespace and path None): it reaches every
+        host through the change feed like any other. Its audit entry records
+        the spec (and the previous one) with the values of `spec["headers"]`
+        replaced: they are secrets such as API keys.
+        """
+        ...
+
+    async def delete_service(self, name: str, *, actor: str) -> None: ...
 
     # Content-addressed modules and precompiled artifacts
 

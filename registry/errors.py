@@ -15,6 +15,10 @@ class Conflict(RegistryError):
     """The change contradicts what is stored, or a concurrent writer won the race."""
 
 
+class QuotaExceeded(RegistryError):
+    """The change would pass a limit the caller set (more endpoints than a namespace may have)."""
+
+
 class CorruptBlob(RegistryError):
     """A stored module or artifact no longer matches its checksum.
 

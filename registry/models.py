@@ -44,6 +44,15 @@ class Action(StrEnum):
     NAMESPACE_DISABLED = "namespace.disabled"
     NAMESPACE_QUOTAS_SET = "namespace.quotas_set"
     DEFAULT_QUOTAS_SET = "defaults.quotas_set"
+    SERVICE_CREATED = "service.created"
+    SERVICE_UPDATED = "service.updated"
+    SERVICE_DELETED = "service.deleted"
+
+
+# Changes to the backend service catalogue, not to any endpoint.
+CATALOGUE_ACTIONS = frozenset(
+    {Action.SERVICE_CREATED, Action.SERVICE_UPDATED, Action.SERVICE_DELETED}
+)
 
 
 def frozen_map(mapping: Mapping[str, object] | None) -> MappingProxyType[str, object]:
@@ -98,6 +107,30 @@ class NamespaceSettings:
         object.__setattr__(self, "quotas", MappingProxyType(dict(self.quotas)))
 
 
+REDACTED = "<redacted>"
+
+
+def redacted_spec(spec: Mapping[str, object]) -> dict[str, object]:
+    """A service spec fit to show or record: the values of its headers replaced."""
+    headers = spec.get("headers")
+    if not isinstance(headers, Mapping):
+        return dict(spec)
+    return {**spec, "headers": dict.fromkeys(headers, REDACTED)}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord:
+    """A backend service of the managed catalogue: its name and its spec, a JSON object
+    whose meaning is the host's. The values of `spec["headers"]` are secrets."""
+
+    name: str
+    spec: Details
+    updated_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", frozen_map(self.spec))
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One change, with who made it. `namespace` is None for a global change,
@@ -136,6 +169,11 @@ class Change:
     @property
     def is_namespace_wide(self) -> bool:
         return self.namespace is not None and self.path is None
+
+    @property
+    def is_catalogue(self) -> bool:
+        """A change to the service catalogue: it touches no endpoint's own settings."""
+        return self.action in CATALOGUE_ACTIONS
 
 
 def merge_quotas(*layers: Quotas) -> dict[str, int]:

@@ -34,6 +34,7 @@ from registry.models import (
     ModuleHash,
     NamespaceSettings,
     Quotas,
+    ServiceRecord,
     Version,
     VersionId,
     merge_quotas,
@@ -74,12 +75,16 @@ class SQLiteRegistry:
         methods: Iterable[str],
         config: Config | None = None,
         actor: str,
+        max_endpoints: int | None = None,
     ) -> Endpoint:
         namespace, path = _checks.target(namespace, path)
         wanted = _checks.methods(methods), _checks.config(config)
         _checks.actor(actor)
+        _checks.limit(max_endpoints, "max_endpoints")
         return await self._db.write(
-            lambda db: _put_endpoint(db, namespace, path, *wanted, actor=actor)
+            lambda db: _put_endpoint(
+                db, namespace, path, *wanted, actor=actor, max_endpoints=max_endpoints
+            )
         )
 
     async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
@@ -226,6 +231,29 @@ class SQLiteRegistry:
 
         return await self._db.read(read)
 
+    # The managed service catalogue
+
+    async def list_services(self) -> list[ServiceRecord]:
+        rows = await self._db.read(
+            lambda db: db.execute("SELECT * FROM services ORDER BY name").fetchall()
+        )
+        return [_service(row) for row in rows]
+
+    async def get_service(self, name: str) -> ServiceRecord:
+        return await self._db.read(lambda db: _service(_service_row(db, name)))
+
+    async def put_service(
+        self, name: str, spec: Mapping[str, object], *, actor: str
+    ) -> ServiceRecord:
+        _checks.service_name(name)
+        wanted, encoded = _checks.service_spec(spec)
+        _checks.actor(actor)
+        return await self._db.write(lambda db: _put_service(db, name, wanted, encoded, actor))
+
+    async def delete_service(self, name: str, *, actor: str) -> None:
+        _checks.actor(actor)
+        await self._db.write(lambda db: _delete_service(db, name, actor))
+
     # Modules and artifacts
 
     async def put_module(self, data: bytes) -> ModuleHash:
@@ -320,6 +348,7 @@ def _put_endpoint(
     config: dict[str, str],
     *,
     actor: str,
+    max_endpoints: int | None,
 ) -> Endpoint:
     columns = {"methods": _json(sorted(methods)), "config": _json(config)}
     details: dict[str, object] = {"methods": sorted(methods), "config": config}
@@ -327,6 +356,12 @@ def _put_endpoint(
         return _update_endpoint(
             db, namespace, path, columns, Action.ENDPOINT_UPDATED, details, actor
         )
+    if max_endpoints is not None:
+        # Inside the write transaction: no other writer can create one meanwhile.
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM endpoints WHERE namespace = ?", (namespace,)
+        ).fetchone()
+        _checks.room_for_endpoint(namespace, count, max_endpoints)
     now = _stamp()
     db.execute(
         "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"
@@ -467,6 +502,49 @@ def _set_default_quotas(db: sqlite3.Connection, quotas: dict[str, int], actor: s
     details = {"quotas": quotas, "previous": current}
     _record(db, actor, Action.DEFAULT_QUOTAS_SET, None, None, details)
     return quotas
+
+
+def _put_service(
+    db: sqlite3.Connection, name: str, spec: dict[str, object], encoded: str, actor: str
+) -> ServiceRecord:
+    row = _find_service_row(db, name)
+    if row is not None and row["spec"] == encoded:
+        return _service(row)
+    db.execute(
+        "INSERT INTO services (name, spec, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+        (name, encoded, _stamp()),
+    )
+    previous = None if row is None else json.loads(row["spec"])
+    action = Action.SERVICE_CREATED if row is None else Action.SERVICE_UPDATED
+    _record(db, actor, action, None, None, _checks.service_details(name, spec, previous))
+    return _service(_service_row(db, name))
+
+
+def _delete_service(db: sqlite3.Connection, name: str, actor: str) -> None:
+    _service_row(db, name)
+    db.execute("DELETE FROM services WHERE name = ?", (name,))
+    _record(db, actor, Action.SERVICE_DELETED, None, None, {"service": name})
+
+
+def _find_service_row(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM services WHERE name = ?", (name,)
+    ).fetchone()
+    return row
+
+
+def _service_row(db: sqlite3.Connection, name: str) -> sqlite3.Row:
+    row = _find_service_row(db, name)
+    if row is None:
+        raise NotFound(f"no service {name!r}")
+    return row
+
+
+def _service(row: sqlite3.Row) -> ServiceRecord:
+    return ServiceRecord(
+        name=row["name"], spec=json.loads(row["spec"]), updated_at=_time(row["updated_at"])
+    )
 
 
 def _try_lease(db: sqlite3.Connection, key: str, holder: str, ttl_seconds: float) -> bool:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the example backend, the host on the embedded SQLite registry,
-# both examples deployed; prints what to curl. Ctrl-C stops everything.
+# the examples deployed (the titles graph calls a managed, cached service);
+# prints what to curl. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,20 +39,29 @@ pids+=($!)
 wait_for "http://127.0.0.1:$backend_port/profile/users/42"
 wait_for "$SCRIPTHOST_URL/healthz"
 
-for example in examples/home-js/home.js examples/home-py/home.py; do
+# A service managed at runtime (in the registry), with its answers cached.
+.venv/bin/scripthost service catalog --url "http://127.0.0.1:$backend_port/catalog" \
+  --cache-from-headers --stale-if-error 600 >/dev/null
+
+for example in examples/home-js/home.js examples/home-py/home.py \
+  examples/titles-js/titles.js examples/titles-py/titles.py; do
   name="$(basename "$(dirname "$example")")"
   .venv/bin/scripthost deploy "$example" --endpoint "examples/$name" \
     --config greeting=Hello --config max_items=2 --message "make run" --if-changed >/dev/null
 done
+paths='[["titles",[1,2,3],["name","rating"]],["lists","top",{"from":0,"to":2},"name"]]'
 
 cat <<EOT
 
 scripthost is serving on $SCRIPTHOST_URL (registry: $data_dir)
   curl '$SCRIPTHOST_URL/examples/home-js?user=42'
   curl '$SCRIPTHOST_URL/examples/home-py?user=42'
+  curl -G '$SCRIPTHOST_URL/examples/titles-js' --data-urlencode 'paths=$paths'
+  curl -G '$SCRIPTHOST_URL/examples/titles-py' --data-urlencode 'paths=$paths'
   curl -H 'Authorization: Bearer $SCRIPTHOST_ADMIN_TOKEN' $SCRIPTHOST_URL/admin/v1/endpoints
   Console: $SCRIPTHOST_URL/console/ (log in with the token above)
-  Metrics: $SCRIPTHOST_URL/metrics
+  Metrics: curl -H 'Authorization: Bearer $SCRIPTHOST_ADMIN_TOKEN' $SCRIPTHOST_URL/metrics
+  Docs:    $SCRIPTHOST_URL/admin/v1/docs
   OpenAPI: $SCRIPTHOST_URL/admin/v1/openapi.json
   CLI:     SCRIPTHOST_URL=$SCRIPTHOST_URL SCRIPTHOST_TOKEN=$SCRIPTHOST_ADMIN_TOKEN .venv/bin/scripthost endpoints
 Ctrl-C stops everything.

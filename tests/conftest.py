@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cassandra.cluster import Cluster, Session
 
 from host.build import REPO_ROOT, build_all_cached, build_bundle, runtime_component
 from host.sandbox import CompiledModule, Sandbox, SandboxEngine
+from tests.support import cassandra as local_cassandra
 from tests.support import servers
 from tests.support.bundles import prepared
+from tests.support.registries import CASSANDRA_KEYSPACE, cassandra_up, create_keyspace
 from tests.support.scripts import DEPLOYED
 
 
@@ -72,3 +77,19 @@ def bundled(
         return prepared(sandbox, runtimes, build_bundle(source, out).read_bytes())
 
     return bundle
+
+
+@pytest.fixture(scope="session")
+def cassandra_session() -> Iterator[Session]:
+    """A keyspace created once by the registry itself; each test empties it (far faster).
+
+    Synchronous, because backends ask for it from inside the running loop;
+    the registry creates the keyspace on a loop of its own, in a thread.
+    """
+    cassandra_up()
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, create_keyspace()).result()
+    cluster = Cluster([local_cassandra.ADDRESS], port=local_cassandra.CQL_PORT)
+    session = cluster.connect(CASSANDRA_KEYSPACE)
+    yield session
+    cluster.shutdown()

@@ -1,16 +1,23 @@
-"""The host side of the ABI, where it can be checked without a guest."""
+"""The host side of the ABI: its bookkeeping, and what it refuses from a guest."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import wasmtime
 from wasmtime import component as wc
 
 from host.abi import LINE_OVERHEAD_BYTES, GuestLogLine, RequestContext
-from host.sandbox import Limits, SandboxEngine
+from host.backends import BackendGateway, Catalogue, Service
+from host.build import REPO_ROOT, build_cached
+from host.failures import FailureClass
+from host.sandbox import CompiledModule, Limits, Sandbox, SandboxEngine, ScriptRequest
 from host.sandbox._component import component_linker
+from tests.support.runs import run_once
 
 
 def context(log_bytes: int) -> RequestContext:
@@ -57,3 +64,36 @@ def test_components_built_against_any_0_1_release_link(
     else:
         with pytest.raises(wasmtime.WasmtimeError, match=r"config@0\.2\.0"):
             linker.instantiate(store, component)
+
+
+@pytest.fixture(scope="module")
+def header_script() -> Path:
+    return build_cached(REPO_ROOT / "tests" / "sandbox" / "scripts" / "js" / "header.js")
+
+
+@pytest.mark.parametrize(
+    ("value", "failure"),
+    [
+        ("plain", None),
+        ("née", FailureClass.ABI_VIOLATION),
+        ("a\r\nx-evil: 1", FailureClass.ABI_VIOLATION),
+    ],
+)
+async def test_a_backend_header_that_is_not_valid_http_is_the_scripts_fault(
+    sandbox: Sandbox,
+    compile_file: Callable[[Path], CompiledModule],
+    header_script: Path,
+    example_backend: str,
+    value: str,
+    failure: FailureClass | None,
+) -> None:
+    gateway = BackendGateway(Catalogue([Service("profile", f"{example_backend}/profile")]))
+    request = ScriptRequest("GET", "/", urlencode({"value": value}), request_id="header")
+    try:
+        result = await run_once(sandbox, compile_file(header_script), request, gateway=gateway)
+    finally:
+        await gateway.aclose()
+    assert result.failure is failure, result.failure_message
+    if failure is not None:
+        assert "not valid HTTP" in result.failure_message
+        assert result.backend_calls == []

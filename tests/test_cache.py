@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from host.sandbox import ModuleKind, SandboxEngine
 from registry import CorruptBlob, Registry, open_registry
 from registry._blobs import BlobStore
 from registry.sqlite import BLOB_DIR_NAME
+from tests.support.registries import Backend, CassandraBackend, SQLiteBackend
 
 WAT_DIR = Path(__file__).parent / "sandbox" / "wat"
 
@@ -30,15 +31,21 @@ async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
 
 
 @pytest.fixture
-def engine() -> SandboxEngine:
+def engine() -> Iterator[SandboxEngine]:
     # No wasmtime disk cache: every compile here is a real one.
-    return SandboxEngine()
+    engine = SandboxEngine()
+    yield engine
+    engine.close()  # stops its epoch ticker thread
 
 
 def host_cache(
-    engine: SandboxEngine, registry: Registry, tmp_path: Path, name: str, capacity: int = 8
+    engine: SandboxEngine,
+    registry: Registry,
+    tmp_path: Path,
+    name: str,
+    capacity_bytes: int = 64 << 20,
 ) -> ModuleCache:
-    return ModuleCache(engine, registry, tmp_path / name / "artifacts", capacity)
+    return ModuleCache(engine, registry, tmp_path / name / "artifacts", capacity_bytes)
 
 
 async def test_a_module_is_compiled_once_and_then_served_from_memory(
@@ -50,7 +57,7 @@ async def test_a_module_is_compiled_once_and_then_served_from_memory(
     again = await cache.get(module_hash, ModuleKind.JAVY)
     assert again is first
     assert (cache.stats.compiles, cache.stats.misses, cache.stats.hits) == (1, 1, 1)
-    assert await registry.has_artifact(module_hash, engine.fingerprint)
+    assert await registry.has_artifact(module_hash, engine.fingerprint_for(ModuleKind.JAVY))
 
 
 async def test_other_hosts_load_the_artifact_and_compile_nothing(
@@ -68,15 +75,36 @@ async def test_other_hosts_load_the_artifact_and_compile_nothing(
     assert (restarted.stats.compiles, restarted.stats.local_loads) == (0, 1)
 
 
+@pytest.fixture(params=["sqlite", "cassandra"])
+async def shared_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Registry, Registry]]:
+    """Two hosts' connections to one registry of each kind."""
+    backend: Backend = (
+        SQLiteBackend(tmp_path / "shared")
+        if request.param == "sqlite"
+        else CassandraBackend(request.getfixturevalue("cassandra_session"))
+    )
+    yield await backend.open(), await backend.open()
+    await backend.close_all()
+
+
 async def test_concurrent_misses_on_two_hosts_compile_once(
-    engine: SandboxEngine, registry: Registry, tmp_path: Path
+    engine: SandboxEngine, shared_store: tuple[Registry, Registry], tmp_path: Path
 ) -> None:
-    module_hash = await registry.put_module(javy_module("echo"))
-    caches = [host_cache(engine, registry, tmp_path, name) for name in ("a", "b")]
+    first, second = shared_store
+    module_hash = await first.put_module(javy_module("echo"))
+    caches = [
+        host_cache(engine, registry, tmp_path, name)
+        for registry, name in ((first, "a"), (second, "b"))
+    ]
+    # Both hosts miss at once; the compile lease lets one compile while the
+    # other waits for its artifact.
     gets = [cache.get(module_hash, ModuleKind.JAVY) for cache in caches for _ in range(3)]
     modules = await asyncio.gather(*gets)
     assert {m.module_hash for m in modules} == {module_hash}
-    assert sum(cache.stats.compiles for cache in caches) == 1
+    assert sorted(cache.stats.compiles for cache in caches) == [0, 1]
+    assert sorted(cache.stats.registry_loads for cache in caches) == [0, 1]
 
 
 async def test_a_corrupt_artifact_is_recompiled_and_replaced(
@@ -86,14 +114,17 @@ async def test_a_corrupt_artifact_is_recompiled_and_replaced(
     await host_cache(engine, registry, tmp_path, "a").get(module_hash, ModuleKind.JAVY)
     _flip_last_byte(
         BlobStore(tmp_path / "registry" / BLOB_DIR_NAME).artifact_path(
-            module_hash, engine.fingerprint
+            module_hash, engine.fingerprint_for(ModuleKind.JAVY)
         )
     )
 
     other = host_cache(engine, registry, tmp_path, "b")
     await other.get(module_hash, ModuleKind.JAVY)
     assert other.stats.compiles == 1
-    assert await registry.get_artifact(module_hash, engine.fingerprint) is not None
+    assert (
+        await registry.get_artifact(module_hash, engine.fingerprint_for(ModuleKind.JAVY))
+        is not None
+    )
 
 
 async def test_a_corrupt_module_is_refused_never_compiled(
@@ -108,16 +139,21 @@ async def test_a_corrupt_module_is_refused_never_compiled(
     assert module_hash not in cache
 
 
-async def test_the_least_recently_used_module_leaves_memory_first(
+async def test_the_cache_holds_at_most_its_bytes_least_recently_used_out_first(
     engine: SandboxEngine, registry: Registry, tmp_path: Path
 ) -> None:
     hashes = [await registry.put_module(javy_module(name)) for name in ("echo", "loop", "grow")]
-    cache = host_cache(engine, registry, tmp_path, "a", capacity=2)
+    measure = host_cache(engine, registry, tmp_path, "measure")
+    sizes = [(await measure.get(h, ModuleKind.JAVY)).code_bytes for h in hashes]
+    assert all(size > 0 for size in sizes)
+    # Room for the first two modules, not for all three.
+    cache = host_cache(engine, registry, tmp_path, "a", capacity_bytes=sizes[0] + max(sizes[1:]))
     for module_hash in hashes[:2]:
         await cache.get(module_hash, ModuleKind.JAVY)
     await cache.get(hashes[0], ModuleKind.JAVY)
     await cache.get(hashes[2], ModuleKind.JAVY)
     assert [h in cache for h in hashes] == [True, False, True]
+    assert cache.code_bytes == sizes[0] + sizes[2] <= sizes[0] + max(sizes[1:])
     await cache.get(hashes[1], ModuleKind.JAVY)
     assert cache.stats.local_loads == 1
 

@@ -2,7 +2,10 @@
 
 from host.admin import _quotas as _quotas  # registers its routes on admin_api
 from host.admin import _runtimes as _runtimes  # registers its routes on admin_api
+from host.admin import _services as _services  # registers its routes on admin_api
 from host.admin import _stats as _stats  # registers its routes on admin_api
 from host.admin._api import admin_api
+from host.admin._auth import principal
+from host.admin._inputs import MAX_SOURCE_BYTES
 
-__all__ = ["admin_api"]
+__all__ = ["MAX_SOURCE_BYTES", "admin_api", "principal"]

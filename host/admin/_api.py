@@ -10,8 +10,10 @@ from quart_schema import DataSource, tag, validate_querystring, validate_request
 from quart_schema.pydantic import File
 
 from host.admin._auth import principal, principal_for
+from host.admin._inputs import Config, Message, Method, NamespaceName, Source, VersionName
 from host.admin._paths import check_namespace, normalise_path
-from host.admin._uploads import accept_upload, check_endpoint_count
+from host.admin._uploads import accept_upload, namespace_quotas
+from host.errors import Forbidden, HostError
 from host.logs import get_logger
 from host.routing import version_kind
 from host.state import host_state
@@ -25,9 +27,14 @@ log = get_logger("scripthost.admin")
 ENDPOINT_ROUTE = "/endpoints/<string:namespace>/<path:path>"
 
 
+class NoSource(HostError):
+    status = 404
+    code = "no_source"
+
+
 class EndpointIn(BaseModel):
-    methods: list[str] = Field(default_factory=lambda: ["GET"], min_length=1)
-    config: dict[str, str] = Field(default_factory=dict)
+    methods: list[Method] = Field(default_factory=lambda: ["GET"], min_length=1, max_length=16)
+    config: Config = Field(default_factory=dict)
 
 
 class EndpointOut(BaseModel):
@@ -64,9 +71,9 @@ class VersionList(BaseModel):
 
 class UploadForm(BaseModel):
     module: File
-    source: str | None = None
-    language: str | None = None
-    message: str = ""
+    source: Source | None = None
+    language: str | None = Field(default=None, max_length=16)
+    message: Message = ""
     activate: bool = True
 
 
@@ -77,7 +84,7 @@ class UploadOut(BaseModel):
 
 
 class ActivateIn(BaseModel):
-    version: str
+    version: VersionName
 
 
 class SourceOut(BaseModel):
@@ -101,8 +108,14 @@ class AuditList(BaseModel):
 
 
 class AuditQuery(BaseModel):
-    namespace: str | None = None
+    namespace: NamespaceName | None = None
     limit: int = Field(default=100, ge=1, le=1000)
+
+
+@admin_api.before_request
+async def authenticate() -> None:
+    """Every management call needs a valid token, checked before its body is read."""
+    principal()
 
 
 @admin_api.after_request
@@ -170,11 +183,14 @@ async def put_endpoint(namespace: str, path: str, data: EndpointIn) -> EndpointO
     """Create an endpoint or update its methods and configuration."""
     namespace, path = target(namespace, path)
     caller = principal_for(namespace)
-    methods = sorted({method.upper() for method in data.methods})
     state = host_state()
-    await check_endpoint_count(namespace, path)
     endpoint = await state.registry.put_endpoint(
-        namespace, path, methods=methods, config=data.config, actor=caller.name
+        namespace,
+        path,
+        methods=sorted(set(data.methods)),
+        config=data.config,
+        actor=caller.name,
+        max_endpoints=(await namespace_quotas(namespace)).max_endpoints,
     )
     await state.refresher.poll_once()
     return endpoint_out(endpoint)
@@ -239,14 +255,12 @@ async def upload_version(namespace: str, path: str, data: UploadForm) -> tuple[U
 @admin_api.get(ENDPOINT_ROUTE + "/-/versions/<version>/source")
 @tag(["versions"])
 @validate_response(SourceOut)
-async def version_source(namespace: str, path: str, version: str) -> SourceOut | Response:
+async def version_source(namespace: str, path: str, version: str) -> SourceOut:
     namespace, path = target(namespace, path)
     principal_for(namespace)
     found = await host_state().registry.get_version(namespace, path, version)
     if found.source is None:
-        from host.wire import json_error
-
-        return json_error(404, "no_source", f"version {version} was uploaded without source")
+        raise NoSource(f"version {version} was uploaded without source")
     return SourceOut(version=found.id, language=found.language, source=found.source)
 
 
@@ -275,8 +289,6 @@ async def audit_log(query_args: AuditQuery) -> AuditList:
     """Every change, newest first, with who made it."""
     caller = principal()
     if query_args.namespace is not None and not caller.may_touch(query_args.namespace):
-        from host.admin._auth import Forbidden
-
         raise Forbidden(f"{caller.name} may not read namespace {query_args.namespace!r}")
     events = await host_state().registry.audit_log(
         namespace=query_args.namespace, limit=query_args.limit
@@ -332,14 +344,17 @@ async def whoami() -> WhoAmI:
 @tag(["host"])
 @validate_response(HostOut)
 async def host_info() -> HostOut:
-    """This host's engine, route table and module cache (each host answers for itself)."""
-    principal()
+    """This host's engine, route table and module cache (each host answers for itself).
+
+    A team sees the number of its own endpoints and only its own open breakers.
+    """
+    caller = principal()
     state = host_state()
     stats = state.cache.stats
     return HostOut(
         engine_fingerprint=state.engine.fingerprint,
         route_seq=state.routes.seq,
-        endpoints=len(state.routes),
+        endpoints=state.routes.count(caller.may_touch),
         registry_reachable=state.routes.last_refresh_ok,
         cache=CacheOut(
             modules=len(state.cache),
@@ -353,7 +368,9 @@ async def host_info() -> HostOut:
             prepares=state.loader.stats.prepares,
         ),
         sandbox_in_flight=state.sandbox.in_flight,
-        open_breakers=[f"{ns}{path}" for ns, path in state.guards.open_breakers()],
+        open_breakers=[
+            f"{ns}{path}" for ns, path in state.guards.open_breakers() if caller.may_touch(ns)
+        ],
     )
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 
-RESERVED_NAMESPACES = frozenset({"admin", "console", "metrics", "healthz", "readyz"})
+from host.device import RESERVED_NAMESPACES
+from host.errors import HostError
+
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$")
 MAX_PATH_LENGTH = 256
 
 
-class BadEndpointName(ValueError):
-    pass
+class BadEndpointName(HostError):
+    status = 400
+    code = "bad_endpoint_name"
 
 
 def check_namespace(namespace: str) -> str:

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 from quart_schema import tag, validate_request, validate_response
 
 from host.admin._api import ENDPOINT_ROUTE, EndpointOut, admin_api, endpoint_out, target
 from host.admin._auth import admin_principal, principal, principal_for
 from host.admin._paths import check_namespace
-from host.quotas import check_overrides
+from host.errors import HostError
+from host.quotas import QUOTAS, check_overrides
 from host.state import host_state
 from registry import Quotas
 from registry.models import merge_quotas
 
 
-class BadQuota(ValueError):
-    pass
+class BadQuota(HostError):
+    status = 400
+    code = "bad_quota"
+
+
+# What the OpenAPI document says of each quota, from its declaration.
+_QUOTA_SCHEMA: JsonDict = {
+    "properties": {
+        name: {
+            "type": "integer",
+            "minimum": spec.at_least,
+            "maximum": spec.at_most,
+            "description": spec.description,
+        }
+        for name, spec in QUOTAS.items()
+    },
+    "additionalProperties": False,
+}
 
 
 class QuotasIn(BaseModel):
     """Overrides for this layer; they replace the layer's previous ones ({} clears)."""
 
-    quotas: dict[str, int]
+    quotas: dict[str, int] = Field(json_schema_extra=_QUOTA_SCHEMA)
 
 
 class QuotasOut(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import cast
 
+from host.errors import HostError, TooLarge
 from host.logs import get_logger
 from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind, module_kind
@@ -18,32 +19,15 @@ log = get_logger("scripthost.deploy")
 LANGUAGES = frozenset({"js", "python", "wasm", "javy"})
 
 
-class UploadTooLarge(ValueError):
-    pass
-
-
-class BadLanguage(ValueError):
-    pass
-
-
-class QuotaExceeded(Exception):
-    """A namespace quota (endpoint count) would be exceeded."""
+class BadLanguage(HostError):
+    status = 400
+    code = "bad_language"
 
 
 async def namespace_quotas(namespace: str) -> EndpointQuotas:
     registry = host_state().registry
     layers = (await registry.get_default_quotas(), (await registry.get_namespace(namespace)).quotas)
     return host_state().settings.default_quotas.resolve(merge_quotas(*layers))
-
-
-async def check_endpoint_count(namespace: str, path: str) -> None:
-    """Creating one more endpoint must stay within the namespace's `max_endpoints`."""
-    existing = await host_state().registry.list_endpoints(namespace)
-    if any(endpoint.path == path for endpoint in existing):
-        return
-    allowed = (await namespace_quotas(namespace)).max_endpoints
-    if len(existing) >= allowed:
-        raise QuotaExceeded(f"namespace {namespace!r} may have at most {allowed} endpoints")
 
 
 async def accept_upload(
@@ -69,12 +53,12 @@ async def accept_upload(
     quotas = await namespace_quotas(namespace)
     limit = min(state.settings.max_upload_bytes, quotas.max_module_bytes)
     if len(module) > limit:
-        raise UploadTooLarge(f"modules in {namespace!r} may be at most {limit} bytes")
+        raise TooLarge(f"modules in {namespace!r} may be at most {limit} bytes")
     kind = module_kind(module)
     runtime: str | None = None
     if kind is ModuleKind.BUNDLE:
         if len(module) > quotas.max_bundle_bytes:
-            raise UploadTooLarge(
+            raise TooLarge(
                 f"bundles in {namespace!r} may be at most {quotas.max_bundle_bytes} bytes"
             )
         bundle = await state.loader.accept_bundle(module, f"{namespace}{path}")
@@ -120,10 +104,14 @@ async def _accept_module(module: bytes) -> str:
     # already compiled: checking it again costs nothing, compiling would.
     known = state.cache.peek(hashlib.sha256(module).hexdigest())
     compiled = known or await state.cache.compile(module)
-    check_module(compiled, state.engine.engine)
-    module_hash = await state.registry.put_module(module)
-    if known is None:
-        await state.cache.add_compiled(compiled)
+    try:
+        check_module(compiled, state.engine.engine)
+        module_hash = await state.registry.put_module(module)
+        if known is None:
+            await state.cache.add_compiled(compiled)
+    finally:
+        # A refused or failed upload leaves no compiled artifact behind.
+        state.cache.discard(compiled)
     return module_hash
 
 

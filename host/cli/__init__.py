@@ -8,6 +8,7 @@ from host.cli._local import build, invoke_command
 from host.cli._manage import deploy, endpoints, remove, rollback, versions
 from host.cli._quotas import disable, enable, quota
 from host.cli._serve import serve
+from host.cli._services import service, services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +29,8 @@ for command in (
     quota,
     disable,
     enable,
+    services,
+    service,
 ):
     main.add_command(command)
 

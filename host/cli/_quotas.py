@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
+from typing import SupportsIndex, SupportsInt
+
 import click
 
 from host.cli._manage import admin_client, print_table
 from host.cli._options import server_options
 from host.client import split_scope
-from host.limits import MiB
-from host.quotas import QUOTA_NAMES
+from host.quota_spec import QuotaSpec
+from host.quotas import QUOTAS
 
-# CLI option -> (quota name, multiplier from the option's unit to the quota's).
-_OPTIONS: dict[str, tuple[str, int]] = {
-    "fuel": ("fuel", 1),
-    "memory_mb": ("memory_bytes", MiB),
-    "timeout_ms": ("timeout_ms", 1),
-    "response_kb": ("response_bytes", 1024),
-    "log_kb": ("log_bytes", 1024),
-    "backend_calls": ("backend_calls", 1),
-    "backend_concurrency": ("backend_concurrency", 1),
-    "concurrency": ("max_concurrency", 1),
-    "rps": ("rps", 1),
-    "burst": ("burst", 1),
-    "reuse": ("reuse", 1),
-    "module_mb": ("max_module_bytes", MiB),
-    "bundle_kb": ("max_bundle_bytes", 1024),
-    "endpoints": ("max_endpoints", 1),
-}
+# Click option name (the flag's) -> the quota it sets.
+_OPTIONS: dict[str, QuotaSpec] = {spec.flag.replace("-", "_"): spec for spec in QUOTAS.values()}
 
 
 def _scope(
@@ -40,10 +27,31 @@ def _scope(
         raise click.BadParameter(str(error)) from None
 
 
+class _QuotaValue(click.types.IntParamType):
+    """A flag's value in its unit, checked against its quota's own range."""
+
+    def __init__(self, spec: QuotaSpec) -> None:
+        self.spec = spec
+
+    def convert(
+        self,
+        value: SupportsInt | SupportsIndex,
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> int:
+        number = super().convert(value, param, ctx)
+        try:
+            self.spec.check(number * self.spec.unit)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+        return number
+
+
 def _quota_options(command: click.Command) -> click.Command:
-    for option, (quota, _) in _OPTIONS.items():
-        flag = "--" + option.replace("_", "-")
-        click.option(flag, option, type=click.IntRange(min=0), help=QUOTA_NAMES[quota][0])(command)
+    for option, spec in _OPTIONS.items():
+        click.option(f"--{spec.flag}", option, type=_QuotaValue(spec), help=spec.description)(
+            command
+        )
     return command
 
 
@@ -66,7 +74,7 @@ def quota(
     """
     namespace, path = scope
     changes = {
-        _OPTIONS[option][0]: value * _OPTIONS[option][1]
+        _OPTIONS[option].name: value * _OPTIONS[option].unit
         for option, value in values.items()
         if value is not None
     }
@@ -81,7 +89,7 @@ def quota(
             str(current["effective"].get(name, "")),
             "override" if name in current["overrides"] else "",
         )
-        for name in QUOTA_NAMES
+        for name in QUOTAS
     ]
     click.echo(f"quotas of {current['scope']}")
     print_table(("QUOTA", "VALUE", ""), rows)

@@ -41,13 +41,14 @@ _DEFAULTS = Settings()
     "backends",
     multiple=True,
     metavar="NAME=URL",
-    help="A named backend service scripts may call (repeatable).",
+    help="A named backend service scripts may call (repeatable); read-only on this host.",
 )
 @click.option(
     "--catalogue",
     "catalogue_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON catalogue of backend services (URL, timeout, retries, headers, allow-list).",
+    help="JSON catalogue of backend services (URL, timeout, retries, headers, allow-list, "
+    "cache); read-only on this host, beside the registry's managed services.",
 )
 @click.option(
     "--max-queue",
@@ -78,11 +79,19 @@ _DEFAULTS = Settings()
     help="Seconds between polls of the registry's change feed.",
 )
 @click.option(
-    "--cache-size",
+    "--cache-mb",
     type=click.IntRange(min=1),
-    default=_DEFAULTS.cache_capacity,
+    default=_DEFAULTS.cache_bytes // MiB,
     show_default=True,
-    help="Compiled modules kept in memory.",
+    help="MiB of compiled modules kept in memory (least recently used out).",
+)
+@click.option(
+    "--response-cache-mb",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.response_cache_bytes // MiB,
+    show_default=True,
+    help="Memory for the shared cache of backend answers (services with `cache` in the "
+    "catalogue); 0 turns it off.",
 )
 @click.option(
     "--max-upload-mb",
@@ -113,7 +122,8 @@ def serve(
     queue_budget_ms: float | None,
     workers: int,
     refresh_interval_s: float,
-    cache_size: int,
+    response_cache_mb: int,
+    cache_mb: int,
     max_upload_mb: int,
     compile_cache: Path | None,
     log_format: str,
@@ -144,7 +154,8 @@ def serve(
             max_queue=max_queue,
             queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,
-            cache_capacity=cache_size,
+            response_cache_bytes=response_cache_mb * MiB,
+            cache_bytes=cache_mb * MiB,
             max_upload_bytes=max_upload_mb * MiB,
             compile_cache_dir=compile_cache,
             log_format=LogFormat(log_format),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -14,6 +14,10 @@ _MEMORY_BUCKETS = tuple(float(1 << n) for n in range(20, 31))  # 1 MiB .. 1 GiB
 _COMPILE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 20, 40, 80)
 
 CacheCounts = Callable[[], dict[str, int]]
+# service -> event -> count, and service -> bytes held
+ServiceCounts = Callable[[], Mapping[str, Mapping[str, int]]]
+ServiceBytes = Callable[[], Mapping[str, int]]
+NamespaceFilter = Callable[[str], bool]
 
 
 class Metrics:
@@ -97,6 +101,41 @@ class Metrics:
     def watch_cache(self, counts: CacheCounts) -> None:
         self.registry.register(_CacheCollector(counts))
 
+    def watch_response_cache(self, events: ServiceCounts, held: ServiceBytes) -> None:
+        self.registry.register(_ResponseCacheCollector(events, held))
+
+    def exposition(self, visible: NamespaceFilter | None = None) -> bytes:
+        """The Prometheus text format, or with `visible` only the series it accepts.
+
+        `visible` judges a series by its `namespace` label; host-wide series
+        have none, so they are left out too.
+        """
+        if visible is None:
+            return generate_latest(self.registry)
+        scoped = CollectorRegistry(auto_describe=False)
+        scoped.register(_NamespaceScoped(self.registry, visible))
+        return generate_latest(scoped)
+
+
+class _NamespaceScoped(Collector):
+    """Another registry's series, less those of namespaces the reader may not see."""
+
+    def __init__(self, source: CollectorRegistry, visible: NamespaceFilter) -> None:
+        self._source = source
+        self._visible = visible
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._source.collect():
+            samples = [
+                sample
+                for sample in family.samples
+                if "namespace" in sample.labels and self._visible(sample.labels["namespace"])
+            ]
+            if samples:
+                scoped = Metric(family.name, family.documentation, family.type, family.unit)
+                scoped.samples = samples
+                yield scoped
+
 
 class _CacheCollector(Collector):
     """The module cache's own counters, read at scrape time."""
@@ -113,3 +152,31 @@ class _CacheCollector(Collector):
         for event, count in self._counts().items():
             family.add_metric([event], count)
         yield family
+
+
+class _ResponseCacheCollector(Collector):
+    """The shared response cache's counters and size per service, read at scrape time."""
+
+    def __init__(self, events: ServiceCounts, held: ServiceBytes) -> None:
+        self._events = events
+        self._held = held
+
+    def collect(self) -> Iterator[Metric]:
+        events = CounterMetricFamily(
+            "scripthost_backend_cache_events",
+            "Shared response cache by service: hit, miss, stale (served past freshness), "
+            "store, not_stored, too_large, evict",
+            labels=["service", "event"],
+        )
+        for service, counts in sorted(self._events().items()):
+            for event, count in sorted(counts.items()):
+                events.add_metric([service, event], count)
+        yield events
+        held = GaugeMetricFamily(
+            "scripthost_backend_cache_bytes",
+            "Bytes of answers the shared response cache holds, by service",
+            labels=["service"],
+        )
+        for service, size in sorted(self._held().items()):
+            held.add_metric([service], size)
+        yield held

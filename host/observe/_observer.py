@@ -167,6 +167,7 @@ def _log_request(served: Served, request_id: str, result: RunResult) -> None:
                 "status": call.status,
                 "error": call.error.value if call.error else None,
                 "duration_ms": call.duration_ms,
+                "source": call.source.value,
             }
             for call in result.backend_calls
         ],

@@ -6,7 +6,10 @@ used the least worker time so far (start-time fair queuing): an endpoint
 whose scripts run for 500 ms before timing out waits behind one whose
 scripts finish in 5 ms, instead of the other way round as in a FIFO queue.
 No endpoint may hold more than half the slots, so one endpoint whose
-scripts all run to their time limit leaves the other half to its neighbours.
+scripts all run to their time limit leaves the other half to its neighbours;
+and an endpoint none of whose runs has ended yet holds one slot (a slow
+start), so that endpoints whose cost nobody knows, such as scripts that
+block until their deadline, cannot take all the slots with their first burst.
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ class FairGate:
         self._hand_over()
 
     def _may_take(self, key: Hashable) -> bool:
-        return self._running.get(key, 0) < self._per_endpoint
+        limit = self._per_endpoint if key in self._typical_ms else 1
+        return self._running.get(key, 0) < limit
 
     def _take(self, key: Hashable) -> None:
         self._free -= 1

@@ -9,14 +9,15 @@ from host.sandbox._bundle import (
     UnsupportedBundle,
     parse_bundle,
 )
+from host.sandbox._compiler import CompileLimits, IsolatedCompiler
 from host.sandbox._engine import (
     CompiledModule,
-    InvalidModule,
     ModuleKind,
     SandboxEngine,
     module_hash,
     module_kind,
 )
+from host.sandbox._errors import InsufficientStorage, InvalidModule, ModuleRejected
 from host.sandbox._runtime import (
     BundleRejected,
     RuntimeRejected,
@@ -30,13 +31,17 @@ from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 __all__ = [
     "Bundle",
     "BundleRejected",
+    "CompileLimits",
     "CompiledModule",
     "FailureClass",
+    "InsufficientStorage",
     "InvalidBundle",
     "InvalidModule",
+    "IsolatedCompiler",
     "Limits",
     "MiB",
     "ModuleKind",
+    "ModuleRejected",
     "RunResult",
     "RuntimeRef",
     "RuntimeRejected",

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from host.errors import HostError
+
 BUNDLE_FORMAT = 1
 _MAGIC = "SCRIPTHOST-BUNDLE "
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -26,12 +28,17 @@ RUNTIME_LANGUAGES = frozenset({"js", "python"})
 _MAX_HEADER_BYTES = 64 * 1024
 
 
-class InvalidBundle(ValueError):
+class InvalidBundle(HostError, ValueError):
     """Not a bundle this host can read."""
+
+    status = 422
+    code = "invalid_bundle"
 
 
 class UnsupportedBundle(InvalidBundle):
     """A bundle made for a newer host: a format or an ABI version it does not know."""
+
+    code = "unsupported_bundle"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -10,11 +9,20 @@ import wasmtime
 from wasmtime import component as wc
 
 from host import abi
-from host.abi import GuestLogLine, RequestContext
+from host.abi import RequestContext
 from host.failures import FailureClass
 from host.sandbox import _byte_lists as byte_lists
-from host.sandbox._engine import EPOCH_TICK_SECONDS
-from host.sandbox._outcome import Meter, failed, from_exception, lower_headers, succeeded
+from host.sandbox import _variants as variants
+from host.sandbox import _wasi as wasi
+from host.sandbox._outcome import (
+    Meter,
+    drop_tracebacks,
+    failed,
+    from_exception,
+    lower_headers,
+    succeeded,
+)
+from host.sandbox._store import is_instantiation_limit, new_store, rearm
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 from host.sandbox._warm import Warm, WarmInstances, WarmKey
 
@@ -26,57 +34,11 @@ _GUEST_ERROR_CLASSES = {
 
 
 def component_linker(engine: wasmtime.Engine) -> wc.Linker:
-    """One linker per engine: WASI 0.2 (capability-free, see new_store) plus the ABI."""
+    """One linker per engine: the host's own WASI 0.2 (see _wasi) plus the ABI."""
     linker = wc.Linker(engine)
-    linker.add_wasip2()
+    wasi.link(linker)
     abi.link(linker)
     return linker
-
-
-def new_store(engine: wasmtime.Engine, context: RequestContext) -> wasmtime.Store:
-    """The only way this host makes a Store.
-
-    A component importing WASI that runs in a Store without a WASI context
-    aborts the whole process, so every Store gets one, with nothing in it: no
-    preopened directories, no environment, no arguments, no network, empty
-    stdin, and stdout/stderr captured into the log of the request being served.
-    """
-    store = wasmtime.Store(engine)
-    wasi = wasmtime.WasiConfig()
-    wasi.stdout_custom = _output_sink("stdout")
-    wasi.stderr_custom = _output_sink("stderr")
-    store.set_wasi(wasi)
-    store.set_limits(memory_size=context.limits.memory_bytes)
-    rearm(store, context)
-    return store
-
-
-def rearm(store: wasmtime.Store, context: RequestContext) -> None:
-    """A full tank and a fresh deadline for the request about to run in `store`."""
-    store.set_fuel(context.limits.fuel)
-    store.set_epoch_deadline(deadline_ticks(context.limits.timeout_ms))
-
-
-def deadline_ticks(timeout_ms: int) -> int:
-    # The ticker's next tick may come at once, so one extra tick keeps the
-    # deadline from ever firing before `timeout_ms` has passed.
-    return math.ceil(timeout_ms / 1000 / EPOCH_TICK_SECONDS) + 1
-
-
-def _output_sink(stream: str) -> Any:
-    level = "info" if stream == "stdout" else "error"
-
-    def write(data: bytes) -> int | None:
-        # Writes happen during a guest call, on its thread, so the request
-        # bound there is the one the output belongs to (also for a reused
-        # instance serving its next request).
-        context = abi.current_or_none()
-        line = GuestLogLine(level, data.decode("utf-8", "replace"), {}, stream)
-        if context is not None and context.take_output(line):
-            return None
-        return -5  # EIO: the guest sees a failed write and the run ends as output_exceeded
-
-    return write
 
 
 class ComponentRunner:
@@ -88,6 +50,8 @@ class ComponentRunner:
         self._linker = component_linker(engine)
         # Bodies cross the ABI as list<u8>; convert them in bulk (see _byte_lists).
         byte_lists.install()
+        # Results are lowered on several worker threads at once (see _variants).
+        variants.install()
         self._warm = WarmInstances()
 
     def run(
@@ -96,16 +60,20 @@ class ComponentRunner:
         if context.limits.reuse > 1:
             return self._run_reused(component, request, context)
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
-        store = new_store(self._engine, context)
+        store = new_store(self._engine, context.limits)
         try:
-            with abi.bound(context):
+            with abi.bound(context), wasi.bound(wasi.WasiState()):
                 handle = _instantiate(self._linker, component, store)
                 returned = _call(handle, store, request)
+            meter.fuel_left = store.get_fuel()
+            return _result_from_guest(context, meter, returned)
         except Exception as error:
             meter.fuel_left = store.get_fuel()
             return _failure(context, meter, error)
-        meter.fuel_left = store.get_fuel()
-        return _result_from_guest(context, meter, returned)
+        finally:
+            # Whatever still refers to the Store (a traceback, say), its
+            # memory goes now, not when the cycle collector next runs.
+            store.close()
 
     def _run_reused(
         self, component: wc.Component, request: ScriptRequest, context: RequestContext
@@ -113,34 +81,54 @@ class ComponentRunner:
         key = WarmKey(id(component), request.endpoint, request.version, context.limits.memory_bytes)
         warm = self._warm.take(key)
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
+        store = warm.store if warm is not None else new_store(self._engine, context.limits)
+        state = warm.wasi if warm is not None else wasi.WasiState()
         try:
-            with abi.bound(context):
+            with abi.bound(context), wasi.bound(state):
                 if warm is None:
-                    store = new_store(self._engine, context)
-                    warm = Warm(component, store, _instantiate(self._linker, component, store))
+                    warm = Warm(
+                        component, store, state, _instantiate(self._linker, component, store)
+                    )
                 else:
-                    rearm(warm.store, context)
-                returned = _call(warm.handle, warm.store, request)
+                    rearm(store, context.limits)
+                returned = _call(warm.handle, store, request)
         except Exception as error:
             # A trapped or failed instance is never used again.
-            meter.fuel_left = warm.store.get_fuel() if warm is not None else context.limits.fuel
+            meter.fuel_left = store.get_fuel()
+            store.close()
             return _failure(context, meter, error)
-        meter.fuel_left = warm.store.get_fuel()
+        meter.fuel_left = store.get_fuel()
         result = _result_from_guest(context, meter, returned)
         warm.uses += 1
         if result.failure is None and warm.uses < context.limits.reuse:
             self._warm.give_back(key, warm)
+        else:
+            store.close()
         return result
 
 
 def _failure(context: RequestContext, meter: Meter, error: Exception) -> RunResult:
-    if isinstance(error, wasmtime.WasmtimeError) and _is_instantiation_limit(str(error)):
+    drop_tracebacks(error)
+    if context.stopped_by is not None:
+        # A host function stopped the guest: its reason, not the trap it became.
+        return from_exception(context, meter, context.stopped_by)
+    if isinstance(error, wasmtime.WasmtimeError) and is_instantiation_limit(str(error)):
         message = "the script needs more memory than its quota to start"
         return failed(context, meter, FailureClass.MEMORY_EXCEEDED, message)
     return from_exception(context, meter, error)
 
 
 def _result_from_guest(context: RequestContext, meter: Meter, returned: Any) -> RunResult:
+    try:
+        return _read_result(context, meter, returned)
+    except (AttributeError, TypeError, ValueError) as error:
+        # Only a `handle` of another type than the ABI's returns something
+        # unreadable; uploads are checked for that, older ones may not be.
+        message = f"`handle` did not return the ABI's result: {error}"
+        return failed(context, meter, FailureClass.ABI_VIOLATION, message)
+
+
+def _read_result(context: RequestContext, meter: Meter, returned: Any) -> RunResult:
     if returned.tag == "err":
         guest_error = returned.payload
         failure = _GUEST_ERROR_CLASSES.get(str(guest_error.kind), FailureClass.GUEST_ERROR)
@@ -180,10 +168,6 @@ def _request_record(request: ScriptRequest) -> wc.Record:
         version=request.version,
         **{"request-id": request.request_id},
     )
-
-
-def _is_instantiation_limit(text: str) -> bool:
-    return "memory minimum size" in text or "exceeds memory limits" in text
 
 
 def summary_line(message: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 from wasmtime import component as wc
+
+from host.sandbox import _core_memory as core_memory
+from host.sandbox._errors import InvalidModule
 
 if TYPE_CHECKING:
     from host.sandbox._runtime import ScriptOnRuntime
@@ -36,8 +40,8 @@ class ModuleKind(StrEnum):
     BUNDLE = "bundle"
 
 
-class InvalidModule(ValueError):
-    """Bytes that are not a wasm component or core module wasmtime can compile."""
+# The kinds wasmtime compiles (a bundle runs on a compiled runtime component).
+COMPILED_KINDS = (ModuleKind.COMPONENT, ModuleKind.JAVY)
 
 
 def module_kind(wasm: bytes) -> ModuleKind:
@@ -57,13 +61,18 @@ class CompiledModule:
     kind: ModuleKind
     code: wc.Component | wasmtime.Module | ScriptOnRuntime
     module_hash: str
+    # Bytes of compiled code (the artifact's size), when known: what the
+    # module cache counts.
+    code_bytes: int = 0
+    # The artifact file it was loaded from (mmapped), if any.
+    artifact: Path | None = None
 
 
 class EpochTicker:
-    """Advances the engine's epoch on a daemon thread so deadlines fire without polling."""
+    """Advances the engines' epochs on a daemon thread so deadlines fire without polling."""
 
-    def __init__(self, engine: wasmtime.Engine, tick_seconds: float) -> None:
-        self._engine = engine
+    def __init__(self, engines: list[wasmtime.Engine], tick_seconds: float) -> None:
+        self._engines = engines
         self._tick_seconds = tick_seconds
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="epoch-ticker", daemon=True)
@@ -71,53 +80,80 @@ class EpochTicker:
 
     def _run(self) -> None:
         while not self._stopped.wait(self._tick_seconds):
-            self._engine.increment_epoch()
+            for engine in self._engines:
+                engine.increment_epoch()
 
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join()
 
 
-def _code_affecting_settings() -> dict[str, object]:
-    return {
+def code_affecting_settings(kind: ModuleKind) -> dict[str, object]:
+    settings: dict[str, object] = {
         "consume_fuel": True,
         "epoch_interruption": True,
-        "memory_init_cow": True,
+        "memory_init_cow": kind is ModuleKind.COMPONENT,
         "cranelift_opt_level": "speed",
     }
+    if kind is ModuleKind.JAVY:
+        settings["linear_memory"] = "host"
+    return settings
+
+
+def engine_config(kind: ModuleKind, cache_dir: Path | None) -> wasmtime.Config:
+    """The configuration of the engine that compiles and runs modules of `kind`.
+
+    Components get copy-on-write memory images (fast instantiation of large
+    runtimes); core modules get linear memory from the host (see
+    _core_memory), which cannot be combined with those images.
+    """
+    settings = code_affecting_settings(kind)
+    config = wasmtime.Config()
+    config.consume_fuel = bool(settings["consume_fuel"])
+    config.epoch_interruption = bool(settings["epoch_interruption"])
+    config.memory_init_cow = bool(settings["memory_init_cow"])
+    config.cranelift_opt_level = str(settings["cranelift_opt_level"])
+    config.parallel_compilation = True
+    if kind is ModuleKind.JAVY:
+        core_memory.install(config)
+    if cache_dir is not None:
+        config.cache = str(_write_cache_config(cache_dir))
+    return config
 
 
 class SandboxEngine:
-    """One wasmtime engine for the process, configured for metered, interruptible sandboxes."""
+    """The process's wasmtime engines (one per module kind), configured for metered,
+    interruptible sandboxes."""
 
     def __init__(self, cache_dir: Path | None = None) -> None:
-        settings = _code_affecting_settings()
-        config = wasmtime.Config()
-        config.consume_fuel = bool(settings["consume_fuel"])
-        config.epoch_interruption = bool(settings["epoch_interruption"])
-        config.memory_init_cow = bool(settings["memory_init_cow"])
-        config.cranelift_opt_level = str(settings["cranelift_opt_level"])
-        config.parallel_compilation = True
-        if cache_dir is not None:
-            config.cache = str(_write_cache_config(cache_dir))
-        self.engine = wasmtime.Engine(config)
-        self.fingerprint = engine_fingerprint(settings)
-        self._ticker = EpochTicker(self.engine, EPOCH_TICK_SECONDS)
+        self.cache_dir = cache_dir
+        self._engines = {
+            kind: wasmtime.Engine(engine_config(kind, cache_dir)) for kind in COMPILED_KINDS
+        }
+        self._fingerprints = {
+            kind: engine_fingerprint(code_affecting_settings(kind)) for kind in COMPILED_KINDS
+        }
+        self.engine = self._engines[ModuleKind.COMPONENT]
+        self.core_engine = self._engines[ModuleKind.JAVY]
+        self.fingerprint = self._fingerprints[ModuleKind.COMPONENT]
+        self._ticker = EpochTicker(list(self._engines.values()), EPOCH_TICK_SECONDS)
+
+    def fingerprint_for(self, kind: ModuleKind) -> str:
+        """What keys this kind's artifacts: they load only into an engine of the same kind."""
+        return self._fingerprints[kind]
 
     def compile(self, wasm: bytes) -> CompiledModule:
-        """Compile with Cranelift (seconds for a real component: never on the request path)."""
+        """Compile with Cranelift in this process.
+
+        For modules this process may trust (tests, `scripthost invoke` of the
+        user's own file): the host compiles uploads in a child process with
+        limits instead (see _compiler). Seconds for a real component: never
+        on the request path.
+        """
         kind = module_kind(wasm)
         if kind is ModuleKind.BUNDLE:
             raise InvalidModule("a bundle is not compiled: it runs on its runtime")
-        try:
-            code: wc.Component | wasmtime.Module = (
-                wc.Component(self.engine, wasm)
-                if kind is ModuleKind.COMPONENT
-                else wasmtime.Module(self.engine, wasm)
-            )
-        except wasmtime.WasmtimeError as error:
-            raise InvalidModule(f"wasm does not compile: {_first_line(str(error))}") from error
-        return CompiledModule(kind, code, module_hash(wasm))
+        return CompiledModule(kind, _compile(self._engines[kind], kind, wasm), module_hash(wasm))
 
     def serialize(self, module: CompiledModule) -> bytes:
         assert isinstance(module.code, wc.Component | wasmtime.Module), "bundles are not compiled"
@@ -125,15 +161,32 @@ class SandboxEngine:
 
     def load_artifact(self, kind: ModuleKind, path: Path, module_hash_: str) -> CompiledModule:
         """Load a precompiled artifact of this engine's fingerprint (milliseconds, mmapped)."""
+        engine = self._engines[kind]
         code: wc.Component | wasmtime.Module = (
-            wc.Component.deserialize_file(self.engine, str(path))
+            wc.Component.deserialize_file(engine, str(path))
             if kind is ModuleKind.COMPONENT
-            else wasmtime.Module.deserialize_file(self.engine, str(path))
+            else wasmtime.Module.deserialize_file(engine, str(path))
         )
-        return CompiledModule(kind, code, module_hash_)
+        return CompiledModule(kind, code, module_hash_, path.stat().st_size, path)
 
     def close(self) -> None:
         self._ticker.stop()
+
+
+def compile_artifact(wasm: bytes, kind: ModuleKind, cache_dir: Path | None) -> bytearray:
+    """Compile for a fresh engine of `kind`'s configuration and serialize (the compile child)."""
+    return _compile(wasmtime.Engine(engine_config(kind, cache_dir)), kind, wasm).serialize()
+
+
+def _compile(
+    engine: wasmtime.Engine, kind: ModuleKind, wasm: bytes
+) -> wc.Component | wasmtime.Module:
+    try:
+        if kind is ModuleKind.COMPONENT:
+            return wc.Component(engine, wasm)
+        return wasmtime.Module(engine, wasm)
+    except wasmtime.WasmtimeError as error:
+        raise InvalidModule(f"wasm does not compile: {_first_line(str(error))}") from error
 
 
 def module_hash(wasm: bytes) -> str:
@@ -154,7 +207,12 @@ def engine_fingerprint(settings: dict[str, object]) -> str:
 def _write_cache_config(cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     config_path = cache_dir / "wasmtime-cache.toml"
-    config_path.write_text(f"[cache]\ndirectory = {json.dumps(str(cache_dir.resolve()))}\n")
+    text = f"[cache]\ndirectory = {json.dumps(str(cache_dir.resolve()))}\n"
+    # The host and its compile children read it: replace it whole, never rewrite it in place.
+    if not config_path.is_file() or config_path.read_text() != text:
+        partial = config_path.with_name(f".{config_path.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(config_path)
     return config_path
 
 

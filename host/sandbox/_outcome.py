@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 import wasmtime
 
-from host.abi import RequestContext
+from host.abi import HEADER_NAME, RequestContext
 from host.backends import Headers
 from host.failures import FailureClass, SandboxAbort, classify_trap
 from host.sandbox._types import RunResult, ScriptResponse
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _GUEST_DETAIL_LIMIT = 16 * 1024
 
 
@@ -56,6 +54,7 @@ def failed(
 
 def from_exception(context: RequestContext, meter: Meter, error: BaseException) -> RunResult:
     """Classify an exception raised out of a guest call."""
+    drop_tracebacks(error)
     if isinstance(error, SandboxAbort):
         return failed(context, meter, error.failure, error.message)
     if isinstance(error, wasmtime.WasmtimeError | wasmtime.Trap):
@@ -65,11 +64,25 @@ def from_exception(context: RequestContext, meter: Meter, error: BaseException) 
     return failed(context, meter, FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
 
 
+def drop_tracebacks(error: BaseException | None) -> None:
+    """Break the cycle trap -> traceback -> frame -> trap that keeps a Store's frames alive.
+
+    Only the cycle collector frees such a cycle, so without this a failed
+    run's objects would outlive its request (the runners also close the
+    Store itself, which returns its memory at once).
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = None
+        error = error.__cause__ or error.__context__
+
+
 def response_problem(response: ScriptResponse, limit: int) -> tuple[FailureClass, str] | None:
     if not 100 <= response.status <= 599:
         return FailureClass.ABI_VIOLATION, f"invalid HTTP status {response.status}"
     for name, value in response.headers:
-        if not _HEADER_NAME.match(name) or any(ch in value for ch in "\r\n\0"):
+        if not HEADER_NAME.match(name) or any(ch in value for ch in "\r\n\0"):
             return FailureClass.ABI_VIOLATION, f"invalid response header {name!r}"
     if len(response.body) > limit:
         return FailureClass.OUTPUT_EXCEEDED, f"response body passed the {limit}-byte limit"

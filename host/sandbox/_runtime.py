@@ -24,11 +24,14 @@ from wasmtime import component as wc
 
 from host import abi
 from host.abi import RequestContext, ScriptSource
+from host.errors import HostError
 from host.limits import Limits, MiB
+from host.sandbox import _wasi as wasi
 from host.sandbox._bundle import Bundle
-from host.sandbox._component import ComponentRunner, component_linker, new_store
+from host.sandbox._component import ComponentRunner, component_linker
 from host.sandbox._engine import CompiledModule, ModuleKind
 from host.sandbox._outcome import Meter, from_exception
+from host.sandbox._store import new_store
 from host.sandbox._types import RunResult, ScriptRequest
 
 # What `prepare` may use: a deploy compiles a whole bundle (a 40 KB Python
@@ -61,12 +64,18 @@ def on_runtime(runtime: CompiledModule, bundle: Bundle, prepared: str) -> Compil
     return CompiledModule(ModuleKind.BUNDLE, code, bundle.bundle_hash)
 
 
-class RuntimeRejected(ValueError):
+class RuntimeRejected(HostError, ValueError):
     """A component that is not a runtime this host can run bundles on."""
 
+    status = 422
+    code = "not_a_runtime"
 
-class BundleRejected(ValueError):
+
+class BundleRejected(HostError, ValueError):
     """The runtime would not prepare the bundle; the message is the runtime's own."""
+
+    status = 422
+    code = "bundle_rejected"
 
 
 def check_runtime(component: wc.Component, engine: wasmtime.Engine) -> None:
@@ -114,9 +123,9 @@ class RuntimeRunner:
             limits=PREPARE_LIMITS,
             deadline=time.monotonic() + PREPARE_LIMITS.timeout_ms / 1000,
         )
-        store = new_store(self.engine, context)
+        store = new_store(self.engine, PREPARE_LIMITS)
         try:
-            with abi.bound(context):
+            with abi.bound(context), wasi.bound(wasi.WasiState()):
                 instance = self._linker.instantiate(store, runtime)
                 prepare = instance.get_func(store, "prepare")
                 if prepare is None:
@@ -132,6 +141,8 @@ class RuntimeRunner:
                 f"the runtime failed while preparing the bundle: {failure.outcome}: "
                 f"{failure.failure_message}"
             ) from None
+        finally:
+            store.close()
         if returned.tag == "err":
             raise BundleRejected(str(returned.payload)[:_PREPARE_ERROR_LIMIT])
         return str(returned.payload)

@@ -27,7 +27,7 @@ class Sandbox:
     def __init__(self, engine: SandboxEngine, workers: int = 4) -> None:
         self.engine = engine
         self._components = ComponentRunner(engine.engine)
-        self._javy = JavyRunner(engine.engine)
+        self._javy = JavyRunner(engine.core_engine)
         self.runtimes = RuntimeRunner(engine.engine, self._components)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         self._lock = threading.Lock()

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import wasmtime
 from wasmtime import component as wc
 
+from host.sandbox._wasi import WasiState
+
 # Idle instances kept per key, and keys kept in all (least recently used out).
 _IDLE_PER_KEY = 8
 _KEYS = 64
@@ -37,6 +39,7 @@ class Warm:
     # Held so the component outlives its instances (the key uses its id).
     component: wc.Component
     store: wasmtime.Store
+    wasi: WasiState
     handle: wc.Func
     uses: int = 0
 
@@ -52,10 +55,15 @@ class WarmInstances:
             return idle.pop() if idle else None
 
     def give_back(self, key: WarmKey, warm: Warm) -> None:
+        dropped: list[Warm] = []
         with self._lock:
             idle = self._idle.setdefault(key, [])
             self._idle.move_to_end(key)
             if len(idle) < _IDLE_PER_KEY:
                 idle.append(warm)
+            else:
+                dropped.append(warm)
             while len(self._idle) > _KEYS:
-                self._idle.popitem(last=False)
+                dropped.extend(self._idle.popitem(last=False)[1])
+        for instance in dropped:
+            instance.store.close()

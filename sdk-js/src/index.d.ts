@@ -201,3 +201,64 @@ export namespace log {
   /** One line at level error. */
   function error(message: string, fields?: Record<string, unknown>): void;
 }
+
+/**
+ * Path-shaped data access in the style of Falcor's JSON Graph: devices ask for
+ * paths (`?paths=[["titles",[1,2],["name","rating"]]]`), routes say how each
+ * part of the graph is fetched, with every key a request needs at once.
+ */
+export namespace graph {
+  /** A key set of a path: a key, a range, or a list of them. */
+  type KeySet = string | number | Range | (string | number | Range)[];
+  /** Integers `from` to `to` (inclusive), or `length` of them from `from`. */
+  type Range = { from?: number; to: number } | { from?: number; length: number };
+  /** One path set: `["titles", [1, 2], "name"]` names titles.1.name and titles.2.name. */
+  type PathSet = KeySet[];
+  type Path = (string | number)[];
+  /** A leaf of the graph: a JSON primitive or a sentinel. */
+  type Sentinel =
+    | { $type: 'ref'; value: string[] }
+    | { $type: 'atom'; value?: unknown }
+    | { $type: 'error'; value: { message: string } };
+  /** A branch of the graph: keys to branches or leaves. */
+  interface JsonGraph {
+    [key: string]: JsonGraph | Sentinel | string | number | boolean | null;
+  }
+  /** What a route returns: values at paths, or a part of the graph. */
+  type RouteResult = { path: Path; value: unknown }[] | { jsonGraph: JsonGraph };
+  interface Route {
+    /** `titles[{integers:ids}][{keys:props}]`, `lists.top[{ranges:r}]`, `titles[{integers}]["name","year"]` */
+    route: string;
+    /**
+     * Fetch what `captures` names (integers as numbers, ranges as `[{from, to}]`,
+     * keys as strings), for all the paths at once; `paths` are the matched paths.
+     */
+    get(captures: Record<string, any>, paths: string[][]): RouteResult | Promise<RouteResult>;
+  }
+  interface Limits {
+    /** Values one request may name, all path sets together; default 1000. */
+    maxPaths?: number;
+    /** Keys in one path set; default 32. */
+    maxDepth?: number;
+    /** References one path may pass through; default 32. */
+    maxRefHops?: number;
+    /** Rounds of routes (each reference followed may need one); default 16. */
+    maxRounds?: number;
+  }
+  /** A reference to another place in the graph. */
+  function ref(path: Path): Sentinel;
+  /** A value held as a whole (an object or array that is not a branch); no value: known absent. */
+  function atom(value?: unknown): Sentinel;
+  /** An error in place of a value. */
+  function error(message: string): Sentinel;
+  /** Paths the router will not read; `serve` answers them with 400 `bad_paths`. */
+  class PathError extends Error {}
+  /** Routes in order; the first that matches a path serves it. */
+  class Router {
+    constructor(routes: Route[], limits?: Limits);
+    /** The JSON Graph holding every path asked for and the references on the way. */
+    get(pathSets: PathSet[]): Promise<JsonGraph>;
+    /** The device's answer: `?paths=` (GET) or `{"paths": [...]}` (POST) in, `{jsonGraph}` out. */
+    serve(req: Request): Promise<RawResponse>;
+  }
+}

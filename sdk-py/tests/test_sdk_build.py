@@ -1,3 +1,5 @@
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,16 @@ from scripthost_sdk.build import (
 )
 
 
-def test_the_wit_is_the_abi_single_source(tmp_path: Path) -> None:
-    assert (WIT_DIR / "world.wit").read_text() == (
-        Path(__file__).parents[2] / "abi" / "wit" / "world.wit"
-    ).read_text()
+def test_the_wit_is_the_abis_own_not_a_copy_and_ships_with_the_package() -> None:
+    sdk_pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    abi_wit = Path(__file__).parents[2] / "abi" / "wit"
+    # The same directory (a link), so the SDK's WIT can never drift from the ABI's.
+    assert WIT_DIR.resolve() == abi_wit.resolve()
+    shipped = tomllib.loads(sdk_pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    patterns = [p.removeprefix("wit/") for p in shipped["scripthost_sdk"] if p.startswith("wit/")]
+    assert sorted(abi_wit.glob("*.wit"))
+    for wit in abi_wit.glob("*.wit"):
+        assert any(fnmatch(wit.name, pattern) for pattern in patterns), wit.name
 
 
 def test_command_stubs_wasi_and_puts_entry_script_and_sdk_on_the_path(tmp_path: Path) -> None:

@@ -73,3 +73,64 @@ def test_a_cancelled_probe_lets_another_request_probe() -> None:
     assert breaker.admit(5.0) is None
     breaker.cancel_probe()
     assert breaker.admit(5.0) is None
+
+
+# The README's defaults: "Five fuel, memory or timeout failures in ten seconds
+# (at least half of the endpoint's requests) open the endpoint's breaker ...
+# for 5 s, then one probe request; each failed probe doubles the pause, up to
+# a minute."
+
+
+def test_by_default_the_fifth_failure_in_ten_seconds_opens_it() -> None:
+    breaker = CircuitBreaker()
+    assert [breaker.record(at, resource_failure=True) for at in (0.0, 2.0, 4.0, 6.0, 9.9)] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
+
+
+def test_by_default_five_failures_spread_over_more_than_ten_seconds_do_not() -> None:
+    breaker = CircuitBreaker()
+    assert not any(breaker.record(at, resource_failure=True) for at in (0.0, 3.0, 6.0, 9.0, 10.5))
+    assert state(breaker) is BreakerState.CLOSED
+
+
+def test_by_default_failures_must_be_at_least_half_of_the_requests() -> None:
+    diluted = CircuitBreaker()
+    for _ in range(6):
+        diluted.record(1.0, resource_failure=False)
+    assert not any(storm(diluted, 2.0, 5))
+    half = CircuitBreaker()
+    for _ in range(5):
+        half.record(1.0, resource_failure=False)
+    assert storm(half, 2.0, 5)[-1] is True
+
+
+def test_by_default_the_pause_is_five_seconds_doubling_to_a_minute() -> None:
+    breaker = CircuitBreaker()
+    storm(breaker, 0.0, 5)
+    pauses = []
+    now = 0.0
+    for _ in range(6):
+        pause = breaker.admit(now)
+        assert pause is not None
+        pauses.append(pause)
+        now += pause
+        assert breaker.admit(now - 0.001) is not None
+        assert breaker.admit(now) is None
+        breaker.record(now, resource_failure=True)
+    assert pauses == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+
+
+def test_a_successful_probe_brings_the_pause_back_to_five_seconds() -> None:
+    breaker = CircuitBreaker()
+    storm(breaker, 0.0, 5)
+    assert breaker.admit(5.0) is None
+    breaker.record(5.0, resource_failure=True)
+    assert breaker.admit(15.0) is None
+    breaker.record(15.0, resource_failure=False)
+    storm(breaker, 16.0, 5)
+    assert breaker.admit(16.0) == 5.0

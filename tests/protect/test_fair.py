@@ -44,6 +44,8 @@ async def test_slots_bound_how_many_run_at_once() -> None:
 async def test_one_endpoint_holds_at_most_half_the_slots() -> None:
     gate = FairGate(slots=4)
     await gate.acquire("greedy")
+    gate.release("greedy", 1)
+    await gate.acquire("greedy")
     await gate.acquire("greedy")
     third = asyncio.create_task(gate.acquire("greedy"))
     await asyncio.sleep(0)
@@ -51,6 +53,22 @@ async def test_one_endpoint_holds_at_most_half_the_slots() -> None:
     await gate.acquire("other")
     gate.release("greedy", 1)
     await third
+    assert gate.running == 3
+
+
+async def test_an_endpoint_holds_one_slot_until_one_of_its_runs_has_ended() -> None:
+    gate = FairGate(slots=4)
+    await gate.acquire("new")
+    second = asyncio.create_task(gate.acquire("new"))
+    await asyncio.sleep(0)
+    assert not second.done()
+    # Its neighbours still find the free slots.
+    await gate.acquire("other")
+    gate.release("new", 2000)
+    await second
+    third = asyncio.create_task(gate.acquire("new"))
+    await asyncio.sleep(0)
+    assert third.done()
     assert gate.running == 3
 
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from registry import CorruptBlob, NotFound, Registry
-from tests.registry.conftest import Backend
+from tests.support.registries import Backend
 
 FINGERPRINT = "wasmtime-50.0.1-x86_64-linux-0123456789abcdef"
 OTHER_FINGERPRINT = "wasmtime-51.0.0-x86_64-linux-fedcba9876543210"

@@ -9,14 +9,15 @@ import pytest
 from cassandra.cluster import Session
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
-from registry._cassandra_schema import CHUNK_BYTES
 from registry._cassandra_session import parse_url
-from tests.registry.conftest import CassandraBackend
 from tests.support import cassandra as local_cassandra
+from tests.support.registries import CassandraBackend
 from tests.support.servers import free_port
 
 # Larger than one mutation may be (half of the node's 32 MiB commit log segment).
 BIG = 20 << 20
+# The README's "stored in 1 MiB chunks".
+CHUNK_BYTES = 1 << 20
 
 
 def test_a_url_names_hosts_port_keyspace_and_replication() -> None:
@@ -102,8 +103,10 @@ async def test_a_keyspace_of_the_first_schema_is_migrated_keeping_its_versions(
     await registry.put_endpoint("team", "/feed", methods=["GET"], actor="ana")
     await registry.add_version("team", "/feed", language="js", module_hash=module_hash, author="a")
     await registry.close()
-    # What a keyspace made before versions named runtimes looks like.
+    # What a keyspace of the first schema looks like: no service catalogue,
+    # versions that name no runtime.
     cassandra_session.execute("ALTER TABLE registry_migration.versions DROP runtime")
+    cassandra_session.execute("DROP TABLE registry_migration.services")
     cassandra_session.execute(
         "UPDATE registry_migration.meta SET schema_version = 1 WHERE id = 'registry'"
     )
@@ -118,6 +121,8 @@ async def test_a_keyspace_of_the_first_schema_is_migrated_keeping_its_versions(
         )
         assert await registry.get_version("team", "/feed", new.id) == new
         assert new.runtime == module_hash
+        await registry.put_service("titles", {"url": "http://t"}, actor="root")
+        assert [s.name for s in await registry.list_services()] == ["titles"]
     finally:
         await registry.close()
         cassandra_session.execute("DROP KEYSPACE registry_migration")
@@ -126,3 +131,27 @@ async def test_a_keyspace_of_the_first_schema_is_migrated_keeping_its_versions(
 async def test_an_unreachable_cluster_is_registry_unavailable(tmp_path: Path) -> None:
     with pytest.raises(RegistryUnavailable):
         await open_registry(f"cassandra://127.0.0.1:{free_port()}/nowhere", tmp_path)
+
+
+async def test_the_feed_stops_at_a_change_that_has_not_arrived(cassandra_session: Session) -> None:
+    """In another data centre a change can arrive before the one ahead of it."""
+    backend = CassandraBackend(cassandra_session)
+    try:
+        registry = await backend.open()
+        for name in ("a", "b", "c"):
+            await registry.put_endpoint("tv", f"/{name}", methods=["GET"], actor="ana")
+        columns = "bucket, seq, at, actor, action, namespace, path, details"
+        missing = cassandra_session.execute(
+            f"SELECT {columns} FROM events WHERE bucket = 0 AND seq = 2"
+        ).one()
+        cassandra_session.execute("DELETE FROM events WHERE bucket = 0 AND seq = 2")
+        assert [change.seq for change in await registry.changes_since(0)] == [1]
+        assert await registry.changes_since(1) == []
+
+        cassandra_session.execute(
+            f"INSERT INTO events ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            tuple(missing),
+        )
+        assert [change.seq for change in await registry.changes_since(1)] == [2, 3]
+    finally:
+        await backend.close_all()

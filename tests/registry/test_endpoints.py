@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from registry import NotFound, Registry
+from registry import NotFound, QuotaExceeded, Registry
+from tests.support.registries import Backend
 
 
 async def test_a_new_endpoint_is_enabled_and_serves_no_version(registry: Registry) -> None:
@@ -174,3 +177,45 @@ async def test_endpoints_handed_out_cannot_be_changed(registry: Registry) -> Non
     with pytest.raises(TypeError):
         endpoint.config["a"] = "2"  # type: ignore[index]
     assert dict((await registry.get_endpoint("team", "/feed")).config) == {"a": "1"}
+
+
+async def test_concurrent_creates_from_two_hosts_never_pass_max_endpoints(
+    backend: Backend,
+) -> None:
+    hosts = [await backend.open(), await backend.open()]
+
+    async def create(index: int) -> bool:
+        try:
+            await hosts[index % 2].put_endpoint(
+                "team", f"/e{index}", methods=["GET"], actor="ana", max_endpoints=5
+            )
+        except QuotaExceeded:
+            return False
+        return True
+
+    created = await asyncio.gather(*(create(index) for index in range(20)))
+
+    assert created.count(True) == 5
+    assert len(await hosts[0].list_endpoints("team")) == 5
+    assert len(await hosts[1].audit_log(namespace="team")) == 5
+
+
+async def test_at_max_endpoints_existing_ones_still_change_and_other_namespaces_grow(
+    registry: Registry,
+) -> None:
+    for path in ("/a", "/b"):
+        await registry.put_endpoint("team", path, methods=["GET"], actor="ana", max_endpoints=2)
+
+    with pytest.raises(QuotaExceeded, match="at most 2"):
+        await registry.put_endpoint("team", "/c", methods=["GET"], actor="ana", max_endpoints=2)
+    updated = await registry.put_endpoint(
+        "team", "/a", methods=["POST"], actor="ana", max_endpoints=2
+    )
+    other = await registry.put_endpoint(
+        "other", "/c", methods=["GET"], actor="ana", max_endpoints=2
+    )
+
+    assert updated.methods == {"POST"}
+    assert other.namespace == "other"
+    with pytest.raises(NotFound):
+        await registry.get_endpoint("team", "/c")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from registry import Registry
-from tests.registry.conftest import Backend
+from tests.support.registries import Backend
 
 KEY = "compile:abc:fingerprint"
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from registry import Registry, RegistryUnavailable
-from tests.registry.conftest import Backend
+from tests.support.registries import Backend
 
 
 async def test_everything_survives_close_and_reopen(backend: Backend) -> None:

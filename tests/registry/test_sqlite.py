@@ -159,15 +159,20 @@ async def test_a_database_from_a_newer_host_is_not_touched(data_dir: Path) -> No
         await open_registry(None, data_dir)
 
 
-async def test_a_database_of_the_first_schema_is_migrated_keeping_its_versions(
+async def test_a_database_of_the_first_schema_is_migrated_in_place_keeping_its_data(
     data_dir: Path,
 ) -> None:
+    """A schema-1 database gains the service catalogue and versions' runtimes; keeps its rows."""
     registry = await open_registry(None, data_dir)
     module_hash = await registry.put_module(b"module")
     await registry.close()
     data_dir.joinpath("registry.sqlite3").unlink()
     with raw(data_dir / "registry.sqlite3") as connection:
         connection.executescript(_MIGRATIONS[1])
+        connection.execute(
+            "INSERT INTO endpoints VALUES ('team', '/feed', '[\"GET\"]', '{}', '{}', 1, NULL,"
+            " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+        )
         connection.execute(
             "INSERT INTO versions VALUES ('team', '/feed', 1, 'js', ?, 'ana', '', NULL, ?)",
             (module_hash, "2026-01-01T00:00:00+00:00"),
@@ -176,7 +181,7 @@ async def test_a_database_of_the_first_schema_is_migrated_keeping_its_versions(
 
     registry = await open_registry(None, data_dir)
     try:
-        await registry.put_endpoint("team", "/feed", methods=["GET"], actor="ana")
+        assert [e.path for e in await registry.list_endpoints()] == ["/feed"]
         [old] = await registry.list_versions("team", "/feed")
         assert (old.module_hash, old.runtime) == (module_hash, None)
         bundle = await registry.put_module(b"bundle")
@@ -184,8 +189,12 @@ async def test_a_database_of_the_first_schema_is_migrated_keeping_its_versions(
             "team", "/feed", language="js", module_hash=bundle, author="a", runtime=module_hash
         )
         assert (new.id, new.runtime) == ("v2", module_hash)
+        await registry.put_service("titles", {"url": "http://t"}, actor="root")
+        assert [s.name for s in await registry.list_services()] == ["titles"]
     finally:
         await registry.close()
+    with raw(data_dir / "registry.sqlite3") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == max(_MIGRATIONS)
 
 
 async def test_a_truncated_artifact_is_corrupt(registry: Registry, data_dir: Path) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
+import sys
 
 import pytest
 from wasmtime import _ffi as ffi
 
+from host.build import REPO_ROOT
 from host.sandbox import _byte_lists as byte_lists
 
 
@@ -23,11 +26,21 @@ def test_bulk_and_element_wise_conversions_agree(size: int) -> None:
     assert byte_lists._lift(byte_list, element_wise) == data
 
 
-def test_it_is_installed_once_components_run() -> None:
-    from wasmtime.component import _types
-
-    assert byte_lists.install()
-    assert _types.ListType.convert_to_c is byte_lists._lower
+def test_a_sandbox_installs_it_before_running_components() -> None:
+    # In a fresh interpreter, so nothing else in this session installed it first.
+    check = (
+        "from wasmtime.component import _types\n"
+        "from host.sandbox import Sandbox, SandboxEngine, _byte_lists\n"
+        "before = _types.ListType.convert_to_c is _byte_lists._lower\n"
+        "engine = SandboxEngine()\n"
+        "Sandbox(engine, workers=1).close()\n"
+        "print(before, _types.ListType.convert_to_c is _byte_lists._lower)\n"
+        "engine.close()\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    assert completed.stdout.split() == ["False", "True"]
 
 
 def test_only_bytes_are_accepted_for_a_byte_list() -> None:

@@ -3,6 +3,7 @@ for components and for bundles on the shared runtimes alike."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -38,13 +39,16 @@ async def serve(
     reuse: int,
     *,
     version: str = "v1",
+    endpoint: str = "tests/counter",
     query: str = "",
     request_id: str = "req",
+    timeout_ms: int = 2_000,
 ) -> RunResult:
     request = ScriptRequest(
-        "GET", "/", query, endpoint="tests/counter", version=version, request_id=request_id
+        "GET", "/", query, endpoint=endpoint, version=version, request_id=request_id
     )
-    return await run_once(sandbox, module, request, limits=Limits(reuse=reuse, fuel=50_000_000))
+    limits = Limits(reuse=reuse, fuel=50_000_000, timeout_ms=timeout_ms)
+    return await run_once(sandbox, module, request, limits=limits)
 
 
 def served(result: RunResult) -> int:
@@ -80,6 +84,30 @@ async def test_never_across_versions(
     other = served(await serve(sandbox, module, reuse=10, version="v8"))
     again = served(await serve(sandbox, module, reuse=10, version="v7"))
     assert (first, other, again) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_never_across_endpoints(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    module = counters[language]
+    first = served(await serve(sandbox, module, reuse=10, endpoint="tests/one", version="v9"))
+    other = served(await serve(sandbox, module, reuse=10, endpoint="tests/two", version="v9"))
+    again = served(await serve(sandbox, module, reuse=10, endpoint="tests/one", version="v9"))
+    assert (first, other, again) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("language", sorted(COUNTERS))
+async def test_each_reused_request_gets_a_fresh_deadline(
+    sandbox: Sandbox, counters: dict[str, CompiledModule], language: str
+) -> None:
+    module = counters[language]
+    first = await serve(sandbox, module, reuse=10, version="v-deadline", timeout_ms=300)
+    # Long past the first request's deadline: the instance's next request must
+    # run on a deadline of its own, not be interrupted at once.
+    await asyncio.sleep(0.6)
+    second = await serve(sandbox, module, reuse=10, version="v-deadline", timeout_ms=300)
+    assert (served(first), served(second)) == (1, 2)
 
 
 @pytest.mark.parametrize("language", sorted(COUNTERS))

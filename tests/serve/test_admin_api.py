@@ -51,3 +51,29 @@ def test_a_team_sees_and_touches_only_its_namespaces(
     assert foreign_delete.status_code == 403
     with host.device() as device:
         assert device.get("/music/home").status_code == 200
+
+
+BOOTSTRAP_TOKEN = "bootstrap-admin-token-for-tests-01"
+
+
+def test_scripthost_admin_token_adds_a_bootstrap_admin(tmp_path: Path) -> None:
+    with_bootstrap = HostProcess(
+        tmp_path / "with", env={"SCRIPTHOST_ADMIN_TOKEN": BOOTSTRAP_TOKEN}
+    ).start()
+    without = HostProcess(tmp_path / "without").start()
+    try:
+        with with_bootstrap.admin(BOOTSTRAP_TOKEN) as admin:
+            me = admin.get("/whoami").json()
+            # Changing the fleet's default quotas is for admins only.
+            changed = admin.put("/quotas", json={"quotas": {"rps": 100}})
+        with without.admin(BOOTSTRAP_TOKEN) as stranger:
+            refused = stranger.get("/whoami")
+        with with_bootstrap.admin(TV_TOKEN) as team:
+            team_still = team.get("/whoami").json()["name"]
+    finally:
+        with_bootstrap.stop()
+        without.stop()
+    assert (me["name"], me["admin"]) == ("bootstrap-admin", True)
+    assert changed.status_code == 200
+    assert refused.status_code == 401
+    assert team_still == "tv-team"

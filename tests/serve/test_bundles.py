@@ -190,7 +190,7 @@ def test_a_second_host_serves_a_new_bundle_compiling_nothing(
         other.write_text(script.read_text().replace('"said"', '"other"'))
         first.cli("deploy", str(other), "--endpoint", "tv/two")
         for served in (first, second):
-            served.seconds_until("/tv/two", 200, limit=10.0)
+            served.wait_for_status("/tv/two", 200)
 
         # The runtime was compiled once, when it was uploaded; no bundle compiled anything.
         assert compiled_runtime["compiles"] == 1

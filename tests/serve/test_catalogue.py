@@ -31,7 +31,7 @@ def host(
                     {
                         "name": "echo",
                         "url": example_backend,
-                        "headers": {"x-api-key": "injected-by-the-host"},
+                        "headers": {"X-API-Key": "injected-by-the-host"},
                         "allow": ["tv/reach"],
                     },
                 ]
@@ -46,9 +46,12 @@ def host(
     served.stop()
 
 
-def reach(host: HostProcess, service: str, path: str, endpoint: str = "reach") -> Any:
+def reach(
+    host: HostProcess, service: str, path: str, endpoint: str = "reach", header: str = ""
+) -> Any:
+    params = {"service": service, "path": path, "header": header}
     with host.device() as device:
-        response = device.get(f"/tv/{endpoint}", params={"service": service, "path": path})
+        response = device.get(f"/tv/{endpoint}", params=params)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -76,6 +79,20 @@ def test_the_allow_list_degrades_the_example_gracefully(host: HostProcess) -> No
 def test_the_host_injects_the_service_headers(host: HostProcess) -> None:
     echoed = json.loads(reach(host, "echo", "/echo")["body"])
     assert echoed["headers"]["x-api-key"] == "injected-by-the-host"
+
+
+def header_values(echoed: dict[str, Any], name: str) -> list[str]:
+    return [value for key, value in echoed["header_lines"] if key == name]
+
+
+def test_a_script_sends_headers_of_its_own(host: HostProcess) -> None:
+    echoed = json.loads(reach(host, "echo", "/echo", header="x-trace:abc")["body"])
+    assert header_values(echoed, "x-trace") == ["abc"]
+
+
+def test_a_header_the_catalogue_injects_is_the_catalogues_alone(host: HostProcess) -> None:
+    echoed = json.loads(reach(host, "echo", "/echo", header="x-api-key:from-the-script")["body"])
+    assert header_values(echoed, "x-api-key") == ["injected-by-the-host"]
 
 
 @pytest.mark.parametrize(

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect
 
 from host.build import REPO_ROOT
-from tests.support.hosts import TV_TOKEN, HostProcess, example_backends
+from tests.support.hosts import ADMIN_TOKEN, TV_TOKEN, HostProcess, example_backends
 from tests.support.scripts import EXAMPLE_JS, HOME_V2_JS
 
 ARTIFACTS = REPO_ROOT / ".build" / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -76,3 +64,78 @@ def test_the_console_shows_traffic_rolls_back_and_switches_off(
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+
+
+def log_in(page: Page, host: HostProcess, token: str, who: str) -> None:
+    page.goto(f"{host.url}/console/")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    expect(page.locator("#who")).to_have_text(who)
+
+
+def test_an_admin_edits_quotas_then_sees_the_failure_and_the_audit_log(
+    console_host: HostProcess, page: Page
+) -> None:
+    log_in(page, console_host, ADMIN_TOKEN, "api-team (admin)")
+    page.get_by_test_id("endpoint-tv/home").click()
+    expect(page.locator("#quota-mode")).to_have_text("overrides of this endpoint (admin)")
+    page.fill("#quotas input[name=response_bytes]", "16")
+    page.click("#quota-save")
+    expect(page.locator("#quota-result")).to_contain_text("Saved")
+    with console_host.admin() as admin:
+        quotas = admin.get("/endpoints/tv/home/-/quotas").json()
+    assert quotas["overrides"] == {"response_bytes": 16}
+
+    failed = httpx.get(
+        f"{console_host.url}/tv/home",
+        params={"user": "42"},
+        headers={"x-request-id": "console-too-big"},
+        timeout=10,
+    )
+    assert failed.json()["error"] == "output_exceeded"
+    failure = page.get_by_test_id("failure-console-too-big")
+    expect(failure).to_contain_text("output_exceeded", timeout=10_000)
+    # The script (the second edition) ran to its end before its answer was
+    # refused: the host call it made is listed.
+    expect(failure).to_contain_text("ABI trace (1 calls)")
+    failure.locator("summary").click()
+    expect(failure.locator(".trace")).to_contain_text("config.get greeting -> none")
+
+    audit = page.locator("#audit")
+    expect(audit).to_contain_text("endpoint.quotas_set")
+    expect(audit.locator("li", has_text="endpoint.quotas_set")).to_contain_text("by api-team")
+
+
+def test_a_team_reads_quotas_but_cannot_edit_them(console_host: HostProcess, page: Page) -> None:
+    log_in(page, console_host, TV_TOKEN, "tv-team")
+    page.get_by_test_id("endpoint-tv/home").click()
+    expect(page.locator("#quota-mode")).to_have_text("read-only")
+    expect(page.locator("#quotas tbody tr").first).to_be_visible()
+    expect(page.locator("#quotas input")).to_have_count(0)
+    expect(page.locator("#quota-save")).to_be_hidden()
+
+
+def test_the_console_fetches_nothing_from_anywhere_else(
+    console_host: HostProcess, page: Page
+) -> None:
+    fetched: list[str] = []
+
+    def record(route: Route) -> None:
+        url = route.request.url
+        fetched.append(url)
+        if url.startswith(f"{console_host.url}/"):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", record)
+    # Every view: endpoints, a detail with versions and quotas, a diff, a refresh.
+    log_in(page, console_host, ADMIN_TOKEN, "api-team (admin)")
+    page.get_by_test_id("endpoint-tv/home").click()
+    page.click("#diff-button")
+    expect(page.locator("#diff .add").first).to_be_visible()
+    with page.expect_request(re.compile(r"/admin/v1/stats$")):
+        pass  # the next periodic refresh
+    paths = {url.removeprefix(console_host.url).split("?")[0] for url in fetched}
+    assert {"/console/", "/console/console.css", "/console/console.js", "/admin/v1/stats"} <= paths
+    assert [url for url in fetched if not url.startswith(f"{console_host.url}/")] == []

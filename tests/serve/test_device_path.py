@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from registry import open_registry
 from tests.support.hosts import HostProcess, example_backends
 
 
@@ -32,11 +34,56 @@ def test_an_unknown_endpoint_is_a_json_404(host: HostProcess) -> None:
     assert response.json()["request_id"]
 
 
-@pytest.mark.parametrize("path", ["/admin", "/console/x", "/metrics/x", "/healthz/x", "/readyz/x"])
-def test_reserved_prefixes_never_reach_a_script(host: HostProcess, path: str) -> None:
+RESERVED = ("admin", "console", "metrics", "healthz", "readyz")
+
+
+@pytest.fixture(scope="module")
+def planted(host: HostProcess) -> str:
+    """Endpoints under every reserved namespace, written straight into the host's registry
+    (as another tool or an older host might have), running the module `tv/home` runs."""
+
+    async def plant() -> None:
+        registry = await open_registry(None, host.data_dir)
+        try:
+            (version,) = await registry.list_versions("tv", "/home")
+            for namespace in (*RESERVED, "planted"):
+                await registry.put_endpoint(namespace, "/x", methods=["GET"], actor="test")
+                added = await registry.add_version(
+                    namespace,
+                    "/x",
+                    language=version.language,
+                    module_hash=version.module_hash,
+                    author="test",
+                )
+                await registry.activate(namespace, "/x", added.id, actor="test")
+        finally:
+            await registry.close()
+
+    asyncio.run(plant())
+    # The control endpoint proves the planted ones reached the route table.
+    host.wait_for_status("/planted/x", 200)
+    return "/planted/x"
+
+
+@pytest.mark.parametrize("namespace", RESERVED)
+def test_reserved_prefixes_never_reach_a_script(
+    host: HostProcess, planted: str, namespace: str
+) -> None:
     with host.device() as device:
-        response = device.get(path)
+        control = device.get(planted, params={"user": "42"})
+        response = device.get(f"/{namespace}/x", params={"user": "42"})
+    assert control.json()["greeting"] == "Hi, Ada!"
     assert response.status_code == 404
+    assert "greeting" not in response.text
+
+
+@pytest.mark.parametrize("namespace", RESERVED)
+def test_no_endpoint_can_be_created_under_a_reserved_prefix(
+    host: HostProcess, namespace: str
+) -> None:
+    with host.admin() as admin:
+        response = admin.put(f"/endpoints/{namespace}/y", json={"methods": ["GET"]})
+    assert (response.status_code, response.json()["error"]) == (400, "bad_endpoint_name")
 
 
 def test_a_method_the_endpoint_does_not_allow_is_405(host: HostProcess) -> None:

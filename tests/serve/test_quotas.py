@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from host.limits import MiB
 from tests.support.hosts import TV_TOKEN, HostProcess, example_backends
+from tests.support.recording import recording_backend
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,33 @@ def test_the_backend_call_quota_refuses_calls_beyond_it(
     assert [c["error"] for c in request_line["backend_calls"]] == [None, "quota-exceeded"]
 
 
+def test_the_backend_concurrency_quota_bounds_a_batch(
+    tmp_path: Path, built: dict[str, Path]
+) -> None:
+    # The home script sends its two backend calls as one batch. Each call waits
+    # briefly for the other to arrive too: only calls that may run at once meet.
+    answer = {"name": "Ada", "plan": "basic", "items": []}
+    with recording_backend(answer, gather=2, patience=0.3) as service:
+        served = HostProcess(
+            tmp_path / "host",
+            backends=[f"profile={service.url}/profile", f"recommendations={service.url}/rec"],
+        ).start()
+        try:
+            served.cli("deploy", str(built["js"]), "--endpoint", "tv/home")
+            with served.admin() as admin:
+                quotas = {"backend_concurrency": 1}
+                admin.put("/endpoints/tv/home/-/quotas", json={"quotas": quotas}).raise_for_status()
+                one_at_a_time = served.status("/tv/home")
+                max_with_quota = service.max_in_flight
+                admin.put("/endpoints/tv/home/-/quotas", json={"quotas": {}}).raise_for_status()
+                together = served.status("/tv/home")
+        finally:
+            served.stop()
+    assert (one_at_a_time, together) == (200, 200)
+    assert len(service.received) == 4
+    assert (max_with_quota, service.max_in_flight) == (1, 2)
+
+
 def test_the_concurrency_quota_answers_429(host: HostProcess, endpoint_quotas: Any) -> None:
     endpoint_quotas("loop", max_concurrency=1, fuel=10**13, timeout_ms=400)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -98,12 +127,20 @@ def test_the_rate_quota_answers_429_with_retry_after(
     host: HostProcess, endpoint_quotas: Any
 ) -> None:
     endpoint_quotas("js", rps=1, burst=2)
-    responses = [call(host, "js") for _ in range(4)]
-    limited = [r for r in responses if r.status_code == 429]
-    assert [r.status_code for r in responses[:2]] == [200, 200]
-    assert limited
-    assert limited[0].json()["error"] == "rate_limited"
-    assert int(limited[0].headers["retry-after"]) >= 1
+    started = time.monotonic()
+    responses: list[httpx.Response] = []
+    while not responses or responses[-1].status_code != 429:
+        assert len(responses) < 30, "the rate quota never refused a call"
+        responses.append(call(host, "js"))
+    elapsed = time.monotonic() - started
+    admitted = responses[:-1]
+    # A full bucket admits the burst; then at most one call per second more.
+    assert len(admitted) >= 2
+    assert all(r.status_code == 200 for r in admitted)
+    assert len(admitted) <= 2 + int(elapsed)
+    limited = responses[-1]
+    assert limited.json()["error"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
 
 
 def test_namespace_quotas_cap_module_size_and_endpoint_count(
@@ -122,6 +159,20 @@ def test_namespace_quotas_cap_module_size_and_endpoint_count(
     assert (too_big.status_code, too_big.json()["error"]) == (413, "too_large")
     assert first.status_code == 200
     assert (second.status_code, second.json()["error"]) == (403, "quota_exceeded")
+
+
+def test_concurrent_creates_never_pass_max_endpoints(host: HostProcess) -> None:
+    with host.admin() as admin:
+        admin.put("/namespaces/crowd/-/quotas", json={"quotas": {"max_endpoints": 5}})
+
+        def create(index: int) -> int:
+            return admin.put(f"/endpoints/crowd/e{index}", json={"methods": ["GET"]}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(create, range(20)))
+        listed = admin.get("/endpoints").json()["endpoints"]
+    assert sorted(statuses) == [200] * 5 + [403] * 15
+    assert len([e for e in listed if e["namespace"] == "crowd"]) == 5
 
 
 def test_only_admins_change_quotas_and_teams_read_theirs(host: HostProcess) -> None:
@@ -147,12 +198,12 @@ def test_a_quota_change_reaches_another_host_within_a_refresh(
     second = HostProcess(tmp_path / "b", backends=backends, registry_url=registry).start()
     try:
         first.cli("deploy", str(built["js"]), "--endpoint", "tv/home")
-        second.seconds_until("/tv/home", 200, limit=5.0)
+        second.wait_for_status("/tv/home", 200)
         quota = first.cli("quota", "tv", "--fuel", "200000")
         assert "fuel" in quota.stdout
-        second.seconds_until("/tv/home", 503, limit=5.0)
+        second.wait_for_status("/tv/home", 503)
         first.cli("quota", "tv", "--clear", "fuel")
-        second.seconds_until("/tv/home", 200, limit=5.0)
+        second.wait_for_status("/tv/home", 200)
     finally:
         first.stop()
         second.stop()

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 
@@ -48,11 +49,37 @@ def running(command: Sequence[str], ready_url: str, timeout: float = 30.0) -> It
 @contextmanager
 def example_backend() -> Iterator[str]:
     """The example backend service; yields its base URL."""
+    with example_backend_process() as backend:
+        yield backend.base
+
+
+@dataclass
+class BackendProcess:
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop it now: calls to it are refused from here on."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def example_backend_process() -> Iterator[BackendProcess]:
+    """The example backend service, which a test may stop while a host still names it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "examples.backend", "--port", str(port)]
-    with running(command, f"{base}/profile/users/42"):
-        yield base
+    backend = BackendProcess(base, subprocess.Popen(command))
+    try:
+        wait_until_answers(f"{base}/profile/users/42")
+        yield backend
+    finally:
+        backend.stop()
 
 
 def closed_port_url() -> str:

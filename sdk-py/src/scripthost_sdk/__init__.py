@@ -9,10 +9,10 @@ A script is a module with one function::
 
 `scripthost build script.py -o script.wasm` (or `python -m scripthost_sdk.build`)
 turns it into a WebAssembly component. Inside it, `backend`, `config` and `log` talk
-to the host; `print` goes to the request log.
+to the host; `print` goes to the request log; `graph` serves paths into a JSON graph.
 """
 
-from scripthost_sdk import backend, config, log
+from scripthost_sdk import backend, config, graph, log
 from scripthost_sdk._http import (
     Headers,
     HeadersLike,
@@ -34,6 +34,7 @@ __all__ = [
     "Response",
     "backend",
     "config",
+    "graph",
     "json_response",
     "log",
     "text_response",

@@ -1,9 +1,10 @@
-"""Tries to leave the sandbox: the filesystem, then the network.
+"""Tries to leave the sandbox: the filesystem, then a server on 127.0.0.1 at `?port=N`.
 
 `?via=socket` skips the filesystem attempt, to see what the socket attempt does.
 """
 
 import socket
+from collections.abc import Callable
 
 from scripthost_sdk import Request, Response, json_response
 
@@ -13,18 +14,24 @@ def read_passwd() -> str:
         return passwd.read()
 
 
-def connect_out() -> str:
+def connect_out(port: int) -> str:
     conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    conn.connect(("127.0.0.1", 18081))
+    conn.connect(("127.0.0.1", port))
     return "connected"
 
 
 def handle(req: Request) -> Response:
+    port = int(req.params.get("port") or 9)
+    attempts: dict[str, Callable[[], str]] = {
+        "read_passwd": read_passwd,
+        "connect_out": lambda: connect_out(port),
+    }
+    if req.params.get("via") == "socket":
+        del attempts["read_passwd"]
     results: dict[str, str] = {}
-    attempts = [connect_out] if req.params.get("via") == "socket" else [read_passwd, connect_out]
-    for attempt in attempts:
+    for name, attempt in attempts.items():
         try:
-            results[attempt.__name__] = attempt()[:200]
+            results[name] = attempt()[:200]
         except OSError as exc:
-            results[attempt.__name__] = f"refused: {exc!r}"
+            results[name] = f"refused: {exc!r}"
     return json_response(results, status=200)
