@@ -22,7 +22,7 @@ from registry.errors import Conflict, RegistryUnavailable
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE endpoints (
