@@ -40,8 +40,9 @@ tools:
 	    || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing); \
 	fi
 
+# The shared runtimes the examples' bundles run on (built once per SDK version).
 examples: install
-	$(PY) -c "from pathlib import Path; from host.build import build_all_cached; print(*build_all_cached([Path('examples/home-js/home.js'), Path('examples/home-py/home.py')]), sep='\n')"
+	$(PY) -c "from host.build import runtime_component; print(runtime_component('js'), runtime_component('python'), sep='\n')"
 
 run: install examples
 	bash scripts/run_examples.sh
@@ -73,10 +74,14 @@ test: install tools lint cassandra-up
 
 bench: install tools examples
 	$(PY) -m bench.sandbox_overhead
+	$(PY) -m bench.runtime_overhead
+	$(PY) -m bench.distinct_scripts --scripts 200 --components 3
 	$(PY) -m bench.noisy_neighbour
 	$(PY) -m bench.compare
 
 bench-quick: install tools examples
+	$(PY) -m bench.runtime_overhead --quick
+	$(PY) -m bench.distinct_scripts --scripts 20 --components 2 --seconds 3 --name distinct_scripts-quick
 	$(PY) -m bench.compare --quick
 
 # The registry on the local cluster against the single node (starts both).

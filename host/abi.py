@@ -1,4 +1,4 @@
-"""Host side of the ABI imports (`scripthost:abi/{backend,log,config}@0.1.0`).
+"""Host side of the ABI imports (`scripthost:abi/{backend,log,config,script}@0.1.1`).
 
 The functions are linked once per engine; the request they serve is found in
 a thread-local, because each guest call runs start to finish on one sandbox
@@ -34,7 +34,9 @@ from host.backends import (
 from host.failures import FailureClass, SandboxAbort
 from host.limits import Limits
 
-ABI_VERSION = "0.1.0"
+# Components built against 0.1.0 link too: wasmtime matches 0.1.x imports to
+# 0.1.1 definitions (semver), and 0.1.1 only added the `script` interface.
+ABI_VERSION = "0.1.1"
 ABI_PACKAGE = "scripthost:abi"
 # A host call is real work the guest's fuel does not see; charging it keeps
 # a tight loop of host calls inside the CPU quota.
@@ -81,6 +83,15 @@ class TraceEntry:
     duration_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class ScriptSource:
+    """What a shared runtime asks the host for (`script` interface): a bundle's
+    payload and what the runtime's `prepare` made of it at deploy."""
+
+    payload: str
+    prepared: str
+
+
 @dataclass(slots=True)
 class RequestContext:
     """Everything a running script may reach, and what it has used so far."""
@@ -94,6 +105,8 @@ class RequestContext:
     backends: BackendPort | None = None
     loop: asyncio.AbstractEventLoop | None = None
     allowed_services: frozenset[str] | None = None
+    # The bundle being served when the module is a shared runtime.
+    script: ScriptSource | None = None
     logs: list[GuestLogLine] = field(default_factory=list)
     log_bytes: int = 0
     output_overflowed: bool = False
@@ -221,6 +234,9 @@ def link(linker: wc.Linker) -> None:
         with root.add_instance(interface("config")) as config:
             config.add_func("get", host_function(_config_get))
             config.add_func("get-all", host_function(_config_get_all))
+        with root.add_instance(interface("script")) as script:
+            script.add_func("bundle", host_function(_script_bundle))
+            script.add_func("prepared", host_function(_script_prepared))
 
 
 def take_all_fuel(store: Any) -> int:
@@ -415,3 +431,24 @@ def _config_get(store: Any, key: str) -> str | None:
 def _config_get_all(store: Any) -> list[tuple[str, str]]:
     context = enter_host_call(store)
     return list(context.config.items())
+
+
+def _script_bundle(store: Any) -> str:
+    script = _script_served(store)
+    charge_fuel(store, len(script.payload))
+    return script.payload
+
+
+def _script_prepared(store: Any) -> str:
+    script = _script_served(store)
+    charge_fuel(store, len(script.prepared))
+    return script.prepared
+
+
+def _script_served(store: Any) -> ScriptSource:
+    script = enter_host_call(store).script
+    if script is None:
+        raise SandboxAbort(
+            FailureClass.ABI_VIOLATION, "the module asked for a script but runs without a bundle"
+        )
+    return script

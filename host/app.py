@@ -22,6 +22,7 @@ from host.canary import CanaryJudge
 from host.device import DEVICE_METHODS, RESERVED_NAMESPACES, serve_device_request
 from host.http_errors import error_response
 from host.json_request import JsonRequest
+from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.protect import FairGate, Guards, LoadShedder
@@ -186,7 +187,9 @@ async def open_host_state(settings: Settings) -> HostState:
         engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
     gate = FairGate(settings.workers)
-    _watch(observer, cache, gate)
+    sandbox = Sandbox(engine, workers=settings.workers)
+    loader = Loader(cache, registry, sandbox.runtimes)
+    _watch(observer, cache, loader, gate)
     routes = RouteTable()
     gateway = BackendGateway(settings.catalogue, cache=_response_cache(settings, observer))
     services = LiveCatalogue(settings.catalogue, gateway)
@@ -197,7 +200,7 @@ async def open_host_state(settings: Settings) -> HostState:
     refresher = RouteRefresher(
         registry,
         routes,
-        cache,
+        loader,
         settings.default_quotas,
         services,
         settings.refresh_interval_s,
@@ -206,8 +209,9 @@ async def open_host_state(settings: Settings) -> HostState:
         settings=settings,
         registry=registry,
         engine=engine,
-        sandbox=Sandbox(engine, workers=settings.workers),
+        sandbox=sandbox,
         cache=cache,
+        loader=loader,
         gateway=gateway,
         services=services,
         routes=routes,
@@ -228,10 +232,10 @@ async def open_host_state(settings: Settings) -> HostState:
     )
 
 
-def _watch(observer: Observer, cache: ModuleCache, gate: FairGate) -> None:
+def _watch(observer: Observer, cache: ModuleCache, loader: Loader, gate: FairGate) -> None:
     """Gauges and cache counters are read when Prometheus scrapes, never pushed."""
     metrics = observer.metrics
-    metrics.watch_cache(lambda: dataclasses.asdict(cache.stats))
+    metrics.watch_cache(lambda: dataclasses.asdict(cache.stats) | dataclasses.asdict(loader.stats))
     metrics.queue_depth.set_function(lambda: gate.waiting)
     metrics.running.set_function(lambda: gate.running)
 

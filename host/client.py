@@ -107,6 +107,24 @@ class AdminClient:
             timeout=_DEPLOY_TIMEOUT_SECONDS,
         )
 
+    def has_runtime(self, sha256: str) -> bool:
+        try:
+            self._call("GET", f"/runtimes/{sha256}")
+        except ServerError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def upload_runtime(self, component: bytes) -> Document:
+        """Upload a runtime; the server compiles it before answering (once per fleet)."""
+        return self._call(
+            "POST",
+            "/runtimes",
+            files={"module": ("runtime.wasm", component, "application/wasm")},
+            timeout=_DEPLOY_TIMEOUT_SECONDS,
+        )
+
     def versions(self, namespace: str, path: str) -> list[Document]:
         versions: list[Document] = self._call(
             "GET", _endpoint_url(namespace, path) + "/-/versions"

@@ -94,7 +94,7 @@ async def _run_admitted(state: HostState, route: Route, script_request: ScriptRe
     assert route.module_hash is not None
     result: RunResult | None = None
     try:
-        module = await state.cache.get(route.module_hash, route.kind)
+        module = await state.loader.get(route.module_hash, route.kind)
         await state.gate.acquire(route.key)
         try:
             context = _context(state, route, script_request.request_id)

@@ -6,13 +6,31 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from host.abi import RequestContext
+from wasmtime import component as wc
+
+from host.abi import ABI_VERSION, RequestContext
 from host.backends import BackendGateway, Catalogue
-from host.sandbox import Limits, RunResult, Sandbox, SandboxEngine, ScriptRequest
+from host.build import find_runtime
+from host.sandbox import (
+    CompiledModule,
+    InvalidBundle,
+    Limits,
+    ModuleKind,
+    RunResult,
+    Sandbox,
+    SandboxEngine,
+    ScriptRequest,
+    check_runtime,
+    module_kind,
+    on_runtime,
+    parse_bundle,
+)
+
+RuntimeFinder = Callable[[str], Path | None]
 
 
 def request_from_json(document: Mapping[str, Any]) -> ScriptRequest:
@@ -39,11 +57,13 @@ async def invoke(
     catalogue: Catalogue,
     config: Mapping[str, str],
     limits: Limits,
+    runtimes: RuntimeFinder = find_runtime,
 ) -> RunResult:
-    module = engine.compile(wasm)
+    """Run `request` through a module, or through a bundle on a runtime `runtimes` finds."""
     sandbox = Sandbox(engine, workers=1)
     gateway = BackendGateway(catalogue)
     try:
+        module = load_for_invoke(engine, sandbox, wasm, runtimes)
         context = RequestContext(
             request_id=request.request_id,
             endpoint=request.endpoint,
@@ -57,6 +77,24 @@ async def invoke(
     finally:
         await gateway.aclose()
         sandbox.close()
+
+
+def load_for_invoke(
+    engine: SandboxEngine, sandbox: Sandbox, data: bytes, runtimes: RuntimeFinder
+) -> CompiledModule:
+    """A module compiled, or a bundle prepared on its runtime (which must be built here)."""
+    if module_kind(data) is not ModuleKind.BUNDLE:
+        return engine.compile(data)
+    bundle = parse_bundle(data, ABI_VERSION)
+    path = runtimes(bundle.runtime.sha256)
+    if path is None:
+        raise InvalidBundle(
+            f"{bundle.runtime.describe()} was not built here: run scripthost build on this machine"
+        )
+    runtime = engine.compile(path.read_bytes())
+    assert isinstance(runtime.code, wc.Component)
+    check_runtime(runtime.code, engine.engine)
+    return on_runtime(runtime, bundle, sandbox.runtimes.prepare(runtime.code, bundle.payload))
 
 
 def result_document(result: RunResult) -> dict[str, Any]:

@@ -4,7 +4,7 @@ The registry stores overrides as `name -> int` mappings at three layers;
 `EndpointQuotas.resolve` applies them over the host's built-in defaults.
 Per-request limits go to the sandbox (`Limits`); the rest are enforced by the
 host around it: concurrency and requests per second (per endpoint, per host),
-instance reuse, and, at deploy time, module size and endpoint count per
+instance reuse, and, at deploy time, module and bundle size and endpoint count per
 namespace. Each quota is declared once, as a field (see `host.quota_spec`).
 """
 
@@ -43,6 +43,14 @@ class EndpointQuotas:
         at_most=1 * GiB,
         flag="module-mb",
         unit=MiB,
+    )
+    # A bundle is evaluated by every fresh instance: its size is per-request work.
+    max_bundle_bytes: int = quota(
+        1 * MiB,
+        "script bundle size, per upload in the namespace",
+        at_most=64 * MiB,
+        flag="bundle-kb",
+        unit=1024,
     )
     max_endpoints: int = quota(1000, "endpoints per namespace", at_most=1_000_000, flag="endpoints")
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from host.cache import ModuleCache
 from host.limits import Limits
+from host.loader import ModuleSource
 from host.logs import get_logger
 from host.quotas import EndpointQuotas
 from host.sandbox import ModuleKind
@@ -67,6 +67,11 @@ def module_kind_of(language: str) -> ModuleKind:
     return ModuleKind.JAVY if language == "javy" else ModuleKind.COMPONENT
 
 
+def version_kind(version: Version) -> ModuleKind:
+    """What runs a version: a bundle on its runtime, or its module by itself."""
+    return ModuleKind.BUNDLE if version.runtime is not None else module_kind_of(version.language)
+
+
 @dataclass
 class RouteTable:
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
@@ -92,7 +97,7 @@ class RouteRefresher:
         self,
         registry: Registry,
         table: RouteTable,
-        cache: ModuleCache,
+        cache: ModuleSource,
         default_quotas: EndpointQuotas,
         catalogue: LiveCatalogue,
         interval_s: float,
@@ -218,9 +223,9 @@ class RouteRefresher:
                 route,
                 version=version.id,
                 module_hash=version.module_hash,
-                kind=module_kind_of(version.language),
+                kind=version_kind(version),
             )
-            await self._cache.get(version.module_hash, module_kind_of(version.language))
+            await self._cache.get(version.module_hash, version_kind(version))
         return dataclasses.replace(route, plan=plan, variants=MappingProxyType(variants))
 
     async def _route_for(self, endpoint: Endpoint) -> Route:
@@ -238,7 +243,7 @@ class RouteRefresher:
             enabled=endpoint.enabled and namespace.enabled,
             version=version.id if version else None,
             module_hash=version.module_hash if version else None,
-            kind=module_kind_of(version.language) if version else ModuleKind.COMPONENT,
+            kind=version_kind(version) if version else ModuleKind.COMPONENT,
             config=dict(endpoint.config),
             quotas=self._default_quotas.resolve(quotas),
             allowed_services=self._catalogue.allowed_for(endpoint.namespace, endpoint.path),

@@ -10,6 +10,7 @@ from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
 from host.canary import CanaryJudge
+from host.loader import Loader
 from host.observe import Observer
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
@@ -28,6 +29,7 @@ class HostState:
     engine: SandboxEngine
     sandbox: Sandbox
     cache: ModuleCache
+    loader: Loader
     gateway: BackendGateway
     services: LiveCatalogue
     routes: RouteTable

@@ -40,7 +40,7 @@ def check_module(module: CompiledModule, engine: wasmtime.Engine) -> None:
     """Raise ModuleRejected unless the module fits the ABI or the Javy contract."""
     if isinstance(module.code, wc.Component):
         _check_component(module.code, engine)
-    else:
+    elif isinstance(module.code, wasmtime.Module):
         _check_javy(module.code)
 
 

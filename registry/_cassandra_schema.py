@@ -74,6 +74,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS {ks}.version_builds (namespace text, path text, number int,"
         " info text, files text, PRIMARY KEY ((namespace, path), number))",
     ),
+    # 4: a bundle's version names the runtime that runs it.
+    ("ALTER TABLE {ks}.versions ADD runtime text",),
 )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import cast
 
 from registry.errors import NotFound, QuotaExceeded
-from registry.models import LANGUAGES, Language, Quotas, redacted_spec
+from registry.models import LANGUAGES, Language, Quotas, Version, redacted_spec
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -67,6 +67,24 @@ def module_hash(value: str) -> str:
     if not isinstance(value, str) or not _SHA256_HEX.match(value):
         raise ValueError(f"a module hash is 64 lower-case hex digits, got {value!r}")
     return value
+
+
+def optional_runtime(value: str | None) -> tuple[str, ...]:
+    """The runtime a version names, checked: () when it names none."""
+    return () if value is None else (module_hash(value),)
+
+
+def version_details(version: Version) -> dict[str, object]:
+    """What the audit log records about a version added."""
+    details: dict[str, object] = {
+        "version": version.id,
+        "language": version.language,
+        "module_hash": version.module_hash,
+        "message": version.message,
+    }
+    if version.runtime is not None:
+        details["runtime"] = version.runtime
+    return details
 
 
 def fingerprint(value: str) -> str:

@@ -22,7 +22,7 @@ from registry.errors import Conflict, RegistryUnavailable
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE endpoints (
@@ -131,6 +131,8 @@ CREATE TABLE version_builds (
 );
 CREATE INDEX events_by_endpoint ON events (namespace, path, seq);
 """,
+    # A bundle's version names the runtime that runs it.
+    4: "ALTER TABLE versions ADD COLUMN runtime TEXT;",
 }
 
 

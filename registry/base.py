@@ -102,11 +102,14 @@ class Registry(Protocol):
         message: str = "",
         source: str | None = None,
         build: BuildRecord | None = None,
+        runtime: ModuleHash | None = None,
     ) -> Version:
         """Record an immutable version; its module must already be stored (put_module).
 
         `build` (what it was built from) is stored with it, atomically, and read
-        back with get_build.
+        back with get_build. A bundle's version names the runtime that runs it, a
+        module stored like any other (NotFound if it is not); `module_hash` is
+        then the bundle's.
         """
         ...
 

@@ -106,7 +106,7 @@ _STATEMENTS = {
     "version": "SELECT * FROM versions WHERE namespace = ? AND path = ? AND number = ?",
     "versions": "SELECT * FROM versions WHERE namespace = ? AND path = ?",
     "put_version": "INSERT INTO versions (namespace, path, number, language, module_hash,"
-    " author, message, has_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    " author, message, has_source, created_at, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "source": "SELECT source FROM version_sources WHERE namespace = ? AND path = ? AND number = ?",
     "put_source": "INSERT INTO version_sources (namespace, path, number, source)"
     " VALUES (?, ?, ?, ?)",
@@ -292,14 +292,16 @@ class CassandraRegistry:
         message: str = "",
         source: str | None = None,
         build: BuildRecord | None = None,
+        runtime: ModuleHash | None = None,
     ) -> Version:
         namespace, path = _checks.target(namespace, path)
         _checks.language(language)
         _checks.module_hash(module_hash)
         _checks.name(author, "author")
         encoded_build = _change_control.build(build)
-        if not await self.has_module(module_hash):
-            raise NotFound(f"no module {module_hash}: put_module it first")
+        for stored in (module_hash, *_checks.optional_runtime(runtime)):
+            if not await self.has_module(stored):
+                raise NotFound(f"no module {stored}: put_module it first")
         async with self._writing() as write:
             await self._endpoint_row(namespace, path)
             rows = await self._read("last_number", namespace, path)
@@ -322,6 +324,7 @@ class CassandraRegistry:
                 message=message,
                 created_at=_time(_stamp()),
                 source=source,
+                runtime=runtime,
             )
             write.add(self._q["set_last_number"], (number, namespace, path))
             write.add(
@@ -336,14 +339,10 @@ class CassandraRegistry:
                     message,
                     source is not None,
                     version.created_at.isoformat(),
+                    runtime,
                 ),
             )
-            details = {
-                "version": version.id,
-                "language": language,
-                "module_hash": module_hash,
-                "message": message,
-            }
+            details = _checks.version_details(version)
             write.record(author, Action.VERSION_ADDED, namespace, path, details)
             return version
 
@@ -870,6 +869,7 @@ class CassandraRegistry:
             message=row.message,
             created_at=_time(row.created_at),
             source=source,
+            runtime=row.runtime,
         )
 
     async def _set_namespace(

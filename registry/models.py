@@ -86,7 +86,7 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """One uploaded module of an endpoint. Versions never change once added."""
+    """One uploaded module or bundle of an endpoint. Versions never change once added."""
 
     id: VersionId
     namespace: str
@@ -97,6 +97,9 @@ class Version:
     message: str
     created_at: datetime
     source: str | None = None
+    # The shared runtime a bundle runs on (its module hash); None for a module
+    # that runs by itself (a component or a Javy module).
+    runtime: ModuleHash | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,14 +150,16 @@ class SQLiteRegistry:
         message: str = "",
         source: str | None = None,
         build: BuildRecord | None = None,
+        runtime: ModuleHash | None = None,
     ) -> Version:
         namespace, path = _checks.target(namespace, path)
         _checks.language(language)
         _checks.module_hash(module_hash)
         _checks.name(author, "author")
         encoded_build = _change_control.build(build)
-        if not await self.has_module(module_hash):
-            raise NotFound(f"no module {module_hash}: put_module it first")
+        for stored in (module_hash, *_checks.optional_runtime(runtime)):
+            if not await self.has_module(stored):
+                raise NotFound(f"no module {stored}: put_module it first")
         fields = {
             "namespace": namespace,
             "path": path,
@@ -166,6 +168,7 @@ class SQLiteRegistry:
             "author": author,
             "message": message,
             "source": source,
+            "runtime": runtime,
         }
         return await self._db.write(lambda db: _add_version(db, fields, encoded_build))
 
@@ -562,8 +565,8 @@ def _add_version(
     ).fetchone()[0]
     db.execute(
         "INSERT INTO versions (namespace, path, number, language, module_hash, author,"
-        " message, source, created_at) VALUES (:namespace, :path, :number, :language,"
-        " :module_hash, :author, :message, :source, :now)",
+        " message, source, created_at, runtime) VALUES (:namespace, :path, :number, :language,"
+        " :module_hash, :author, :message, :source, :now, :runtime)",
         {**fields, "number": number, "now": _stamp()},
     )
     if build is not None:
@@ -573,12 +576,7 @@ def _add_version(
             (namespace, path, number, *build),
         )
     version = _version(_version_row(db, namespace, path, number))
-    details = {
-        "version": version.id,
-        "language": version.language,
-        "module_hash": version.module_hash,
-        "message": version.message,
-    }
+    details = _checks.version_details(version)
     _record(db, version.author, Action.VERSION_ADDED, namespace, path, details)
     return version
 
@@ -961,6 +959,7 @@ def _version(row: sqlite3.Row) -> Version:
         message=row["message"],
         created_at=_time(row["created_at"]),
         source=row["source"],
+        runtime=row["runtime"],
     )
 
 

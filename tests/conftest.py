@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from cassandra.cluster import Cluster, Session
 
-from host.build import REPO_ROOT, build_all_cached
+from host.build import REPO_ROOT, build_all_cached, build_bundle, runtime_component
 from host.sandbox import CompiledModule, Sandbox, SandboxEngine
 from tests.support import cassandra as local_cassandra
 from tests.support import servers
+from tests.support.bundles import prepared
 from tests.support.registries import CASSANDRA_KEYSPACE, cassandra_up, create_keyspace
 from tests.support.scripts import DEPLOYED
 
@@ -57,6 +58,25 @@ def example_backend() -> Iterator[str]:
 def built() -> dict[str, Path]:
     """Every script the host tests deploy, built once (in parallel) for the session."""
     return dict(zip(DEPLOYED, build_all_cached(DEPLOYED.values()), strict=True))
+
+
+@pytest.fixture(scope="session")
+def runtimes(compile_file: Callable[[Path], CompiledModule]) -> dict[str, CompiledModule]:
+    """The shared runtimes of this checkout's SDKs, built and compiled once."""
+    return {language: compile_file(runtime_component(language)) for language in ("js", "python")}
+
+
+@pytest.fixture(scope="session")
+def bundled(
+    sandbox: Sandbox, runtimes: dict[str, CompiledModule], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Path], CompiledModule]:
+    """A script bundled and prepared on its runtime, as a deploy does."""
+
+    def bundle(source: Path) -> CompiledModule:
+        out = tmp_path_factory.mktemp("bundles") / f"{source.stem}.bundle"
+        return prepared(sandbox, runtimes, build_bundle(source, out).read_bytes())
+
+    return bundle
 
 
 @pytest.fixture(scope="session")

@@ -8,17 +8,16 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import wasmtime
+from wasmtime import component as wc
 
-from host.abi import GuestLogLine, RequestContext
+from host.abi import LINE_OVERHEAD_BYTES, GuestLogLine, RequestContext
 from host.backends import BackendGateway, Catalogue, Service
 from host.build import REPO_ROOT, build_cached
 from host.failures import FailureClass
-from host.sandbox import CompiledModule, Limits, Sandbox, ScriptRequest
+from host.sandbox import CompiledModule, Limits, Sandbox, SandboxEngine, ScriptRequest
+from host.sandbox._component import component_linker
 from tests.support.runs import run_once
-
-# What a log line costs beyond its text (the request id, endpoint and time
-# stored with it): without it a flood of empty lines would be free.
-LINE_OVERHEAD_BYTES = 32
 
 
 def context(log_bytes: int) -> RequestContext:
@@ -43,6 +42,28 @@ def test_a_line_costs_its_text_and_fields() -> None:
     request = context(log_bytes=LINE_OVERHEAD_BYTES + 10)
     assert request.take_output(GuestLogLine("info", "12345", {"ab": "cde"}))
     assert not request.take_output(GuestLogLine("info", "", {}))
+
+
+@pytest.mark.parametrize(("version", "links"), [("0.1.0", True), ("0.1.1", True), ("0.2.0", False)])
+def test_components_built_against_any_0_1_release_link(
+    sandbox_engine: SandboxEngine, version: str, links: bool
+) -> None:
+    # As scripts deployed before 0.1.1 import the ABI: the host provides 0.1.1.
+    component = wc.Component(
+        sandbox_engine.engine,
+        wasmtime.wat2wasm(
+            f'(component (import "scripthost:abi/config@{version}" (instance'
+            ' (export "get-all" (func (result (list (tuple string string))))))))'
+        ),
+    )
+    store = wasmtime.Store(sandbox_engine.engine)
+    store.set_wasi(wasmtime.WasiConfig())
+    linker = component_linker(sandbox_engine.engine)
+    if links:
+        linker.instantiate(store, component)
+    else:
+        with pytest.raises(wasmtime.WasmtimeError, match=r"config@0\.2\.0"):
+            linker.instantiate(store, component)
 
 
 @pytest.fixture(scope="module")

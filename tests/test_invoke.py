@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from host.build import REPO_ROOT, build_all_cached
+from host.build import REPO_ROOT, build_all_cached, build_bundle
 
 SCRIPTHOST = str(Path(sys.executable).parent / "scripthost")
 EXAMPLES = {
@@ -39,12 +39,19 @@ def invoke(module: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("form", ["component", "bundle"])
 @pytest.mark.parametrize("language", sorted(EXAMPLES))
 def test_the_example_answers_through_invoke(
-    components: dict[str, Path], example_backend: str, language: str
+    components: dict[str, Path], example_backend: str, language: str, form: str, tmp_path: Path
 ) -> None:
+    module = (
+        components[f"{language} example"]
+        if form == "component"
+        # A bundle runs on the runtime built here (the build made it).
+        else build_bundle(EXAMPLES[language], tmp_path / "home.bundle")
+    )
     completed = invoke(
-        components[f"{language} example"],
+        module,
         "--request",
         str(REPO_ROOT / "examples" / "request.json"),
         f"--backend=profile={example_backend}/profile",
@@ -115,4 +122,16 @@ def test_an_invalid_module_is_one_readable_error(tmp_path: Path) -> None:
     completed = invoke(garbage)
     assert completed.returncode == 1
     assert completed.stderr.startswith("Error: ")
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_bundle_whose_runtime_was_not_built_here_is_one_readable_error(tmp_path: Path) -> None:
+    bundle = build_bundle(EXAMPLES["js"], tmp_path / "home.bundle")
+    magic, header, payload = bundle.read_text().split("\n", 2)
+    named = json.loads(header)
+    named["runtime"]["sha256"] = "ab" * 32
+    bundle.write_text(f"{magic}\n{json.dumps(named)}\n{payload}")
+    completed = invoke(bundle)
+    assert completed.returncode == 1
+    assert "was not built here" in completed.stderr
     assert "Traceback" not in completed.stderr

@@ -2,6 +2,7 @@
 
 from host.admin import _history as _history  # registers its routes on admin_api
 from host.admin import _quotas as _quotas  # registers its routes on admin_api
+from host.admin import _runtimes as _runtimes  # registers its routes on admin_api
 from host.admin import _services as _services  # registers its routes on admin_api
 from host.admin import _stats as _stats  # registers its routes on admin_api
 from host.admin import _traffic as _traffic  # registers its routes on admin_api

@@ -20,7 +20,7 @@ from host.build_inputs import MAX_FILES_BYTES, BuildInputs
 from host.errors import Forbidden, HostError, TooLarge
 from host.http_errors import validation_message
 from host.logs import get_logger
-from host.routing import module_kind_of
+from host.routing import version_kind
 from host.state import host_state
 from registry import AuditEvent, Endpoint, Version
 
@@ -70,6 +70,8 @@ class VersionOut(BaseModel):
     build: dict[str, Any] | None = Field(
         default=None, description="What it was built from: entry, SDK, runtime, git, files."
     )
+    # The SHA-256 of the runtime a bundle runs on; null for a module that runs by itself.
+    runtime: str | None = None
 
 
 class VersionList(BaseModel):
@@ -179,6 +181,7 @@ def version_out(
         active=version.id == active_version,
         labels=sorted(label for label, named in (labels or {}).items() if named == version.id),
         build=build,
+        runtime=version.runtime,
     )
 
 
@@ -337,7 +340,7 @@ async def activate_version(namespace: str, path: str, data: ActivateIn) -> Endpo
     version_id = await resolve_version(state.registry, namespace, path, data.version)
     version = await state.registry.get_version(namespace, path, version_id)
     # Warm this host before traffic moves; other hosts warm on the change feed.
-    await state.cache.get(version.module_hash, module_kind_of(version.language))
+    await state.loader.get(version.module_hash, version_kind(version))
     if await promote_if_candidate(state.registry, namespace, path, version_id, caller.name):
         endpoint = await state.registry.get_endpoint(namespace, path)
     else:
@@ -374,6 +377,10 @@ class CacheOut(BaseModel):
     local_loads: int
     registry_loads: int
     compiles: int
+    # Bundles in memory, loaded from the registry, and prepared by a runtime here.
+    bundles: int = 0
+    bundle_loads: int = 0
+    prepares: int = 0
 
 
 class HostOut(BaseModel):
@@ -424,6 +431,9 @@ async def host_info() -> HostOut:
             local_loads=stats.local_loads,
             registry_loads=stats.registry_loads,
             compiles=stats.compiles,
+            bundles=len(state.loader),
+            bundle_loads=state.loader.stats.bundle_loads,
+            prepares=state.loader.stats.prepares,
         ),
         sandbox_in_flight=state.sandbox.in_flight,
         open_breakers=[

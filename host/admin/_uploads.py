@@ -65,25 +65,23 @@ async def accept_upload(
             f"{namespace}{path} has no active version for a canary to be compared with:"
             " deploy one without a canary first"
         )
-    limit = min(
-        state.settings.max_upload_bytes, (await namespace_quotas(namespace)).max_module_bytes
-    )
+    quotas = await namespace_quotas(namespace)
+    limit = min(state.settings.max_upload_bytes, quotas.max_module_bytes)
     if len(module) > limit:
         raise TooLarge(f"modules in {namespace!r} may be at most {limit} bytes")
     kind = module_kind(module)
-    resolved_language = _language(kind, language)
-    # The same module deployed again (another endpoint, a re-deploy) is
-    # already compiled: checking it again costs nothing, compiling would.
-    known = state.cache.peek(hashlib.sha256(module).hexdigest())
-    compiled = known or await state.cache.compile(module)
-    try:
-        check_module(compiled, state.engine.engine)
-        module_hash = await state.registry.put_module(module)
-        if known is None:
-            await state.cache.add_compiled(compiled)
-    finally:
-        # A refused or failed upload leaves no compiled artifact behind.
-        state.cache.discard(compiled)
+    runtime: str | None = None
+    if kind is ModuleKind.BUNDLE:
+        if len(module) > quotas.max_bundle_bytes:
+            raise TooLarge(
+                f"bundles in {namespace!r} may be at most {quotas.max_bundle_bytes} bytes"
+            )
+        bundle = await state.loader.accept_bundle(module, f"{namespace}{path}")
+        module_hash, runtime = bundle.bundle_hash, bundle.runtime.sha256
+        resolved_language = _language(kind, bundle.runtime.language)
+    else:
+        module_hash = await _accept_module(module)
+        resolved_language = _language(kind, language)
     version = await state.registry.add_version(
         namespace,
         path,
@@ -93,6 +91,7 @@ async def accept_upload(
         author=actor,
         message=message,
         build=None if build is None else build.record(resolved_language),
+        runtime=runtime,
     )
     log.info(
         "version uploaded",
@@ -100,6 +99,7 @@ async def accept_upload(
         endpoint=path,
         version=version.id,
         module_hash=module_hash,
+        runtime=runtime,
         actor=actor,
         bytes=len(module),
     )
@@ -121,6 +121,24 @@ async def accept_upload(
     # This host serves the change at once; the others within one refresh interval.
     await state.refresher.poll_once()
     return version
+
+
+async def _accept_module(module: bytes) -> str:
+    """Compile and check a component or Javy module, then store it and its artifact."""
+    state = host_state()
+    # The same module deployed again (another endpoint, a re-deploy) is
+    # already compiled: checking it again costs nothing, compiling would.
+    known = state.cache.peek(hashlib.sha256(module).hexdigest())
+    compiled = known or await state.cache.compile(module)
+    try:
+        check_module(compiled, state.engine.engine)
+        module_hash = await state.registry.put_module(module)
+        if known is None:
+            await state.cache.add_compiled(compiled)
+    finally:
+        # A refused or failed upload leaves no compiled artifact behind.
+        state.cache.discard(compiled)
+    return module_hash
 
 
 def _language(kind: ModuleKind, declared: str | None) -> Language:

@@ -11,10 +11,9 @@ from pathlib import Path
 import click
 
 from host.backends import Catalogue
-from host.build import BuildError, build_script
+from host.build import BUNDLE_SUFFIX, BuildError, build_bundle, build_script
 from host.cli._options import parse_pairs
-from host.invoke import invoke, read_request_file, result_document
-from host.sandbox import InvalidModule, Limits, MiB, SandboxEngine
+from host.limits import Limits, MiB
 
 DEFAULT_LIMITS = Limits()
 DEFAULT_CACHE_DIR = Path(
@@ -28,13 +27,26 @@ DEFAULT_CACHE_DIR = Path(
     "-o",
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output component (default: SCRIPT with .wasm).",
+    help="Output file (default: SCRIPT with .bundle, or .wasm with --component).",
 )
-def build(script: Path, out: Path | None) -> None:
-    """Build SCRIPT (.js, .mjs or .py) into a WebAssembly component."""
-    target = out or script.with_suffix(".wasm")
+@click.option(
+    "--component",
+    "as_component",
+    is_flag=True,
+    help="Build a component of its own (engine included) instead of a bundle.",
+)
+def build(script: Path, out: Path | None, as_component: bool) -> None:
+    """Build SCRIPT (.js, .mjs or .py) into a bundle for its language's shared runtime.
+
+    A bundle is the script's files and the packages it imports, a few KB; the
+    runtime it names is built once per SDK version and uploaded by `deploy`.
+    """
+    target = out or script.with_suffix(".wasm" if as_component else BUNDLE_SUFFIX)
     try:
-        build_script(script, target)
+        if as_component:
+            build_script(script, target)
+        else:
+            build_bundle(script, target)
     except BuildError as error:
         raise click.ClickException(str(error)) from None
     click.echo(str(target))
@@ -81,11 +93,22 @@ def invoke_command(
     memory_mb: int,
     timeout_ms: int,
 ) -> None:
-    """Run one request through MODULE and print the outcome as JSON.
+    """Run one request through MODULE (a .wasm, or a .bundle whose runtime was built here)
+    and print the outcome as JSON.
 
     Exits 0 when the script produced a response, 1 with the failure class on
     stderr otherwise.
     """
+    # Imported here: wasmtime costs `build` and the other commands their start-up.
+    from host.invoke import invoke, read_request_file, result_document
+    from host.sandbox import (
+        BundleRejected,
+        InvalidBundle,
+        InvalidModule,
+        RuntimeRejected,
+        SandboxEngine,
+    )
+
     try:
         catalogue = Catalogue.from_pairs(backends)
     except ValueError as error:
@@ -103,7 +126,7 @@ def invoke_command(
                 limits=limits,
             )
         )
-    except InvalidModule as error:
+    except (InvalidModule, InvalidBundle, RuntimeRejected, BundleRejected) as error:
         raise click.ClickException(str(error)) from None
     except json.JSONDecodeError as error:
         raise click.ClickException(f"--request is not valid JSON: {error}") from None

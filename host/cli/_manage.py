@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from host.build import LANGUAGES, BuildError, build_cached
+from host.build import (
+    BUNDLE_SUFFIX,
+    LANGUAGES,
+    BuildError,
+    build_bundle,
+    build_cached,
+    bundle_runtime_sha256,
+    find_runtime,
+    source_listing,
+)
 from host.build_inputs import BuildInputs, collect
 from host.cli._options import parse_pairs, server_options
 from host.client import AdminClient, Document, ServerError, split_endpoint
@@ -64,6 +75,12 @@ def _split_target(_: click.Context, __: click.Parameter, value: str) -> tuple[st
     is_flag=True,
     help="Skip the upload when the active version already runs this exact module.",
 )
+@click.option(
+    "--component",
+    "as_component",
+    is_flag=True,
+    help="Build SCRIPT into a component of its own instead of a bundle for the shared runtime.",
+)
 def deploy(
     artifact: Path,
     target: tuple[str, str],
@@ -75,32 +92,39 @@ def deploy(
     no_activate: bool,
     canary: float | None,
     if_changed: bool,
+    as_component: bool,
 ) -> None:
-    """Upload ARTIFACT (a script to build, or a .wasm module) as a new version.
+    """Upload ARTIFACT (a script to build, a .bundle or a .wasm module) as a new version.
 
-    Creates the endpoint if it does not exist. Prints the new version id. A
-    script's version records every file it was built from, the SDK and
-    runtime versions, and the git commit of its work tree.
+    A script is bundled for its language's shared runtime (or, with
+    --component, built into a component); the runtime is uploaded first if
+    the registry lacks it. Creates the endpoint if it does not exist. Prints
+    the new version id. A script's version records every file it was built
+    from, the SDK and runtime versions, and the git commit of its work tree.
     """
     namespace, path = target
-    module, inputs, language = _module_and_inputs(artifact)
+    upload = _upload_of(artifact, as_component)
     settings = parse_pairs(config, "--config")
     with admin_client(server, token) as client:
         _ensure_endpoint(client, namespace, path, methods, settings)
-        unchanged = _active_version_running(client, namespace, path, module) if if_changed else None
+        unchanged = (
+            _active_version_running(client, namespace, path, upload.module) if if_changed else None
+        )
         if unchanged is not None:
             click.echo(f"{namespace}/{path}: {unchanged} already runs this module", err=True)
             click.echo(unchanged)
             return
+        if upload.runtime_sha256 is not None:
+            _ensure_runtime(client, upload.runtime_sha256)
         version = client.upload(
             namespace,
             path,
-            module,
-            source=None if inputs is None else inputs.files[inputs.entry],
-            language=language,
+            upload.module,
+            source=upload.source,
+            language=upload.language,
             message=message,
             activate=not no_activate and canary is None,
-            build=None if inputs is None else inputs.model_dump(),
+            build=None if upload.inputs is None else upload.inputs.model_dump(),
             canary=canary,
         )
     state = "active" if version["active"] else "not active"
@@ -118,18 +142,58 @@ def _active_version_running(
     return str(active["id"]) if active and active["module_hash"] == module_hash else None
 
 
-def _module_and_inputs(artifact: Path) -> tuple[bytes, BuildInputs | None, str | None]:
+@dataclass(frozen=True)
+class Upload:
+    module: bytes
+    source: str | None
+    language: str | None
+    # The runtime a bundle names; None for a module that runs by itself.
+    runtime_sha256: str | None = None
+    # What a script was built from (None for an uploaded .wasm or .bundle).
+    inputs: BuildInputs | None = None
+
+
+def _upload_of(artifact: Path, as_component: bool) -> Upload:
     language = LANGUAGES.get(artifact.suffix)
+    if artifact.suffix == BUNDLE_SUFFIX:
+        bundle = artifact.read_bytes()
+        return Upload(bundle, None, None, _runtime_named_by(bundle))
     if language is None:
-        return artifact.read_bytes(), None, None
+        return Upload(artifact.read_bytes(), None, None)
     click.echo(f"building {artifact} ...", err=True)
     try:
         inputs = collect(artifact)
-        imports = {name: text for name, text in inputs.files.items() if name != inputs.entry}
-        component = build_cached(artifact, imports=imports)
+        if as_component:
+            component = build_cached(artifact).read_bytes()
+            return Upload(component, artifact.read_text(), language, inputs=inputs)
+        with tempfile.TemporaryDirectory(prefix="scripthost-deploy-") as scratch:
+            built = build_bundle(artifact, Path(scratch) / f"{artifact.stem}{BUNDLE_SUFFIX}")
+            data = built.read_bytes()
     except (BuildError, ValueError) as error:
         raise click.ClickException(f"build failed: {error}") from None
-    return component.read_bytes(), inputs, language
+    listing = source_listing(artifact, data)
+    return Upload(data, listing, language, _runtime_named_by(data), inputs)
+
+
+def _runtime_named_by(bundle: bytes) -> str:
+    try:
+        return bundle_runtime_sha256(bundle)
+    except (ValueError, KeyError, TypeError):
+        raise click.ClickException("not a scripthost bundle: its header names no runtime") from None
+
+
+def _ensure_runtime(client: AdminClient, sha256: str) -> None:
+    """Upload the runtime a bundle names unless the registry already holds it."""
+    if client.has_runtime(sha256):
+        return
+    runtime = find_runtime(sha256)
+    if runtime is None:
+        raise click.ClickException(
+            f"the registry lacks the bundle's runtime ({sha256[:12]}...) and it was not built "
+            "here: deploy the script itself, or a bundle built on this machine"
+        )
+    click.echo(f"uploading the runtime {runtime.name} (once per SDK version) ...", err=True)
+    client.upload_runtime(runtime.read_bytes())
 
 
 def _ensure_endpoint(

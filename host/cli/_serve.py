@@ -7,10 +7,8 @@ from pathlib import Path
 import click
 
 from host.backends import Catalogue
-from host.catalogue_file import CatalogueFileError, load_catalogue
 from host.limits import MiB
 from host.logs import LogFormat
-from host.serve import run
 from host.settings import Settings
 
 _DEFAULTS = Settings()
@@ -141,6 +139,10 @@ def serve(
     log_format: str,
 ) -> None:
     """Serve the endpoints in the registry, and the management API."""
+    # Imported here: the web stack and pydantic cost every other command a second.
+    from host.catalogue_file import CatalogueFileError, load_catalogue
+    from host.serve import run
+
     try:
         catalogue = Catalogue.from_pairs(backends)
     except ValueError as error:

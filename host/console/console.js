@@ -219,7 +219,8 @@ async function renderVersions(endpoint) {
   const { versions } = await api(`${url}/-/versions`);
   const rows = versions.map((v) => el('tr', {},
     el('td', {}, v.id, ' ', v.active ? el('span', { class: 'badge ok' }, 'active') : ''),
-    el('td', {}, v.language), el('td', {}, v.author),
+    el('td', { title: v.runtime ? `runtime ${v.runtime}` : 'a module of its own' }, v.language, v.runtime ? ' bundle' : ''),
+    el('td', {}, v.author),
     el('td', {}, new Date(v.created_at).toLocaleString()), el('td', {}, v.message),
     el('td', {}, v.active ? '' : el('button', {
       'data-testid': `activate-${v.id}`,

@@ -2,6 +2,13 @@
 
 from host.failures import FailureClass, SandboxAbort, classify_trap
 from host.limits import Limits, MiB
+from host.sandbox._bundle import (
+    Bundle,
+    InvalidBundle,
+    RuntimeRef,
+    UnsupportedBundle,
+    parse_bundle,
+)
 from host.sandbox._compiler import CompileLimits, IsolatedCompiler
 from host.sandbox._engine import (
     CompiledModule,
@@ -11,14 +18,24 @@ from host.sandbox._engine import (
     module_kind,
 )
 from host.sandbox._errors import InsufficientStorage, InvalidModule, ModuleRejected
+from host.sandbox._runtime import (
+    BundleRejected,
+    RuntimeRejected,
+    ScriptOnRuntime,
+    check_runtime,
+    on_runtime,
+)
 from host.sandbox._sandbox import Sandbox
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 
 __all__ = [
+    "Bundle",
+    "BundleRejected",
     "CompileLimits",
     "CompiledModule",
     "FailureClass",
     "InsufficientStorage",
+    "InvalidBundle",
     "InvalidModule",
     "IsolatedCompiler",
     "Limits",
@@ -26,12 +43,19 @@ __all__ = [
     "ModuleKind",
     "ModuleRejected",
     "RunResult",
+    "RuntimeRef",
+    "RuntimeRejected",
     "Sandbox",
     "SandboxAbort",
     "SandboxEngine",
+    "ScriptOnRuntime",
     "ScriptRequest",
     "ScriptResponse",
+    "UnsupportedBundle",
+    "check_runtime",
     "classify_trap",
     "module_hash",
     "module_kind",
+    "on_runtime",
+    "parse_bundle",
 ]

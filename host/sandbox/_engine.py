@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 from wasmtime import component as wc
@@ -18,18 +19,29 @@ from wasmtime import component as wc
 from host.sandbox import _core_memory as core_memory
 from host.sandbox._errors import InvalidModule
 
+if TYPE_CHECKING:
+    from host.sandbox._runtime import ScriptOnRuntime
+
 # The epoch advances every tick; a request's wall-clock deadline is a whole
 # number of ticks, so this is the resolution of `timeout`.
 EPOCH_TICK_SECONDS = 0.005
 
 _CORE_MODULE_HEADER = b"\0asm\x01\x00\x00\x00"
 _COMPONENT_HEADER = b"\0asm\x0d\x00\x01\x00"
+# Any version: the bundle reader refuses formats it does not know by name.
+_BUNDLE_HEADER = b"SCRIPTHOST-BUNDLE "
 
 
 class ModuleKind(StrEnum):
     COMPONENT = "component"
     # A core WASI command module following the Javy contract (stdin -> stdout).
     JAVY = "javy"
+    # A script bundle, run by a shared language runtime (see _runtime.py).
+    BUNDLE = "bundle"
+
+
+# The kinds wasmtime compiles (a bundle runs on a compiled runtime component).
+COMPILED_KINDS = (ModuleKind.COMPONENT, ModuleKind.JAVY)
 
 
 def module_kind(wasm: bytes) -> ModuleKind:
@@ -37,6 +49,8 @@ def module_kind(wasm: bytes) -> ModuleKind:
         return ModuleKind.COMPONENT
     if wasm.startswith(_CORE_MODULE_HEADER):
         return ModuleKind.JAVY
+    if wasm.startswith(_BUNDLE_HEADER):
+        return ModuleKind.BUNDLE
     raise InvalidModule("not a WebAssembly module or component (bad magic number or version)")
 
 
@@ -45,7 +59,7 @@ class CompiledModule:
     """A module compiled for this engine; cheap to instantiate many times."""
 
     kind: ModuleKind
-    code: wc.Component | wasmtime.Module
+    code: wc.Component | wasmtime.Module | ScriptOnRuntime
     module_hash: str
     # Bytes of compiled code (the artifact's size), when known: what the
     # module cache counts.
@@ -114,10 +128,10 @@ class SandboxEngine:
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.cache_dir = cache_dir
         self._engines = {
-            kind: wasmtime.Engine(engine_config(kind, cache_dir)) for kind in ModuleKind
+            kind: wasmtime.Engine(engine_config(kind, cache_dir)) for kind in COMPILED_KINDS
         }
         self._fingerprints = {
-            kind: engine_fingerprint(code_affecting_settings(kind)) for kind in ModuleKind
+            kind: engine_fingerprint(code_affecting_settings(kind)) for kind in COMPILED_KINDS
         }
         self.engine = self._engines[ModuleKind.COMPONENT]
         self.core_engine = self._engines[ModuleKind.JAVY]
@@ -137,9 +151,12 @@ class SandboxEngine:
         on the request path.
         """
         kind = module_kind(wasm)
+        if kind is ModuleKind.BUNDLE:
+            raise InvalidModule("a bundle is not compiled: it runs on its runtime")
         return CompiledModule(kind, _compile(self._engines[kind], kind, wasm), module_hash(wasm))
 
     def serialize(self, module: CompiledModule) -> bytes:
+        assert isinstance(module.code, wc.Component | wasmtime.Module), "bundles are not compiled"
         return bytes(module.code.serialize())
 
     def load_artifact(self, kind: ModuleKind, path: Path, module_hash_: str) -> CompiledModule:

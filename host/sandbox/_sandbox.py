@@ -13,6 +13,7 @@ from host.abi import RequestContext
 from host.sandbox._component import ComponentRunner
 from host.sandbox._engine import CompiledModule, SandboxEngine
 from host.sandbox._javy import JavyRunner
+from host.sandbox._runtime import RuntimeRunner, ScriptOnRuntime
 from host.sandbox._types import RunResult, ScriptRequest
 
 
@@ -27,6 +28,7 @@ class Sandbox:
         self.engine = engine
         self._components = ComponentRunner(engine.engine)
         self._javy = JavyRunner(engine.core_engine)
+        self.runtimes = RuntimeRunner(engine.engine, self._components)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -42,6 +44,8 @@ class Sandbox:
     ) -> RunResult:
         if isinstance(module.code, wc.Component):
             return self._components.run(module.code, request, context)
+        if isinstance(module.code, ScriptOnRuntime):
+            return self.runtimes.run(module.code, request, context)
         assert isinstance(module.code, wasmtime.Module)
         return self._javy.run(module.code, request, context)
 

@@ -1,28 +1,43 @@
 #!/usr/bin/env node
-// scripthost-build-js SCRIPT -o OUT.wasm: build a script into a component.
+// scripthost-build-js: build a script for scripthost.
+//   scripthost-build-js --runtime -o js-runtime.wasm           the shared runtime
+//   scripthost-build-js SCRIPT --bundle-for RUNTIME -o OUT      a bundle for it
+//   scripthost-build-js SCRIPT -o OUT.wasm                      a component of its own
 import { parseArgs } from 'node:util';
-import { build } from '../src/build.js';
+import { build, buildBundle, buildRuntime } from '../src/build.js';
 
-const USAGE = 'usage: scripthost-build-js SCRIPT -o OUT.wasm';
+const USAGE = 'usage: scripthost-build-js (--runtime | SCRIPT [--bundle-for RUNTIME.wasm]) -o OUT';
 
 function parseCommandLine() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      out: { type: 'string', short: 'o' },
+      runtime: { type: 'boolean' },
+      'bundle-for': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
   }
-  if (positionals.length !== 1 || !values.out) throw new Error(USAGE);
-  return { sourcePath: positionals[0], outPath: values.out };
+  if (!values.out || positionals.length !== (values.runtime ? 0 : 1)) throw new Error(USAGE);
+  return { sourcePath: positionals[0], outPath: values.out, runtime: values.runtime, runtimePath: values['bundle-for'] };
+}
+
+function run({ runtime, runtimePath, sourcePath, outPath }) {
+  if (runtime) return buildRuntime({ outPath });
+  if (runtimePath) return buildBundle({ sourcePath, outPath, runtimePath });
+  return build({ sourcePath, outPath });
 }
 
 try {
   const started = Date.now();
-  const { outPath, bytes } = await build(parseCommandLine());
+  const { outPath, bytes } = await run(parseCommandLine());
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`built ${outPath} (${(bytes / 2 ** 20).toFixed(1)} MiB) in ${seconds} s`);
+  const size = bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+  console.log(`built ${outPath} (${size}) in ${seconds} s`);
 } catch (failure) {
   console.error(`error: ${String(failure.message).split('\n')[0]}`);
   process.exit(1);

@@ -1,4 +1,4 @@
-import { call, callBatch } from 'scripthost:abi/backend@0.1.0';
+import { call, callBatch } from 'scripthost:abi/backend@0.1.1';
 import { decodeUtf8, encodeBody } from './bytes.js';
 import { findHeader, withContentType } from './headers.js';
 

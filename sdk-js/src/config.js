@@ -1,4 +1,4 @@
-import { get as getValue, getAll } from 'scripthost:abi/config@0.1.0';
+import { get as getValue, getAll } from 'scripthost:abi/config@0.1.1';
 
 /** The value of `key`, or `fallback` (default null) when the endpoint has no such key. */
 export function get(key, fallback = null) {

@@ -20,9 +20,10 @@ export function describeError(error) {
   return stack ? `${String(error)}\n${stack}` : String(error);
 }
 
-// The SDK's entry function (serve.js; `async*` once the handler awaited):
-// the frames from it down are the SDK's and the bindings', never the script's.
-const ENTRY_FRAME = /^(async\*)?scripthostHandle@/;
+// The SDK's entry functions (serve.js, and runtime.js evaluating a bundle;
+// `async*` once the handler awaited): the frames from them down are the SDK's
+// and the bindings', never the script's.
+const ENTRY_FRAME = /^(async\*)?(scripthostHandle|scripthostEvaluate)@/;
 
 /**
  * A SpiderMonkey stack (`fn@path/file.js:line:column` per line) cut at the

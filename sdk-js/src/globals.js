@@ -1,4 +1,4 @@
-import { write } from 'scripthost:abi/log@0.1.0';
+import { write } from 'scripthost:abi/log@0.1.1';
 import { routeConsole } from './console.js';
 import { seededRandom } from './random.js';
 

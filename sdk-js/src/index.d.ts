@@ -1,4 +1,4 @@
-// Types of @scripthost/sdk: the scripthost ABI v0.1 (`scripthost:abi@0.1.0`,
+// Types of @scripthost/sdk: the scripthost ABI v0.1 (`scripthost:abi@0.1.1`,
 // world `endpoint`) as a script author sees it, and the SDK's helpers.
 
 /** HTTP header fields in order as `[name, value]` pairs; names lower-case, repeats allowed. */

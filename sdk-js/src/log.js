@@ -1,4 +1,4 @@
-import { write as writeLine } from 'scripthost:abi/log@0.1.0';
+import { write as writeLine } from 'scripthost:abi/log@0.1.1';
 import { formatValue } from './format.js';
 
 /** One line in the request log at `level`, with `fields` values written as text. */

@@ -25,7 +25,7 @@ export function err(kind, message) {
   return { tag: 'err', val: { tag: kind, val: message } };
 }
 
-// scripthost:abi/backend@0.1.0
+// scripthost:abi/backend@0.1.1
 export function call(request) {
   host.calls.push(request);
   const result = host.answer(request);
@@ -38,12 +38,12 @@ export function callBatch(requests) {
   return requests.map((request) => host.answer(request));
 }
 
-// scripthost:abi/log@0.1.0
+// scripthost:abi/log@0.1.1
 export function write(level, message, fields) {
   host.lines.push({ level, message, fields });
 }
 
-// scripthost:abi/config@0.1.0
+// scripthost:abi/config@0.1.1
 export function get(key) {
   return host.config[key];
 }

@@ -52,8 +52,8 @@ test('a missing script is named', async () => {
 });
 
 test('componentize failures are reduced to the line naming the cause', () => {
-  const importCall = "Failed to initialize component (wizer (/x/wizer)):\n    1: Error: attempted to call an unknown imported function: 'scripthost:abi/config@0.1.0' 'get'\n\nYou cannot call";
-  assert.match(describeComponentizeFailure(importCall), /calls scripthost:abi\/config@0.1.0 get at module top level/);
+  const importCall = "Failed to initialize component (wizer (/x/wizer)):\n    1: Error: attempted to call an unknown imported function: 'scripthost:abi/config@0.1.1' 'get'\n\nYou cannot call";
+  assert.match(describeComponentizeFailure(importCall), /calls scripthost:abi\/config@0.1.1 get at module top level/);
   const topLevel = 'Failed to initialize component (wizer (/x/wizer)):\nException while evaluating top-level script\nscripthost-build-a1/home.js:191:7 Error: bad init\nAdditionally, ...';
   assert.equal(describeComponentizeFailure(topLevel), "the script's top level threw: home.js:191:7 Error: bad init");
 });

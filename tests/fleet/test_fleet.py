@@ -68,6 +68,37 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
         later.stop()
 
 
+def test_a_new_bundle_reaches_the_fleet_compiling_nothing(
+    fleet: list[HostProcess], tmp_path: Path
+) -> None:
+    a, b, c = fleet
+    scripts = {}
+    for name in ("first", "second"):
+        scripts[name] = tmp_path / f"{name}.js"
+        scripts[name].write_text(
+            f"import {{ json }} from '@scripthost/sdk';\n"
+            f"export function handle() {{ return json({{ script: '{name}' }}); }}\n"
+        )
+    # The first bundle brings the runtime: compiled once, by the host that took the upload.
+    a.cli("deploy", str(scripts["first"]), "--endpoint", "tv/first")
+    for host in fleet:
+        host.wait_for_status("/tv/first", 200)
+    before = [host.host_info()["cache"] for host in fleet]
+
+    a.cli("deploy", str(scripts["second"]), "--endpoint", "tv/second")
+    for other in (b, c):
+        other.wait_for_status("/tv/second", 200)
+    after = [host.host_info()["cache"] for host in fleet]
+
+    assert [cache["compiles"] for cache in before] == [1, 0, 0]
+    assert [cache["compiles"] for cache in after] == [1, 0, 0]
+    # Only the deploying host ran the runtime's prepare; the others loaded its result.
+    assert [cache["prepares"] for cache in after] == [2, 0, 0]
+    assert [cache["bundle_loads"] for cache in after[1:]] == [2, 2]
+    with b.device() as device:
+        assert device.get("/tv/second").json() == {"script": "second"}
+
+
 def test_the_fleet_rides_out_a_cassandra_outage(
     fleet: list[HostProcess], built: dict[str, Path]
 ) -> None:

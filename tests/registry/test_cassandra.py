@@ -10,6 +10,7 @@ from cassandra.cluster import Session
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
 from registry._cassandra_session import parse_url
+from tests.support import cassandra as local_cassandra
 from tests.support.registries import CassandraBackend
 from tests.support.servers import free_port
 
@@ -91,6 +92,40 @@ async def test_a_damaged_chunk_in_the_middle_is_refused(cassandra_session: Sessi
             await registry.get_module(module_hash)
     finally:
         await backend.close_all()
+
+
+async def test_a_keyspace_of_the_first_schema_is_migrated_keeping_its_versions(
+    cassandra_session: Session,
+) -> None:
+    url = local_cassandra.url("registry_migration")
+    registry = await open_registry(url, Path("."))
+    module_hash = await registry.put_module(b"module")
+    await registry.put_endpoint("team", "/feed", methods=["GET"], actor="ana")
+    await registry.add_version("team", "/feed", language="js", module_hash=module_hash, author="a")
+    await registry.close()
+    # What a keyspace of the first schema looks like: no service catalogue,
+    # versions that name no runtime.
+    cassandra_session.execute("ALTER TABLE registry_migration.versions DROP runtime")
+    cassandra_session.execute("DROP TABLE registry_migration.services")
+    cassandra_session.execute(
+        "UPDATE registry_migration.meta SET schema_version = 1 WHERE id = 'registry'"
+    )
+
+    registry = await open_registry(url, Path("."))
+    try:
+        [old] = await registry.list_versions("team", "/feed")
+        assert (old.module_hash, old.runtime) == (module_hash, None)
+        bundle = await registry.put_module(b"bundle")
+        new = await registry.add_version(
+            "team", "/feed", language="js", module_hash=bundle, author="a", runtime=module_hash
+        )
+        assert await registry.get_version("team", "/feed", new.id) == new
+        assert new.runtime == module_hash
+        await registry.put_service("titles", {"url": "http://t"}, actor="root")
+        assert [s.name for s in await registry.list_services()] == ["titles"]
+    finally:
+        await registry.close()
+        cassandra_session.execute("DROP KEYSPACE registry_migration")
 
 
 async def test_an_unreachable_cluster_is_registry_unavailable(tmp_path: Path) -> None:

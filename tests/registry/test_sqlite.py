@@ -24,7 +24,7 @@ from registry import (
     open_registry,
 )
 from registry._blobs import BlobStore
-from registry._sqlite_db import SCHEMA_VERSION
+from registry._sqlite_db import _MIGRATIONS, SCHEMA_VERSION
 from tests.registry.sqlite_worker import SHARED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -160,45 +160,63 @@ async def test_a_database_from_a_newer_host_is_not_touched(data_dir: Path) -> No
         await open_registry(None, data_dir)
 
 
-# What each migration after the first creates, to take a database back to before it.
-_CREATED_BY = {
-    2: ("TABLE services",),
-    3: (
-        "TABLE traffic",
-        "TABLE canary_reports",
-        "TABLE version_labels",
-        "TABLE version_builds",
-        "INDEX events_by_endpoint",
-    ),
-}
-
-
-def downgrade(connection: sqlite3.Connection, to: int) -> None:
-    for number in range(SCHEMA_VERSION, to, -1):
-        for item in _CREATED_BY[number]:
-            connection.execute(f"DROP {item}")
-    connection.execute(f"PRAGMA user_version = {to}")
-
-
-async def test_a_database_of_an_older_host_is_migrated_in_place(data_dir: Path) -> None:
-    """A schema-1 database (before the service catalogue) gains its table and keeps its data."""
-    await (await open_registry(None, data_dir)).close()
+async def test_a_database_of_the_first_schema_is_migrated_in_place_keeping_its_data(
+    data_dir: Path,
+) -> None:
+    """A schema-1 database gains the service catalogue and versions' runtimes; keeps its rows."""
+    registry = await open_registry(None, data_dir)
+    module_hash = await registry.put_module(b"module")
+    await registry.close()
+    data_dir.joinpath("registry.sqlite3").unlink()
     with raw(data_dir / "registry.sqlite3") as connection:
-        downgrade(connection, 1)
+        connection.executescript(_MIGRATIONS[1])
         connection.execute(
             "INSERT INTO endpoints VALUES ('team', '/feed', '[\"GET\"]', '{}', '{}', 1, NULL,"
             " '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
         )
+        connection.execute(
+            "INSERT INTO versions VALUES ('team', '/feed', 1, 'js', ?, 'ana', '', NULL, ?)",
+            (module_hash, "2026-01-01T00:00:00+00:00"),
+        )
+        connection.execute("PRAGMA user_version = 1")
 
     registry = await open_registry(None, data_dir)
     try:
         assert [e.path for e in await registry.list_endpoints()] == ["/feed"]
+        [old] = await registry.list_versions("team", "/feed")
+        assert (old.module_hash, old.runtime) == (module_hash, None)
+        bundle = await registry.put_module(b"bundle")
+        new = await registry.add_version(
+            "team", "/feed", language="js", module_hash=bundle, author="a", runtime=module_hash
+        )
+        assert (new.id, new.runtime) == ("v2", module_hash)
         await registry.put_service("titles", {"url": "http://t"}, actor="root")
         assert [s.name for s in await registry.list_services()] == ["titles"]
     finally:
         await registry.close()
     with raw(data_dir / "registry.sqlite3") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == max(_MIGRATIONS)
+
+
+# How to take a database back to before each migration after the first.
+_UNDO = {
+    2: ("DROP TABLE services",),
+    3: (
+        "DROP TABLE traffic",
+        "DROP TABLE canary_reports",
+        "DROP TABLE version_labels",
+        "DROP TABLE version_builds",
+        "DROP INDEX events_by_endpoint",
+    ),
+    4: ("ALTER TABLE versions DROP COLUMN runtime",),
+}
+
+
+def downgrade(connection: sqlite3.Connection, to: int) -> None:
+    for number in range(SCHEMA_VERSION, to, -1):
+        for statement in _UNDO[number]:
+            connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {to}")
 
 
 async def test_a_database_before_change_control_gains_it_and_keeps_its_versions(

@@ -96,6 +96,40 @@ async def test_a_version_needs_a_stored_module_and_an_endpoint(feed: Registry) -
     assert await feed.list_versions("team", "/feed") == []
 
 
+async def test_a_bundle_version_names_its_runtime(feed: Registry) -> None:
+    runtime = await feed.put_module(b"a runtime component")
+    bundle = await feed.put_module(b"SCRIPTHOST-BUNDLE 1 ...")
+    plain = await feed.put_module(b"a component")
+
+    version = await feed.add_version(
+        "team", "/feed", language="js", module_hash=bundle, author="ana", runtime=runtime
+    )
+    other = await feed.add_version("team", "/feed", language="js", module_hash=plain, author="a")
+
+    assert (version.module_hash, version.runtime) == (bundle, runtime)
+    assert other.runtime is None
+    assert await feed.get_version("team", "/feed", version.id) == version
+    assert await feed.list_versions("team", "/feed") == [other, version]
+    added = [e for e in await feed.audit_log() if e.action is Action.VERSION_ADDED]
+    assert [e.details.get("runtime") for e in added] == [None, runtime]
+
+
+async def test_a_bundle_version_needs_its_runtime_stored(feed: Registry, module_hash: str) -> None:
+    seq = await feed.latest_seq()
+
+    with pytest.raises(NotFound):
+        await feed.add_version(
+            "team", "/feed", language="js", module_hash=module_hash, author="a", runtime="cd" * 32
+        )
+    with pytest.raises(ValueError, match="hash"):
+        await feed.add_version(
+            "team", "/feed", language="js", module_hash=module_hash, author="a", runtime="js-0.1"
+        )
+
+    assert await feed.list_versions("team", "/feed") == []
+    assert await feed.changes_since(seq) == []
+
+
 @pytest.mark.parametrize(
     ("language", "bad_hash", "author", "complaint"),
     [

@@ -1,4 +1,5 @@
-"""Scripts that try to escape or exhaust the sandbox, in both languages, as real components.
+"""Scripts that try to escape or exhaust the sandbox, in both languages, as real
+components and as bundles on the shared runtimes.
 
 Each must end in bounded time with its own failure class, and the next
 request in the same process must succeed.
@@ -31,7 +32,9 @@ EXPECTED: dict[str, FailureClass] = {
     "throw": FailureClass.GUEST_ERROR,
     "host_call_flood": FailureClass.FUEL_EXHAUSTED,
 }
-CASES = [(language, name) for language in LANGUAGES for name in EXPECTED]
+FORMS = ("component", "bundle")
+CASES = [(language, name, form) for language in LANGUAGES for name in EXPECTED for form in FORMS]
+Load = Callable[[str, str, str], CompiledModule]
 
 
 def script(language: str, name: str) -> Path:
@@ -47,45 +50,52 @@ def components() -> dict[Path, Path]:
 
 @pytest.fixture(scope="module")
 def load(
-    components: dict[Path, Path], compile_file: Callable[[Path], CompiledModule]
-) -> Callable[[str, str], CompiledModule]:
-    def load_(language: str, name: str) -> CompiledModule:
-        return compile_file(components[script(language, name)])
+    components: dict[Path, Path],
+    compile_file: Callable[[Path], CompiledModule],
+    bundled: Callable[[Path], CompiledModule],
+) -> Load:
+    made: dict[tuple[str, str, str], CompiledModule] = {}
+
+    def load_(language: str, name: str, form: str = "component") -> CompiledModule:
+        key = (language, name, form)
+        if key not in made:
+            source = script(language, name)
+            made[key] = compile_file(components[source]) if form == "component" else bundled(source)
+        return made[key]
 
     return load_
 
 
-@pytest.mark.parametrize(("language", "name"), CASES)
+@pytest.mark.parametrize(("language", "name", "form"), CASES)
 async def test_adversarial_script_ends_in_its_class_and_the_host_keeps_serving(
-    sandbox: Sandbox,
-    load: Callable[[str, str], CompiledModule],
-    language: str,
-    name: str,
+    sandbox: Sandbox, load: Load, language: str, name: str, form: str
 ) -> None:
-    result = await run_once(sandbox, load(language, name), limits=NO_WALL_CLOCK)
+    result = await run_once(sandbox, load(language, name, form), limits=NO_WALL_CLOCK)
     assert result.failure is EXPECTED[name], (result.failure_message, result.guest_detail[-500:])
     assert result.status == EXPECTED[name].http_status
-    after = await run_once(sandbox, load(language, "ok"))
+    after = await run_once(sandbox, load(language, "ok", form))
     assert after.failure is None, after.failure_message
     assert after.response is not None
     assert after.response.status == 200
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_uncaught_exception_carries_the_guest_message(
-    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], language: str
+    sandbox: Sandbox, load: Load, language: str, form: str
 ) -> None:
-    result = await run_once(sandbox, load(language, "throw"))
+    result = await run_once(sandbox, load(language, "throw", form))
     assert "kaboom" in result.failure_message
     assert "kaboom" in result.guest_detail
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_stdout_is_captured_into_the_request_log_and_capped(
-    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], language: str
+    sandbox: Sandbox, load: Load, language: str, form: str
 ) -> None:
     limits = Limits(log_bytes=4096)
-    result = await run_once(sandbox, load(language, "stdout_flood"), limits=limits)
+    result = await run_once(sandbox, load(language, "stdout_flood", form), limits=limits)
     assert result.failure is FailureClass.OUTPUT_EXCEEDED
     captured = sum(len(line.message) for line in result.logs)
     assert 0 < captured <= limits.log_bytes
@@ -110,12 +120,12 @@ def connections(server: socket.socket) -> int:
 
 
 async def test_python_file_and_socket_attempts_are_refused_as_abi_violations(
-    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], listener: socket.socket
+    sandbox: Sandbox, load: Load, listener: socket.socket
 ) -> None:
     port = listener.getsockname()[1]
     for query in (f"port={port}", f"via=socket&port={port}"):
         request = ScriptRequest("GET", "/", query, request_id="escape")
-        result = await run_once(sandbox, load("py", "escape"), request)
+        result = await run_once(sandbox, load("py", "escape", "component"), request)
         assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
         assert "no access to" in result.failure_message
         assert result.response is None
@@ -123,11 +133,11 @@ async def test_python_file_and_socket_attempts_are_refused_as_abi_violations(
 
 
 async def test_javascript_file_and_network_attempts_are_all_refused(
-    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], listener: socket.socket
+    sandbox: Sandbox, load: Load, listener: socket.socket
 ) -> None:
     port = listener.getsockname()[1]
     request = ScriptRequest("GET", "/", f"port={port}", request_id="escape")
-    result = await run_once(sandbox, load("js", "escape"), request)
+    result = await run_once(sandbox, load("js", "escape", "component"), request)
     (logged,) = [line.fields for line in result.logs if line.message == "escape attempts"]
     outcomes = {name: json.loads(outcome) for name, outcome in logged.items()}
     assert set(outcomes) == {"require", "process", "deno", "fetch", "websocket", "xhr"}
@@ -138,7 +148,7 @@ async def test_javascript_file_and_network_attempts_are_all_refused(
     assert result.failure in {FailureClass.GUEST_ERROR, FailureClass.ABI_VIOLATION}
     assert "root:" not in result.guest_detail
     assert connections(listener) == 0
-    after = await run_once(sandbox, load("js", "ok"))
+    after = await run_once(sandbox, load("js", "ok", "component"))
     assert after.failure is None
 
 
@@ -147,9 +157,9 @@ async def test_javascript_file_and_network_attempts_are_all_refused(
     [("clock", "read the clock"), ("random", "get random bytes"), ("file", "use the filesystem")],
 )
 async def test_python_reaching_for_wasi_it_lacks_says_what_it_tried(
-    sandbox: Sandbox, load: Callable[[str, str], CompiledModule], attempt: str, what: str
+    sandbox: Sandbox, load: Load, attempt: str, what: str
 ) -> None:
     request = ScriptRequest("GET", "/", f"try={attempt}", request_id="wasi")
-    result = await run_once(sandbox, load("py", "wasi_calls"), request)
+    result = await run_once(sandbox, load("py", "wasi_calls", "component"), request)
     assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail[-300:]
     assert f"the script tried to {what}" in result.failure_message

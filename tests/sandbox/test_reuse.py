@@ -1,4 +1,5 @@
-"""Instance reuse (opt-in): state carries over within an endpoint version, never beyond."""
+"""Instance reuse (opt-in): state carries over within an endpoint version, never beyond,
+for components and for bundles on the shared runtimes alike."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ from host.sandbox import CompiledModule, Limits, RunResult, Sandbox, ScriptReque
 from tests.support.runs import run_once
 
 SCRIPTS = Path(__file__).parent / "scripts"
-COUNTERS = {"js": SCRIPTS / "js" / "counter.js", "py": SCRIPTS / "py" / "counter.py"}
+SOURCES = {"js": SCRIPTS / "js" / "counter.js", "py": SCRIPTS / "py" / "counter.py"}
+COUNTERS = [f"{language} {form}" for language in SOURCES for form in ("component", "bundle")]
 
 
 @pytest.fixture(scope="module")
-def counters(compile_file: Callable[[Path], CompiledModule]) -> dict[str, CompiledModule]:
-    built = build_all_cached(COUNTERS.values())
-    return {language: compile_file(path) for language, path in zip(COUNTERS, built, strict=True)}
+def counters(
+    compile_file: Callable[[Path], CompiledModule], bundled: Callable[[Path], CompiledModule]
+) -> dict[str, CompiledModule]:
+    built = build_all_cached(SOURCES.values())
+    components = {
+        f"{language} component": compile_file(path)
+        for language, path in zip(SOURCES, built, strict=True)
+    }
+    bundles = {f"{language} bundle": bundled(source) for language, source in SOURCES.items()}
+    return {**components, **bundles}
 
 
 async def serve(

@@ -12,7 +12,7 @@ import wasmtime
 from wasmtime import component as wc
 from wasmtime.component import _types
 
-from host.abi import make_record
+from host.abi import interface, make_record
 from host.sandbox import CompiledModule, SandboxEngine
 from host.sandbox import _variants as variants
 
@@ -43,7 +43,7 @@ def test_backend_results_lower_from_many_threads_at_once(
     variants.install()
     component = compile_file(built["js"]).code
     assert isinstance(component, wc.Component)
-    backend = component.type.imports(sandbox_engine.engine)["scripthost:abi/backend@0.1.0"]
+    backend = component.type.imports(sandbox_engine.engine)[interface("backend")]
     assert isinstance(backend.ty, wc.ComponentInstanceType)
     call = backend.ty.exports(sandbox_engine.engine)["call"].ty
     assert isinstance(call, wc.FuncType)

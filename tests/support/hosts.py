@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,22 @@ class HostProcess:
         with self.admin() as client:
             info: dict[str, Any] = client.get("/host").raise_for_status().json()
             return info
+
+
+@contextmanager
+def hosts_sharing_sqlite(
+    root: Path, backends: Sequence[str], names: Sequence[str] = ("a", "b")
+) -> Iterator[list[HostProcess]]:
+    """Hosts started on one SQLite registry, as processes on one machine share it."""
+    (root / "shared").mkdir(parents=True, exist_ok=True)
+    registry_url = f"sqlite:///{root / 'shared' / 'registry.db'}"
+    hosts = [
+        HostProcess(root / name, backends=backends, registry_url=registry_url) for name in names
+    ]
+    try:
+        for host in hosts:
+            host.start()
+        yield hosts
+    finally:
+        for host in hosts:
+            host.stop()

@@ -9,10 +9,14 @@ entry module calls at build time, when the files are still readable.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 _sources: dict[str, list[str]] = {}
+# Where lines come from for files `remember_source` never read (a runtime's bundle).
+_more_sources: Callable[[], dict[str, list[str]]] | None = None
+# Frames of the machinery that loads a script, left out of its tracebacks.
+_hidden: Callable[[str], bool] = lambda filename: False  # noqa: E731
 
 # componentize-py mounts each python-path directory at /0, /1, ...; drop that prefix.
 _MOUNT_PREFIX = re.compile(r"^/\d+/")
@@ -31,7 +35,24 @@ def remember_source(filename: str) -> None:
         pass
 
 
+def remember_sources_from(load: Callable[[], dict[str, list[str]]]) -> None:
+    """Take lines of files not remembered from `load()`, called once, when first needed."""
+    global _more_sources
+    _more_sources = load
+
+
+def hide_frames_of(hidden: Callable[[str], bool]) -> None:
+    """Leave frames whose filename `hidden` accepts out of tracebacks."""
+    global _hidden
+    _hidden = hidden
+
+
 def remembered_line(filename: str, lineno: int | None) -> str | None:
+    global _more_sources
+    if filename not in _sources and _more_sources is not None:
+        load, _more_sources = _more_sources, None
+        for name, loaded in load().items():
+            _sources.setdefault(name, loaded)
     lines = _sources.get(filename)
     if lines is None or lineno is None or not 0 < lineno <= len(lines):
         return None
@@ -48,6 +69,9 @@ def frame_lines(tb: TracebackType | None) -> Iterator[str]:
     count = 0
     while tb is not None:
         code = tb.tb_frame.f_code
+        if _hidden(code.co_filename):
+            tb = tb.tb_next
+            continue
         current = (code.co_filename, tb.tb_lineno, code.co_name)
         if current != previous:
             yield from _repeat_note(count)
