@@ -63,6 +63,14 @@ class BackendPort(Protocol):
     ) -> list[tuple[BackendOutcome, BackendCallRecord]]: ...
 
 
+class Slot(Protocol):
+    """The run's CPU slot, given back while the script waits (host.sandbox._slot)."""
+
+    def pause(self) -> None: ...
+
+    def resume(self, deadline: float) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class GuestLogLine:
     level: str
@@ -94,6 +102,8 @@ class RequestContext:
     backends: BackendPort | None = None
     loop: asyncio.AbstractEventLoop | None = None
     allowed_services: frozenset[str] | None = None
+    # Given back while a backend call waits, when the run holds one.
+    slot: Slot | None = None
     logs: list[GuestLogLine] = field(default_factory=list)
     log_bytes: int = 0
     output_overflowed: bool = False
@@ -342,8 +352,15 @@ def _dispatch(
         memo=context.memo,
     )
     future = asyncio.run_coroutine_threadsafe(batch, context.loop)
-    # The gateway bounds every call by the deadline; the margin only covers scheduling.
-    return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+    # Waiting is not running: the CPU slot serves another script meanwhile.
+    if context.slot is not None:
+        context.slot.pause()
+    try:
+        # The gateway bounds every call by the deadline; the margin only covers scheduling.
+        return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+    finally:
+        if context.slot is not None:
+            context.slot.resume(context.deadline)
 
 
 def _backend_request_from_guest(raw: Any) -> BackendRequest:

@@ -16,8 +16,8 @@ from host.admin import MAX_SOURCE_BYTES, admin_api, principal
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
-from host.device import DEVICE_METHODS, RESERVED_NAMESPACES, serve_device_request
-from host.http_errors import error_response
+from host.device import REQUEST_ID_SCOPE_KEY, request_id_from
+from host.http_errors import error_response, json_error
 from host.json_request import JsonRequest
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
@@ -28,7 +28,6 @@ from host.sandbox import Sandbox, SandboxEngine
 from host.services import LiveCatalogue
 from host.settings import Settings
 from host.state import STATE_KEY, HostState, host_state
-from host.wire import json_error, request_id_from
 from registry import open_registry
 
 log = get_logger("scripthost.app")
@@ -70,7 +69,6 @@ def create_app(settings: Settings) -> Quart:
     _register_metrics(app)
     _register_console(app)
     _register_docs(app)
-    _register_device_path(app)
     _register_error_handler(app)
     _register_lifecycle(app, settings)
     return app
@@ -128,20 +126,13 @@ def _register_docs(app: Quart) -> None:
         return await send_from_directory(swagger_ui_path, name)
 
 
-def _register_device_path(app: Quart) -> None:
-    @app.route("/<namespace>/<path:rest>", methods=list(DEVICE_METHODS))
-    @app.route("/<namespace>", defaults={"rest": ""}, methods=list(DEVICE_METHODS))
-    @hide
-    async def device(namespace: str, rest: str) -> Response:
-        if namespace in RESERVED_NAMESPACES:
-            return json_error(404, "not_found", "no such route")
-        return await serve_device_request(namespace, rest)
-
-
 def _register_error_handler(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def answer(error: Exception) -> Response:
-        request_id = request_id_from(request.headers.get("x-request-id"))
+        request_id = str(
+            request.scope.get(REQUEST_ID_SCOPE_KEY)
+            or request_id_from(request.headers.get("x-request-id"))
+        )
         response = error_response(error, request_id)
         if response is not None:
             return response
@@ -175,7 +166,7 @@ async def open_host_state(settings: Settings) -> HostState:
     cache = ModuleCache(
         engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
-    gate = FairGate(settings.workers)
+    gate = FairGate(settings.workers, settings.max_instances)
     _watch(observer, cache, gate)
     routes = RouteTable()
     gateway = BackendGateway(settings.catalogue, cache=_response_cache(settings, observer))
@@ -188,7 +179,7 @@ async def open_host_state(settings: Settings) -> HostState:
         settings=settings,
         registry=registry,
         engine=engine,
-        sandbox=Sandbox(engine, workers=settings.workers),
+        sandbox=Sandbox(engine, gate=gate),
         cache=cache,
         gateway=gateway,
         services=services,

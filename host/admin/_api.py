@@ -357,7 +357,7 @@ async def host_info() -> HostOut:
             registry_loads=stats.registry_loads,
             compiles=stats.compiles,
         ),
-        sandbox_in_flight=state.sandbox.in_flight,
+        sandbox_in_flight=state.gate.alive + state.gate.waiting,
         open_breakers=[
             f"{ns}{path}" for ns, path in state.guards.open_breakers() if caller.may_touch(ns)
         ],

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import wasmtime
 
-from host.response_limits import MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS
+from host.device import MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS
 from tests.support.hosts import HostProcess
 
 ECHO_WAT = Path(__file__).parent.parent / "sandbox" / "wat" / "echo.wat"
