@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .build/stamps
 
-.PHONY: install tools run test lint typecheck examples bench bench-quick clean cassandra-up cassandra-down
+.PHONY: install tools run test lint typecheck examples bench bench-quick bench-cluster clean \
+	cassandra-up cassandra-down cassandra-cluster-up cassandra-cluster-down
 
 install: $(STAMPS)/python $(STAMPS)/npm
 
@@ -57,8 +58,17 @@ cassandra-up: tools
 cassandra-down:
 	bash scripts/cassandra.sh down
 
+# A local cluster: two data centres of three nodes on 127.0.0.11-16 (the
+# cluster tests start it themselves; see README, "A fleet on Cassandra").
+cassandra-cluster-up: install tools
+	bash scripts/cassandra.sh cluster-up
+
+cassandra-cluster-down:
+	bash scripts/cassandra.sh cluster-down
+
+# PYTEST_ARGS='-m "not cluster"' leaves out the tests on the six-node cluster.
 test: install tools lint cassandra-up
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	cd sdk-js && node --test test/
 
 bench: install tools examples
@@ -68,6 +78,10 @@ bench: install tools examples
 
 bench-quick: install tools examples
 	$(PY) -m bench.compare --quick
+
+# The registry on the local cluster against the single node (starts both).
+bench-cluster: install tools
+	$(PY) -m bench.cluster
 
 clean:
 	rm -rf .build

@@ -147,7 +147,12 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         app.extensions[STATE_KEY] = state
         await state.refresher.load_all()
         app.extensions["scripthost.refresh_task"] = asyncio.create_task(state.refresher.run())
-        log.info("host ready", endpoints=len(state.routes), fingerprint=state.engine.fingerprint)
+        log.info(
+            "host ready",
+            endpoints=len(state.routes),
+            seq=state.routes.seq,
+            fingerprint=state.engine.fingerprint,
+        )
 
     @app.after_serving
     async def stop() -> None:

@@ -132,6 +132,13 @@ class RouteRefresher:
             self._rederive_allowed_services()
         self._table.seq = max(change.seq for change in changes)
         self._mark(ok=True)
+        log.info(
+            "changes applied",
+            first_seq=changes[0].seq,
+            last_seq=self._table.seq,
+            changes=len(changes),
+            endpoints=len(keys),
+        )
         return len(keys)
 
     async def run(self) -> None:

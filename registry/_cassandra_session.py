@@ -16,12 +16,21 @@ import asyncio
 import os
 import re
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cassandra import ConsistencyLevel, DriverException, ProtocolVersion
+from cassandra import (
+    ConsistencyLevel,
+    CoordinationFailure,
+    DriverException,
+    OperationTimedOut,
+    ProtocolVersion,
+    Timeout,
+    Unavailable,
+)
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
@@ -41,6 +50,11 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, Simple
 from registry.errors import InvalidRegistryURL, RegistryUnavailable
 
 DEFAULT_PORT = 9042
+# How long the driver waits for one statement: at least Cassandra's own
+# request timeouts (2 s for writes, 5 s for reads by default), so a replica
+# that does not answer surfaces as Cassandra's typed timeout.
+STATEMENT_SECONDS = 10.0
+_RELOCATE_SECONDS = 5.0
 _KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
 
@@ -114,7 +128,7 @@ def connect(target: CassandraTarget) -> tuple[Cluster, Session]:
     auth = (
         PlainTextAuthProvider(target.username, target.password or "") if target.username else None
     )
-    profile = ExecutionProfile(load_balancing_policy=policy, request_timeout=10.0)
+    profile = ExecutionProfile(load_balancing_policy=policy, request_timeout=STATEMENT_SECONDS)
     cluster = Cluster(
         contact_points=list(target.hosts),
         port=target.port,
@@ -127,12 +141,37 @@ def connect(target: CassandraTarget) -> tuple[Cluster, Session]:
         control_connection_timeout=5,
         # After an outage, find the nodes again within seconds, not minutes.
         reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0),
+        # A migration's next statement must find the table it created on every
+        # node; a cluster can take longer than the driver's 10 s to agree.
+        max_schema_agreement_wait=60,
     )
     try:
-        return cluster, cluster.connect()
+        session = cluster.connect()
     except (NoHostAvailable, DriverException, OSError) as error:
         cluster.shutdown()
         raise RegistryUnavailable(f"cannot reach Cassandra at {target.hosts}: {error}") from None
+    if target.local_dc is not None:
+        _follow_events_locally(cluster, target.local_dc)
+    return cluster, session
+
+
+def _follow_events_locally(cluster: Cluster, local_dc: str) -> None:
+    """Move the driver's control connection (topology and schema events) into the local DC.
+
+    Until it has asked a node, the driver takes every contact point for a
+    local one and may have opened it on another data centre's node; now that
+    it knows where each node is, reconnecting picks a local one.
+    """
+    deadline = time.monotonic() + _RELOCATE_SECONDS
+    host = cluster.get_control_connection_host()
+    if host is None or host.datacenter == local_dc:
+        return
+    cluster.control_connection.reconnect()
+    while time.monotonic() < deadline:
+        host = cluster.get_control_connection_host()
+        if host is not None and host.datacenter == local_dc:
+            return
+        time.sleep(0.05)
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -143,22 +182,50 @@ def _tls_context() -> ssl.SSLContext:
 Statement = tuple[PreparedStatement, Sequence[Any]]
 
 
+class OutcomeUnknown(RegistryUnavailable):
+    """A statement timed out or failed on some replicas: it may or may not have been applied.
+
+    Every statement the registry sends is idempotent (reads, writes of fixed
+    values, lightweight transactions keyed by their holder), so the caller may
+    send it again; what it must not do is assume either outcome.
+    """
+
+
+class ReplicasDown(RegistryUnavailable):
+    """Cassandra refused the statement, writing nothing: too few replicas are alive for it."""
+
+
+# Errors after which Cassandra may have applied the statement anyway. An
+# Unavailable, by contrast, is refused before anything is written.
+_AMBIGUOUS = (Timeout, OperationTimedOut, CoordinationFailure)
+
+
 async def run(
     session: Session,
     statement: PreparedStatement | str,
     parameters: Sequence[Any] = (),
     *,
     consistency: int = ConsistencyLevel.LOCAL_QUORUM,
-    driver_timeout_s: float = 10.0,
+    serial_consistency: int = ConsistencyLevel.LOCAL_SERIAL,
+    driver_timeout_s: float = STATEMENT_SECONDS,
 ) -> list[Any]:
-    """Execute on the driver's own threads; the event loop only awaits the answer."""
-    return await _execute(session, _bound(statement, parameters, consistency), driver_timeout_s)
+    """Execute on the driver's own threads; the event loop only awaits the answer.
+
+    `serial_consistency` is for lightweight transactions: the replicas whose
+    majority decides their condition.
+    """
+    bound = _bound(statement, parameters, consistency, serial_consistency)
+    return await _execute(session, bound, driver_timeout_s)
 
 
 async def run_batch(
-    session: Session, statements: Sequence[Statement], driver_timeout_s: float = 10.0
+    session: Session, statements: Sequence[Statement], driver_timeout_s: float = STATEMENT_SECONDS
 ) -> None:
-    """A logged batch: every statement is applied, or (after a failure) eventually none."""
+    """A logged batch: all of its statements are applied or none is.
+
+    After a timeout which of the two is not known yet: Cassandra replays a
+    batch whose batchlog it wrote.
+    """
     batch = BatchStatement(
         batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM
     )
@@ -184,15 +251,21 @@ async def _execute(session: Session, statement: Any, driver_timeout_s: float) ->
     future.add_callbacks(done, failed)
     try:
         return await answer
+    except _AMBIGUOUS as error:
+        raise OutcomeUnknown(f"Cassandra: {type(error).__name__}: {error}") from None
+    except Unavailable as error:
+        raise ReplicasDown(f"Cassandra: {error}") from None
     except (DriverException, NoHostAvailable, OSError) as error:
         raise RegistryUnavailable(f"Cassandra: {type(error).__name__}: {error}") from None
 
 
-def _bound(statement: PreparedStatement | str, parameters: Sequence[Any], consistency: int) -> Any:
+def _bound(
+    statement: PreparedStatement | str, parameters: Sequence[Any], consistency: int, serial: int
+) -> Any:
     if isinstance(statement, PreparedStatement):
         bound = statement.bind(list(parameters))
         bound.consistency_level = consistency
-        bound.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        bound.serial_consistency_level = serial
         bound.fetch_size = None
         return bound
     return SimpleStatement(statement, consistency_level=consistency, fetch_size=None)

@@ -1,15 +1,28 @@
 """The fleet registry on Apache Cassandra.
 
 Consistency, on purpose:
-- Metadata reads and writes use LOCAL_QUORUM: a majority of the local data
-  centre's replicas, so a write acknowledged to one host is what any other
-  host in the data centre reads next, without waiting on other regions.
+- What hosts read (routes, the change feed, modules, artifacts) and every
+  write use LOCAL_QUORUM: a majority of the local data centre's replicas, so
+  a write acknowledged to one host is what any other host in the data
+  centre reads next, without waiting on other regions. One replica of three
+  may be down.
 - Every metadata mutation happens under one registry-wide lease, taken with a
-  lightweight transaction (LOCAL_SERIAL), and is written as one logged batch
-  together with its audit event and change-feed entry. Mutations are rare
-  (deploys, switches, quota changes), so serialising them costs nothing that
-  matters, and it is what makes the change feed gap-free: a change becomes
-  visible only after every change with a smaller seq.
+  lightweight transaction, and is written as one logged batch together with
+  its audit event and change-feed entry. Mutations are rare (deploys,
+  switches, quota changes), so serialising them costs nothing that matters,
+  and it is what makes the change feed gap-free.
+- A mutation takes that lease at SERIAL and reads what it decides on (the
+  seq, version numbers, the rows it changes) at EACH_QUORUM, so two data
+  centres never mutate at once and each starts from the other's last change.
+  When Cassandra answers that another data centre is down, the mutation goes
+  on at LOCAL_SERIAL and LOCAL_QUORUM: a data centre cut off from the others
+  keeps deploying (see _WriteScope for what that costs).
+- Statements that time out (a replica died and Cassandra has not noticed
+  yet) may have been applied or not; all of them are idempotent, and a
+  mutation sends its reads and its batch again, holding its lease, until
+  its deadline.
+- Hosts read the change feed only up to its first missing seq: in another
+  data centre a change can arrive before the one ahead of it.
 - Compile leases are lightweight transactions too: exactly one host wins.
 - Blobs are chunked and checked on every read (see _cassandra_blobs).
 """
@@ -17,12 +30,14 @@ Consistency, on purpose:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +50,10 @@ from registry import _checks
 from registry._cassandra_blobs import BlobTables
 from registry._cassandra_schema import EVENTS_PER_BUCKET, migrate
 from registry._cassandra_session import (
+    STATEMENT_SECONDS,
     CassandraTarget,
+    OutcomeUnknown,
+    ReplicasDown,
     Statement,
     connect,
     parse_url,
@@ -63,7 +81,11 @@ from registry.models import (
 
 _WRITE_LEASE = "registry:write"
 _WRITE_LEASE_SECONDS = 15.0
-_WRITE_WAIT_SECONDS = 30.0
+# How long one mutation may take, waiting for the lease, reading and sending
+# its batch again after timeouts: longer than Cassandra's failure detector
+# takes to convict a dead node (10-30 s), during which statements time out.
+_MUTATION_SECONDS = 60.0
+_LEASE_MARGIN_SECONDS = 1.0
 
 _STATEMENTS = {
     "meta": "SELECT seq, default_quotas FROM meta WHERE id = 'registry'",
@@ -102,6 +124,8 @@ _STATEMENTS = {
     " IF NOT EXISTS USING TTL ?",
     "lease_steal": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
     " IF holder = ? AND expires_at = ?",
+    "lease_extend": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
+    " IF holder = ?",
     "lease_release": "DELETE FROM leases WHERE key = ? IF holder = ?",
 }
 
@@ -454,6 +478,13 @@ class CassandraRegistry:
         )
         return bool(stolen[0].applied)
 
+    async def _extend_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
+        """Extend a lease this holder has held without a break since it took it."""
+        expires = time.time() + ttl_seconds
+        row_ttl = int(ttl_seconds) + 2
+        extended = await self._lwt("lease_extend", row_ttl, holder, expires, key, holder)
+        return bool(extended[0].applied)
+
     async def release_lease(self, key: str, holder: str) -> None:
         self._check_open()
         await self._lwt("lease_release", key, holder)
@@ -485,7 +516,7 @@ class CassandraRegistry:
             rows = await self._read("events_after", bucket, seq, limit - len(changes))
             changes += [_change(row) for row in rows if row.seq <= latest]
             bucket += 1
-        return changes
+        return _unbroken(changes, after=seq)
 
     async def latest_seq(self) -> int:
         rows = await self._read("meta")
@@ -505,38 +536,89 @@ class CassandraRegistry:
 
     async def _read(self, name: str, *parameters: Any) -> list[Any]:
         self._check_open()
-        return await run(self._session, self._q[name], parameters)
+        scope = _WRITE_SCOPE.get()
+        if scope is None:
+            return await run(self._session, self._q[name], parameters)
+        return await scope.attempt(
+            lambda reach: run(self._session, self._q[name], parameters, consistency=reach.read),
+            again_after_timeout=True,
+        )
 
     async def _run(self, name: str, *parameters: Any) -> None:
+        """A write of fixed values: sending it again after a timeout changes nothing."""
         self._check_open()
-        await run(self._session, self._q[name], parameters)
+        scope = _WRITE_SCOPE.get() or _WriteScope()
+        await scope.attempt(
+            lambda reach: run(self._session, self._q[name], parameters), again_after_timeout=True
+        )
 
     async def _lwt(self, name: str, *parameters: Any) -> list[Any]:
-        """A lightweight transaction: its condition is checked at LOCAL_SERIAL."""
+        """A lightweight transaction, decided by every data centre's replicas when it can be."""
         self._check_open()
-        return await run(
-            self._session, self._q[name], parameters, consistency=ConsistencyLevel.LOCAL_QUORUM
+        scope = _WRITE_SCOPE.get() or _WriteScope()
+        return await scope.attempt(
+            lambda reach: run(
+                self._session,
+                self._q[name],
+                parameters,
+                consistency=ConsistencyLevel.LOCAL_QUORUM,
+                serial_consistency=reach.serial,
+            ),
+            # Whoever takes a lease decides what to do about a timeout.
+            again_after_timeout=False,
         )
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[_Write]:
-        """Hold the registry-wide write lease; commit what was added as one logged batch."""
+        """Hold the registry-wide write lease; commit what was added as one logged batch.
+
+        Everything the mutation reads (the seq, version numbers, the rows it
+        changes) and the lease itself are decided by every data centre while
+        they all answer (see _WriteScope), so the next writer, wherever it
+        is, starts from this one's seq.
+        """
         self._check_open()
+        scope = _WriteScope()
+        token = _WRITE_SCOPE.set(scope)
         # One holder per mutation, not per registry: two tasks of this process
         # must exclude each other as much as two hosts do.
-        holder = f"{self._holder}:{uuid.uuid4().hex[:12]}"
-        deadline = time.monotonic() + _WRITE_WAIT_SECONDS
-        while not await self.try_lease(_WRITE_LEASE, holder, _WRITE_LEASE_SECONDS):
-            if time.monotonic() > deadline:
-                raise RegistryUnavailable("another writer has held the registry for too long")
-            await asyncio.sleep(random.uniform(0.002, 0.02))
+        lease = _WriteLease(self, f"{self._holder}:{uuid.uuid4().hex[:12]}")
         try:
-            write = _Write(self._q, await self.latest_seq())
-            yield write
-            if write.statements:
-                await run_batch(self._session, write.batch())
+            await lease.take(scope)
+            try:
+                write = _Write(self._q, await self.latest_seq())
+                yield write
+                if write.statements:
+                    await self._commit(write.batch(), lease, scope)
+            except OutcomeUnknown:
+                # The batch may still land (Cassandra replays its batchlog): keep the
+                # lease until it expires rather than let the next writer take the
+                # same seq meanwhile.
+                raise
+            except BaseException:
+                await lease.release()
+                raise
+            await lease.release()
         finally:
-            await self.release_lease(_WRITE_LEASE, holder)
+            _WRITE_SCOPE.reset(token)
+
+    async def _commit(
+        self, statements: list[Statement], lease: _WriteLease, scope: _WriteScope
+    ) -> None:
+        """Send the batch until Cassandra acknowledges it, for as long as the lease is ours.
+
+        A batch times out while the failure detector has not yet convicted a
+        dead node (its batchlog goes to two live-looking nodes of the data
+        centre); sending the same rows and events again is harmless.
+        """
+        while True:
+            try:
+                await lease.keep()
+                await run_batch(self._session, statements)
+                return
+            except OutcomeUnknown:
+                if scope.expired():
+                    raise
 
     async def _find_endpoint_row(self, namespace: str, path: str) -> _EndpointRow | None:
         rows = await self._read("endpoint", namespace, path)
@@ -616,6 +698,113 @@ class CassandraRegistry:
                 action = Action.NAMESPACE_ENABLED if wanted.enabled else Action.NAMESPACE_DISABLED
                 write.record(actor, action, namespace, None, {})
             return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class _Reach:
+    """Whose replicas decide: every data centre's, or only this one's."""
+
+    everywhere: bool
+
+    @property
+    def read(self) -> int:
+        level = ConsistencyLevel.EACH_QUORUM if self.everywhere else ConsistencyLevel.LOCAL_QUORUM
+        return int(level)
+
+    @property
+    def serial(self) -> int:
+        level = ConsistencyLevel.SERIAL if self.everywhere else ConsistencyLevel.LOCAL_SERIAL
+        return int(level)
+
+
+@dataclass
+class _WriteScope:
+    """How one mutation reads and takes leases.
+
+    A majority in every data centre while they all answer: then whatever any
+    earlier mutation in any data centre acknowledged is what this one reads,
+    and two data centres never hold the write lease at once. When Cassandra
+    says another data centre's replicas are down, the mutation goes on with
+    this data centre alone (LOCAL_QUORUM, LOCAL_SERIAL), so a data centre cut
+    off from the others keeps deploying; two data centres deploying during
+    such a split can then both take the same seq.
+
+    Reads that time out are sent again until the mutation's deadline: they
+    change nothing.
+    """
+
+    reach: _Reach = field(default_factory=lambda: _Reach(everywhere=True))
+    deadline: float = field(default_factory=lambda: time.monotonic() + _MUTATION_SECONDS)
+
+    def expired(self) -> bool:
+        return time.monotonic() > self.deadline
+
+    async def attempt(
+        self, call: Callable[[_Reach], Awaitable[list[Any]]], *, again_after_timeout: bool
+    ) -> list[Any]:
+        while True:
+            try:
+                return await call(self.reach)
+            except ReplicasDown:
+                if not self.reach.everywhere:
+                    raise
+                self.reach = _Reach(everywhere=False)
+            except OutcomeUnknown:
+                if not again_after_timeout or self.expired():
+                    raise
+
+
+_WRITE_SCOPE: ContextVar[_WriteScope | None] = ContextVar("cassandra_write_scope", default=None)
+
+
+class _WriteLease:
+    """The registry-wide write lease, held by one mutation."""
+
+    def __init__(self, registry: CassandraRegistry, holder: str) -> None:
+        self._registry = registry
+        self._holder = holder
+        # Until when the lease is surely ours, by this process's clock.
+        self._expires = 0.0
+
+    async def take(self, scope: _WriteScope) -> None:
+        while True:
+            try:
+                if await self._try():
+                    return
+                unknown = None
+            except OutcomeUnknown as error:
+                # Perhaps taken: trying again with the same holder tells.
+                unknown = error
+            if scope.expired():
+                raise unknown or RegistryUnavailable(
+                    "another writer has held the registry for too long"
+                )
+            await asyncio.sleep(random.uniform(0.002, 0.02))
+
+    async def keep(self) -> None:
+        """Before sending: make sure the lease outlasts the statement, extending it if need be.
+
+        Only a lease held without a break is extended: if it lapsed and someone
+        else wrote meanwhile, this writer's seq is stale and it must not send.
+        """
+        if time.time() + STATEMENT_SECONDS + _LEASE_MARGIN_SECONDS < self._expires:
+            return
+        started = time.time()
+        if not await self._registry._extend_lease(_WRITE_LEASE, self._holder, _WRITE_LEASE_SECONDS):
+            raise RegistryUnavailable("the registry's write lease lapsed before the commit")
+        self._expires = started + _WRITE_LEASE_SECONDS
+
+    async def release(self) -> None:
+        """Best effort: a lease that cannot be released now expires on its own."""
+        with contextlib.suppress(RegistryUnavailable):
+            await self._registry.release_lease(_WRITE_LEASE, self._holder)
+
+    async def _try(self) -> bool:
+        started = time.time()
+        taken = await self._registry.try_lease(_WRITE_LEASE, self._holder, _WRITE_LEASE_SECONDS)
+        if taken:
+            self._expires = started + _WRITE_LEASE_SECONDS
+        return taken
 
 
 @dataclass
@@ -733,6 +922,19 @@ def _defaults_of(rows: list[Any]) -> dict[str, int]:
     if not rows or rows[0].default_quotas is None:
         return {}
     return dict(json.loads(rows[0].default_quotas))
+
+
+def _unbroken(changes: list[Change], after: int) -> list[Change]:
+    """The changes up to the first missing seq.
+
+    In another data centre a change can arrive before the one ahead of it
+    (each travels on its own); a poller that skipped the missing one would
+    never see it. The rest comes with a later poll.
+    """
+    for index, change in enumerate(changes):
+        if change.seq != after + 1 + index:
+            return changes[:index]
+    return changes
 
 
 def _audit_event(row: Any, namespace: str | None) -> AuditEvent:

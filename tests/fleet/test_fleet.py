@@ -46,11 +46,6 @@ def fleet(tmp_path: Path, example_backend: str) -> Iterator[list[HostProcess]]:
         host.stop()
 
 
-def compiles(host: HostProcess) -> int:
-    count: int = host.host_info()["cache"]["compiles"]
-    return count
-
-
 def test_a_deploy_reaches_the_fleet_and_compiles_once(
     fleet: list[HostProcess], built: dict[str, Path], tmp_path: Path, example_backend: str
 ) -> None:
@@ -59,7 +54,7 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
     # The others learn of it from the change feed, with no restart or redeploy.
     for other in (b, c):
         other.wait_for_status("/tv/home", 200)
-    assert [compiles(host) for host in fleet] == [1, 0, 0]
+    assert [host.compiles() for host in fleet] == [1, 0, 0]
     assert [h.host_info()["cache"]["registry_loads"] for h in (b, c)] == [1, 1]
 
     later = HostProcess(
@@ -67,7 +62,7 @@ def test_a_deploy_reaches_the_fleet_and_compiles_once(
     ).start()
     try:
         assert later.status("/tv/home") == 200
-        assert compiles(later) == 0
+        assert later.compiles() == 0
         assert later.host_info()["cache"]["registry_loads"] == 1
     finally:
         later.stop()
@@ -88,7 +83,7 @@ def test_the_fleet_rides_out_a_cassandra_outage(
         for host in fleet:
             assert host.status("/tv/home") == 200
         for host in fleet:
-            wait_for_readiness(host, 503)
+            host.wait_for_readiness(503)
         refused = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home", check=False)
         assert refused.returncode == 1
         assert "503 registry_unavailable" in refused.stderr
@@ -97,7 +92,7 @@ def test_the_fleet_rides_out_a_cassandra_outage(
         cassandra("up")
 
     for host in fleet:
-        wait_for_readiness(host, 200)
+        host.wait_for_readiness(200)
     again = a.cli("deploy", str(built["js"]), "--endpoint", "tv/home").stdout.strip()
     with b.admin() as admin:
         versions = [v["id"] for v in admin.get("/endpoints/tv/home/-/versions").json()["versions"]]
@@ -121,17 +116,6 @@ def wait_until(condition: Callable[[], bool], failure: str) -> None:
 
 def cassandra(command: str) -> None:
     local_cassandra.cassandra_sh(command)
-
-
-def wait_for_readiness(host: HostProcess, status: int) -> None:
-    def answers() -> bool:
-        with host.device() as device:
-            response = device.get("/readyz")
-        if response.status_code == 503:
-            assert response.json()["status"] == "degraded"
-        return response.status_code == status
-
-    wait_until(answers, f"/readyz of {host.url} never gave {status}")
 
 
 def test_a_managed_service_reaches_the_fleet_without_a_restart(

@@ -96,3 +96,27 @@ async def test_a_damaged_chunk_in_the_middle_is_refused(cassandra_session: Sessi
 async def test_an_unreachable_cluster_is_registry_unavailable(tmp_path: Path) -> None:
     with pytest.raises(RegistryUnavailable):
         await open_registry(f"cassandra://127.0.0.1:{free_port()}/nowhere", tmp_path)
+
+
+async def test_the_feed_stops_at_a_change_that_has_not_arrived(cassandra_session: Session) -> None:
+    """In another data centre a change can arrive before the one ahead of it."""
+    backend = CassandraBackend(cassandra_session)
+    try:
+        registry = await backend.open()
+        for name in ("a", "b", "c"):
+            await registry.put_endpoint("tv", f"/{name}", methods=["GET"], actor="ana")
+        columns = "bucket, seq, at, actor, action, namespace, path, details"
+        missing = cassandra_session.execute(
+            f"SELECT {columns} FROM events WHERE bucket = 0 AND seq = 2"
+        ).one()
+        cassandra_session.execute("DELETE FROM events WHERE bucket = 0 AND seq = 2")
+        assert [change.seq for change in await registry.changes_since(0)] == [1]
+        assert await registry.changes_since(1) == []
+
+        cassandra_session.execute(
+            f"INSERT INTO events ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            tuple(missing),
+        )
+        assert [change.seq for change in await registry.changes_since(1)] == [2, 3]
+    finally:
+        await backend.close_all()

@@ -173,6 +173,24 @@ class HostProcess:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(f"{self.url}/metrics", headers=headers).raise_for_status().text
 
+    def wait_for_readiness(self, status: int, patience: float = 120.0) -> None:
+        """Poll /readyz until it answers `status` (503: degraded); `patience` as above."""
+        deadline = time.monotonic() + patience
+        while True:
+            with self.device() as device:
+                response = device.get("/readyz")
+            if response.status_code == status:
+                if status == 503:
+                    assert response.json()["status"] == "degraded"
+                return
+            assert time.monotonic() < deadline, f"/readyz of {self.url} never gave {status}"
+            time.sleep(0.1)
+
+    def compiles(self) -> int:
+        """Modules this host has compiled itself (rather than loaded)."""
+        count: int = self.host_info()["cache"]["compiles"]
+        return count
+
     def host_info(self) -> dict[str, Any]:
         with self.admin() as client:
             info: dict[str, Any] = client.get("/host").raise_for_status().json()

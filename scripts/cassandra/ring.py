@@ -1,0 +1,181 @@
+"""Which nodes of the local cluster are Up and Normal, as the running nodes see each other.
+
+    ring.py --node dc1:127.0.0.11 ... [--port 9042] wait [--timeout S] [ADDRESS...]
+    ring.py --node dc1:127.0.0.11 ... [--port 9042] status
+
+nodetool would need JMX on every node; this asks each node over CQL for its
+own gossip view (`system_views.gossip_info`) instead. A node is Up in another
+node's eyes when its gossip heartbeat there advances between two looks (what
+the failure detector itself judges by), and Normal when its gossip status is
+NORMAL (it owns its token). `wait` returns once the named nodes (default:
+all) answer CQL, every node that answers sees every other one that answers
+as Up and Normal, and they all gossip the same schema version; stopped nodes
+are left out, so a test can restart one node while another is down. The
+cluster is started by scripts/cassandra.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cassandra import DriverException
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.policies import WhiteListRoundRobinPolicy
+
+# Seconds between the two looks that tell whether heartbeats advance: gossip
+# runs every second, and news of a node reaches the others within a round or two.
+LOOK_APART_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Gossip:
+    generation: int
+    heartbeat: int
+    status: str
+    schema: str
+
+
+View = Mapping[str, Gossip]  # peer address -> what one node's gossip says of it
+
+
+def look(address: str, port: int) -> View | None:
+    """This node's gossip view, or None when it does not answer CQL."""
+    cluster = Cluster(
+        [address],
+        port=port,
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                load_balancing_policy=WhiteListRoundRobinPolicy([address]), request_timeout=5
+            )
+        },
+        connect_timeout=2,
+        control_connection_timeout=2,
+        schema_metadata_enabled=False,
+        token_metadata_enabled=False,
+    )
+    try:
+        session = cluster.connect()
+        rows = session.execute(
+            'SELECT address, generation, heartbeat, status_with_port, "schema"'
+            " FROM system_views.gossip_info"
+        )
+        return {
+            row.address: Gossip(
+                row.generation or 0,
+                row.heartbeat or 0,
+                (row.status_with_port or "").split(",")[0],
+                row.schema or "",
+            )
+            for row in rows
+        }
+    except (NoHostAvailable, DriverException, OSError):
+        return None
+    finally:
+        cluster.shutdown()
+
+
+def look_at_all(addresses: Iterable[str], port: int) -> dict[str, View]:
+    views = {address: look(address, port) for address in addresses}
+    return {address: view for address, view in views.items() if view is not None}
+
+
+def states(
+    nodes: Sequence[str], before: Mapping[str, View], after: Mapping[str, View]
+) -> dict[str, str]:
+    """nodetool's two letters per node, as every node that answered both times sees it."""
+    observers = [node for node in nodes if node in before and node in after]
+    result = {}
+    for node in nodes:
+        seen = [
+            _seen(observer, node, before[observer].get(node), after[observer].get(node))
+            for observer in observers
+        ]
+        up = node in observers and all(state[0] == "U" for state in seen)
+        normal = bool(seen) and all(state[1] == "N" for state in seen)
+        result[node] = ("U" if up else "D") + ("N" if normal else "?")
+    return result
+
+
+def _seen(observer: str, node: str, before: Gossip | None, after: Gossip | None) -> str:
+    if after is None:
+        return "D?"
+    advanced = before is not None and (
+        after.generation != before.generation or after.heartbeat > before.heartbeat
+    )
+    up = observer == node or advanced
+    return ("U" if up else "D") + ("N" if after.status == "NORMAL" else "?")
+
+
+def schemas(views: Mapping[str, View]) -> set[str]:
+    """The schema versions the nodes gossip: one once they all agree."""
+    return {gossip.schema for view in views.values() for gossip in view.values()}
+
+
+def survey(nodes: Sequence[str], port: int) -> tuple[dict[str, str], set[str], set[str]]:
+    """Each node's state, which nodes answered CQL, and the schema versions they gossip."""
+    before = look_at_all(nodes, port)
+    time.sleep(LOOK_APART_S)
+    after = look_at_all(nodes, port)
+    answering = set(before) & set(after)
+    live = {node: {peer: after[node][peer] for peer in answering} for node in answering}
+    return states(nodes, before, after), answering, schemas(live)
+
+
+def wait(
+    nodes: Sequence[str], wanted: Sequence[str], port: int, timeout_s: float
+) -> dict[str, str]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen, answering, versions = survey(nodes, port)
+        if all(seen[node] == "UN" for node in answering | set(wanted)) and len(versions) == 1:
+            return seen
+        if time.monotonic() > deadline:
+            raise TimeoutError(seen, versions)
+
+
+def report(layout: Mapping[str, str], seen: Mapping[str, str]) -> str:
+    return "\n".join(f"{seen[node]}  {layout[node]}  {node}" for node in layout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--node", action="append", required=True, help="DC:ADDRESS")
+    parser.add_argument("--port", type=int, default=9042)
+    commands = parser.add_subparsers(dest="command", required=True)
+    waiting = commands.add_parser("wait")
+    waiting.add_argument("--timeout", type=float, default=300.0)
+    waiting.add_argument("addresses", nargs="*")
+    commands.add_parser("status")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.CRITICAL)
+    layout = {address: dc for dc, _, address in (item.partition(":") for item in args.node)}
+    nodes = list(layout)
+    if args.command == "status":
+        seen, _, versions = survey(nodes, args.port)
+        print(report(layout, seen))
+        if len(versions) > 1:
+            print(f"the running nodes disagree on the schema: {sorted(versions)}")
+        return 0 if all(state == "UN" for state in seen.values()) and len(versions) == 1 else 1
+    wanted = args.addresses or nodes
+    started = time.monotonic()
+    try:
+        seen = wait(nodes, wanted, args.port, args.timeout)
+    except TimeoutError as error:
+        seen, versions = error.args
+        print(f"not every node was Up/Normal in {args.timeout:.0f} s:", file=sys.stderr)
+        print(report(layout, seen), file=sys.stderr)
+        if len(versions) > 1:
+            print(f"schema versions gossiped: {sorted(versions)}", file=sys.stderr)
+        return 1
+    print(report(layout, seen))
+    print(f"{', '.join(wanted)} up and normal ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
