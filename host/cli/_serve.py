@@ -70,8 +70,7 @@ _DEFAULTS = Settings()
     type=click.IntRange(min=1),
     default=_DEFAULTS.workers,
     show_default=True,
-    help="CPU slots: how many scripts run at once (a script waiting on a backend "
-    "holds none).",
+    help="CPU slots: how many scripts run at once (a script waiting on a backend holds none).",
 )
 @click.option(
     "--max-instances",
