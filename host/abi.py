@@ -68,7 +68,7 @@ class Slot(Protocol):
 
     def pause(self) -> None: ...
 
-    def resume(self, deadline: float) -> None: ...
+    def resume(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +360,7 @@ def _dispatch(
         return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
     finally:
         if context.slot is not None:
-            context.slot.resume(context.deadline)
+            context.slot.resume()
 
 
 def _backend_request_from_guest(raw: Any) -> BackendRequest:

@@ -210,6 +210,7 @@ def _watch(observer: Observer, cache: ModuleCache, gate: FairGate) -> None:
     metrics.watch_cache(lambda: dataclasses.asdict(cache.stats))
     metrics.queue_depth.set_function(lambda: gate.waiting)
     metrics.running.set_function(lambda: gate.running)
+    metrics.paused.set_function(lambda: gate.paused)
 
 
 def _response_cache(settings: Settings, observer: Observer) -> ResponseCache | None:

@@ -75,8 +75,9 @@ async def serve_device(
     route = chosen_version(route, head)
     script_request = _script_request(scope, head, route, path, body, request_id)
     result = await run_admitted(state, route, script_request)
-    await send_result(send, result, request_id, with_body=with_body)
+    # Logged and counted before it is sent: whoever reads the answer finds its log line.
     state.observer.request(_served(route), request_id, result, time.monotonic() - now)
+    await send_result(send, result, request_id, with_body=with_body)
 
 
 async def _refuse(
@@ -87,6 +88,7 @@ async def _refuse(
     request_id: str,
     with_body: bool,
 ) -> None:
+    state.observer.refusal(_served(route), request_id, refusal)
     retry_after = [(b"retry-after", refusal.retry_after_header.encode())]
     await send_error(
         send,
@@ -97,7 +99,6 @@ async def _refuse(
         retry_after,
         with_body=with_body,
     )
-    state.observer.refusal(_served(route), request_id, refusal)
 
 
 def _served(route: Route) -> Served:

@@ -12,11 +12,15 @@ start), so that endpoints whose cost nobody knows, such as scripts that
 block until their deadline, cannot take all the slots with their first burst.
 
 Waiting is not running: a script blocked in a backend call `pause`s, giving
-its slot to the next request while it waits, and `resume`s (ahead of
-requests not yet started) when its answer is back. Only the time a script
-holds a slot is charged. A paused script still holds its instance's memory,
-so `capacity` bounds how many are alive at once, running or paused (half of
-it for one endpoint); a new request starts only below it.
+its slot to the next request while it waits, and `resume`s when its answer
+is back. A resuming script takes a slot at once, even when that puts more
+scripts running than there are slots: its wall-clock deadline kept running
+while it waited, and it must not lose it queueing behind scripts that hold
+their slots for long (it held one, before it waited). New requests then
+start only once fewer than `slots` run. Only the time a script holds a slot
+is charged. A paused script still holds its instance's memory, so
+`capacity` bounds how many are alive at once, running or paused (half of it
+for one endpoint); a new request starts only below it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ _SMOOTHING = 0.3
 @dataclass(eq=False, slots=True)
 class _Ticket:
     key: Hashable
-    resuming: bool
     queued_at: float
     granted: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -48,7 +51,6 @@ class FairGate:
         self._per_endpoint = max(1, slots // 2)
         self._alive_per_endpoint = max(1, self.capacity // 2)
         self._waiters: defaultdict[Hashable, deque[_Ticket]] = defaultdict(deque)
-        self._resuming: deque[_Ticket] = deque()
         # CPU milliseconds each endpoint has been charged, on a shared clock.
         self._used_ms: dict[Hashable, float] = {}
         # What a slot's turn of each endpoint has cost lately; charged when a
@@ -65,7 +67,7 @@ class FairGate:
 
     @property
     def paused(self) -> int:
-        """Scripts alive but not holding a slot: waiting on a backend, or to resume."""
+        """Scripts alive but not holding a slot: waiting on a backend."""
         return self.alive - self.running
 
     def oldest_wait_ms(self, key: Hashable, now: float) -> float:
@@ -78,16 +80,15 @@ class FairGate:
         # An endpoint back from idle starts at the shared clock, not at the
         # credit it would have saved up while idle.
         self._used_ms[key] = max(self._used_ms.get(key, 0.0), self._clock_ms)
-        ticket = _Ticket(key, resuming=False, queued_at=time.monotonic())
+        ticket = _Ticket(key, queued_at=time.monotonic())
         self._waiters[key].append(ticket)
         self.waiting += 1
         await self._wait(ticket)
 
-    async def resume(self, key: Hashable) -> None:
-        """A slot again for a paused run of `key`'s script."""
-        ticket = _Ticket(key, resuming=True, queued_at=time.monotonic())
-        self._resuming.append(ticket)
-        await self._wait(ticket)
+    def resume(self, key: Hashable) -> None:
+        """A paused run of `key`'s script runs again: it takes a slot at once."""
+        self._free -= 1
+        self._hold(key)
 
     def pause(self, key: Hashable, cost_ms: float) -> None:
         """A running script waits: its slot goes to another, it stays alive."""
@@ -112,19 +113,12 @@ class FairGate:
         except asyncio.CancelledError:
             if ticket.granted.done() and not ticket.granted.cancelled():
                 # Granted just as it was cancelled: give back what it got.
-                if ticket.resuming:
-                    self.pause(ticket.key, 0.0)
-                else:
-                    self.release(ticket.key, 0.0)
+                self.release(ticket.key, 0.0)
             else:
                 self._forget(ticket)
             raise
 
     def _forget(self, ticket: _Ticket) -> None:
-        if ticket.resuming:
-            if ticket in self._resuming:
-                self._resuming.remove(ticket)
-            return
         queue = self._waiters.get(ticket.key)
         if queue is not None and ticket in queue:
             queue.remove(ticket)
@@ -165,23 +159,19 @@ class FairGate:
     def _take(self, ticket: _Ticket) -> None:
         key = ticket.key
         self._free -= 1
+        self.alive += 1
+        self._alive[key] += 1
+        self._hold(key)
+        ticket.granted.set_result(None)
+
+    def _hold(self, key: Hashable) -> None:
+        """`key` holds one more slot: charged what its turns typically cost."""
         self.running += 1
         self._running[key] += 1
-        if not ticket.resuming:
-            self.alive += 1
-            self._alive[key] += 1
         self._clock_ms = max(self._clock_ms, self._used_ms.get(key, self._clock_ms))
         charge = self._typical_ms.get(key, 0.0)
         self._used_ms[key] = self._used_ms.get(key, self._clock_ms) + charge
         self._charged_ms[key].append(charge)
-        ticket.granted.set_result(None)
-
-    def _next_resuming(self) -> _Ticket | None:
-        for ticket in self._resuming:
-            if self._may_run(ticket.key):
-                self._resuming.remove(ticket)
-                return ticket
-        return None
 
     def _next_new(self) -> _Ticket | None:
         eligible = [key for key, queue in self._waiters.items() if queue and self._may_start(key)]
@@ -196,7 +186,7 @@ class FairGate:
 
     def _hand_over(self) -> None:
         while self._free > 0:
-            ticket = self._next_resuming() or self._next_new()
+            ticket = self._next_new()
             if ticket is None:
                 return
             if not ticket.granted.cancelled():

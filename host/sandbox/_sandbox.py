@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,6 +59,8 @@ class Sandbox:
         if self._gate is None or key is None:
             return await loop.run_in_executor(self._pool, self.run_sync, module, request, context)
         await self._gate.acquire(key)
+        # The wall-clock quota counts from the slot, not from the queue before it.
+        context.deadline = time.monotonic() + context.limits.timeout_ms / 1000
         slot = context.slot = GateSlot(self._gate, key, loop)
         running = loop.run_in_executor(self._pool, self.run_sync, module, request, context)
         try:

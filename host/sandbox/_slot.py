@@ -2,19 +2,16 @@
 
 The gate lives on the event loop; a script runs on a worker thread. When the
 script blocks in a backend call, `pause` gives its slot back (through the
-loop) and `resume` waits on the worker thread until the gate hands it a slot
-again, never past the request's deadline. What the gate is charged is the
-time the slot was held, not the time spent waiting.
+loop) and `resume` takes one again, at once (see `FairGate`). What the gate
+is charged is the time the slot was held, not the time spent waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
 from collections.abc import Hashable
 
-from host.failures import FailureClass, SandboxAbort
 from host.protect import FairGate
 
 
@@ -33,19 +30,10 @@ class GateSlot:
         cost_ms = (time.monotonic() - held_since) * 1000
         self._loop.call_soon_threadsafe(self._gate.pause, self._key, cost_ms)
 
-    def resume(self, deadline: float) -> None:
+    def resume(self) -> None:
         if self._held_since is not None:
             return
-        granted = asyncio.run_coroutine_threadsafe(self._gate.resume(self._key), self._loop)
-        try:
-            granted.result(timeout=max(0.0, deadline - time.monotonic()))
-        except concurrent.futures.TimeoutError:
-            if not granted.cancel():
-                # Granted as the wait timed out: the slot is held, and `end` gives it back.
-                self._held_since = time.monotonic()
-            raise SandboxAbort(
-                FailureClass.TIMEOUT, "the script waited for a CPU slot past its deadline"
-            ) from None
+        self._loop.call_soon_threadsafe(self._gate.resume, self._key)
         self._held_since = time.monotonic()
 
     def end(self) -> None:
