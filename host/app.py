@@ -19,8 +19,8 @@ from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
 from host.canary import CanaryJudge
-from host.device import DEVICE_METHODS, RESERVED_NAMESPACES, serve_device_request
-from host.http_errors import error_response
+from host.device import REQUEST_ID_SCOPE_KEY, request_id_from
+from host.http_errors import error_response, json_error
 from host.json_request import JsonRequest
 from host.loader import Loader
 from host.logs import configure_logging, get_logger
@@ -32,7 +32,6 @@ from host.sandbox import Sandbox, SandboxEngine
 from host.services import LiveCatalogue
 from host.settings import Settings
 from host.state import STATE_KEY, HostState, host_state
-from host.wire import json_error, request_id_from
 from registry import open_registry
 
 log = get_logger("scripthost.app")
@@ -74,7 +73,6 @@ def create_app(settings: Settings) -> Quart:
     _register_metrics(app)
     _register_console(app)
     _register_docs(app)
-    _register_device_path(app)
     _register_error_handler(app)
     _register_lifecycle(app, settings)
     return app
@@ -132,20 +130,13 @@ def _register_docs(app: Quart) -> None:
         return await send_from_directory(swagger_ui_path, name)
 
 
-def _register_device_path(app: Quart) -> None:
-    @app.route("/<namespace>/<path:rest>", methods=list(DEVICE_METHODS))
-    @app.route("/<namespace>", defaults={"rest": ""}, methods=list(DEVICE_METHODS))
-    @hide
-    async def device(namespace: str, rest: str) -> Response:
-        if namespace in RESERVED_NAMESPACES:
-            return json_error(404, "not_found", "no such route")
-        return await serve_device_request(namespace, rest)
-
-
 def _register_error_handler(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def answer(error: Exception) -> Response:
-        request_id = request_id_from(request.headers.get("x-request-id"))
+        request_id = str(
+            request.scope.get(REQUEST_ID_SCOPE_KEY)
+            or request_id_from(request.headers.get("x-request-id"))
+        )
         response = error_response(error, request_id)
         if response is not None:
             return response
@@ -186,8 +177,8 @@ async def open_host_state(settings: Settings) -> HostState:
     cache = ModuleCache(
         engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled
     )
-    gate = FairGate(settings.workers)
-    sandbox = Sandbox(engine, workers=settings.workers)
+    gate = FairGate(settings.workers, settings.max_instances)
+    sandbox = Sandbox(engine, gate=gate)
     loader = Loader(cache, registry, sandbox.runtimes)
     _watch(observer, cache, loader, gate)
     routes = RouteTable()
@@ -238,6 +229,7 @@ def _watch(observer: Observer, cache: ModuleCache, loader: Loader, gate: FairGat
     metrics.watch_cache(lambda: dataclasses.asdict(cache.stats) | dataclasses.asdict(loader.stats))
     metrics.queue_depth.set_function(lambda: gate.waiting)
     metrics.running.set_function(lambda: gate.running)
+    metrics.paused.set_function(lambda: gate.paused)
 
 
 def _response_cache(settings: Settings, observer: Observer) -> ResponseCache | None:

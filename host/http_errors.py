@@ -13,8 +13,8 @@ from quart import Response
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from host.device import error_body
 from host.errors import HostError
-from host.wire import json_error
 from registry import Conflict, CorruptBlob, NotFound, QuotaExceeded, RegistryUnavailable
 
 # Messages may quote what the caller sent (a bad key, a bad path): enough to
@@ -30,6 +30,13 @@ _MAPPED: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 Described = tuple[int, str, str, dict[str, str]]
+
+
+def json_error(status: int, error: str, message: str, request_id: str | None = None) -> Response:
+    """The JSON error shape as a Quart response (the device path sends it without Quart)."""
+    return Response(
+        error_body(error, message, request_id), status=status, content_type="application/json"
+    )
 
 
 def error_response(error: Exception, request_id: str | None = None) -> Response | None:

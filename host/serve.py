@@ -9,9 +9,9 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from host.app import create_app
-from host.edge import Edge
-from host.fastpath import FastRefusals
+from host.device import Front
 from host.settings import Settings
+from host.state import STATE_KEY
 
 # Long enough for in-flight scripts (bounded by their wall-clock quota) to finish.
 _GRACEFUL_SHUTDOWN_SECONDS = 10.0
@@ -32,7 +32,8 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = Edge(FastRefusals(create_app(settings)))
+    quart = create_app(settings)
+    app = Front(quart, lambda: quart.extensions.get(STATE_KEY))
     await hypercorn_serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait)
 
 

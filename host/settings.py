@@ -29,8 +29,11 @@ class Settings:
     catalogue: Catalogue = field(default_factory=Catalogue)
     # Memory for the shared cache of backend answers; 0 turns it off.
     response_cache_bytes: int = 64 * MiB
-    # Sandbox worker threads: wasm runs in parallel across them.
+    # CPU slots: scripts running at once (wasm runs in parallel across them).
     workers: int = 4
+    # Scripts alive at once, running or waiting on a backend (each holds its
+    # instance's memory while it waits).
+    max_instances: int = 64
     # How often the route table polls the registry's change feed.
     refresh_interval_s: float = 0.5
     # How often the host publishes its canary tallies, and judges the canaries it leads.

@@ -435,7 +435,7 @@ async def host_info() -> HostOut:
             bundle_loads=state.loader.stats.bundle_loads,
             prepares=state.loader.stats.prepares,
         ),
-        sandbox_in_flight=state.sandbox.in_flight,
+        sandbox_in_flight=state.gate.alive + state.gate.waiting,
         open_breakers=[
             f"{ns}{path}" for ns, path in state.guards.open_breakers() if caller.may_touch(ns)
         ],

@@ -68,7 +68,15 @@ _DEFAULTS = Settings()
     type=click.IntRange(min=1),
     default=_DEFAULTS.workers,
     show_default=True,
-    help="Sandbox worker threads: how many scripts run at once.",
+    help="CPU slots: how many scripts run at once (a script waiting on a backend holds none).",
+)
+@click.option(
+    "--max-instances",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.max_instances,
+    show_default=True,
+    help="Scripts alive at once, running or waiting on a backend; each holds its "
+    "instance's memory.",
 )
 @click.option(
     "--refresh-interval",
@@ -130,6 +138,7 @@ def serve(
     max_queue: int,
     queue_budget_ms: float | None,
     workers: int,
+    max_instances: int,
     refresh_interval_s: float,
     canary_interval_s: float,
     response_cache_mb: int,
@@ -161,6 +170,7 @@ def serve(
             tokens_file=tokens_file,
             catalogue=catalogue,
             workers=workers,
+            max_instances=max_instances,
             max_queue=max_queue,
             queue_latency_budget_ms=queue_budget_ms,
             refresh_interval_s=refresh_interval_s,

@@ -92,6 +92,11 @@ class Metrics:
             "Scripts running now",
             registry=self.registry,
         )
+        self.paused = Gauge(
+            "scripthost_sandbox_paused",
+            "Scripts waiting on a backend now (holding no CPU slot)",
+            registry=self.registry,
+        )
         self.open_breakers = Gauge(
             "scripthost_breakers_open",
             "Endpoints whose circuit breaker is open or half-open",

@@ -8,6 +8,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prometheus_client import Counter
+
 from host.cache import CompileEvent
 from host.canary import CanaryTallies
 from host.logs import get_logger
@@ -37,26 +39,49 @@ class Served:
         return (self.namespace, self.path)
 
 
+class _EndpointSeries:
+    """An endpoint's metric series and traffic window, found once per request by one lookup.
+
+    prometheus_client's `labels()` builds and locks per call; the children it
+    returns are kept here instead, so counting a request costs a dict lookup.
+    """
+
+    __slots__ = ("_counts", "_labels", "_requests", "fuel", "latency", "memory", "window")
+
+    def __init__(self, metrics: Metrics, namespace: str, path: str) -> None:
+        self._labels = {"namespace": namespace, "endpoint": path}
+        self._requests = metrics.requests
+        self._counts: dict[tuple[str, int, str], Counter] = {}
+        self.latency = metrics.latency.labels(**self._labels)
+        self.fuel = metrics.fuel.labels(**self._labels)
+        self.memory = metrics.memory.labels(**self._labels)
+        self.window = EndpointWindow()
+
+    def count(self, version: str, status: int, outcome: str) -> None:
+        key = (version, status, outcome)
+        counter = self._counts.get(key)
+        if counter is None:
+            counter = self._counts[key] = self._requests.labels(
+                **self._labels, version=version, status=str(status), outcome=outcome
+            )
+        counter.inc()
+
+
 class Observer:
     def __init__(self) -> None:
         self.metrics = Metrics()
-        self.windows: dict[EndpointKey, EndpointWindow] = {}
+        self._series: dict[EndpointKey, _EndpointSeries] = {}
         self.failures: deque[dict[str, Any]] = deque(maxlen=_RECENT_FAILURES)
         # What this host saw of each canary run, for the canary analysis.
         self.canaries = CanaryTallies()
 
     def request(self, served: Served, request_id: str, result: RunResult, seconds: float) -> None:
-        labels = {"namespace": served.namespace, "endpoint": served.path}
-        self.metrics.requests.labels(
-            **labels,
-            version=served.version or "",
-            status=str(result.status),
-            outcome=result.outcome,
-        ).inc()
-        self.metrics.latency.labels(**labels).observe(seconds)
-        self.metrics.fuel.labels(**labels).observe(result.fuel_used)
+        series = self._endpoint(served)
+        series.count(served.version or "", result.status, result.outcome)
+        series.latency.observe(seconds)
+        series.fuel.observe(result.fuel_used)
         if result.peak_memory_bytes is not None:
-            self.metrics.memory.labels(**labels).observe(result.peak_memory_bytes)
+            series.memory.observe(result.peak_memory_bytes)
         for call in result.backend_calls:
             outcome = call.error.value if call.error else str(call.status)
             self.metrics.backend_calls.labels(service=call.service, outcome=outcome).inc()
@@ -71,7 +96,7 @@ class Observer:
             result.fuel_used,
             result.peak_memory_bytes,
         )
-        self._window(served.key).add(sample)
+        series.window.add(sample)
         if served.selection is not None:
             self.canaries.record(
                 served.key,
@@ -87,18 +112,11 @@ class Observer:
         _log_request(served, request_id, result)
 
     def refusal(self, served: Served, request_id: str, refused: Refusal) -> None:
-        labels = {"namespace": served.namespace, "endpoint": served.path}
-        self.metrics.requests.labels(
-            **labels,
-            version=served.version or "",
-            status=str(refused.status),
-            outcome=refused.error,
-        ).inc()
+        series = self._endpoint(served)
+        series.count(served.version or "", refused.status, refused.error)
         if refused.error == "overloaded":
-            self.metrics.shed.labels(**labels).inc()
-        self._window(served.key).add(
-            Sample(time.time(), 0.0, refused.status, refused.error, 0, None)
-        )
+            self.metrics.shed.labels(namespace=served.namespace, endpoint=served.path).inc()
+        series.window.add(Sample(time.time(), 0.0, refused.status, refused.error, 0, None))
         _request_line(served, request_id, refused.status, refused.error)
 
     def breaker_tripped(self, key: EndpointKey) -> None:
@@ -114,24 +132,17 @@ class Observer:
     def summaries(self, may_see: Any) -> list[dict[str, object]]:
         now = time.time()
         return [
-            {"namespace": ns, "path": path, **window.summary(now)}
-            for (ns, path), window in sorted(self.windows.items())
+            {"namespace": ns, "path": path, **series.window.summary(now)}
+            for (ns, path), series in sorted(self._series.items())
             if may_see(ns)
         ]
 
-    def _count(self, served: Served, status: int, outcome: str) -> dict[str, str]:
-        labels = {"namespace": served.namespace, "endpoint": served.path}
-        version = served.version or ""
-        self.metrics.requests.labels(
-            **labels, version=version, status=str(status), outcome=outcome
-        ).inc()
-        return labels
-
-    def _window(self, key: EndpointKey) -> EndpointWindow:
-        window = self.windows.get(key)
-        if window is None:
-            window = self.windows[key] = EndpointWindow()
-        return window
+    def _endpoint(self, served: Served) -> _EndpointSeries:
+        key = (served.namespace, served.path)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _EndpointSeries(self.metrics, *key)
+        return series
 
     def _remember_failure(self, served: Served, request_id: str, result: RunResult) -> None:
         assert result.failure is not None

@@ -9,11 +9,16 @@ failure opens it again for twice as long (up to `max_cooldown_s`).
 
 Resource failures are the expensive kind: each one held a worker for its
 whole fuel or time quota. So a handful is enough to trip the breaker.
+
+The window costs the same whatever the traffic: outcomes are counted in
+`_BUCKETS` buckets of a tenth of the window each, with running totals, so
+recording one is O(1) and keeps nothing per request. An outcome is forgotten
+when its bucket leaves the window: after between nine and ten tenths of it.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -41,8 +46,11 @@ class CircuitBreaker:
     trips: int = 0
     # Trips in a row without a successful probe between them.
     consecutive_trips: int = 0
-    _outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
+    _window: _BucketWindow = field(init=False)
     _probe_in_flight: bool = False
+
+    def __post_init__(self) -> None:
+        self._window = _BucketWindow(self.policy.window_s / _BUCKETS)
 
     def admit(self, now: float) -> float | None:
         """None if a request may run now; otherwise the seconds until it may."""
@@ -69,16 +77,15 @@ class CircuitBreaker:
                 return self._open(now)
             self.state = BreakerState.CLOSED
             self.consecutive_trips = 0
-            self._outcomes.clear()
+            self._window.clear()
             return False
         if self.state is BreakerState.OPEN:
             return False
-        self._outcomes.append((now, resource_failure))
-        while self._outcomes and self._outcomes[0][0] < now - self.policy.window_s:
-            self._outcomes.popleft()
-        failures = sum(1 for _, failed in self._outcomes if failed)
-        if failures >= self.policy.min_failures and failures >= self.policy.failure_ratio * len(
-            self._outcomes
+        window = self._window
+        window.count(now, resource_failure)
+        failures = window.failures
+        if failures >= self.policy.min_failures and failures >= (
+            self.policy.failure_ratio * window.outcomes
         ):
             return self._open(now)
         return False
@@ -93,5 +100,54 @@ class CircuitBreaker:
         self.opened_at = now
         self.trips += 1
         self.consecutive_trips += 1
-        self._outcomes.clear()
+        self._window.clear()
         return True
+
+
+_BUCKETS = 10
+
+
+class _BucketWindow:
+    """Outcomes and failures of the last `_BUCKETS` buckets of `width_s` seconds each."""
+
+    __slots__ = ("_failures", "_newest", "_outcomes", "failures", "outcomes", "width_s")
+
+    def __init__(self, width_s: float) -> None:
+        self.width_s = width_s
+        self._outcomes = [0] * _BUCKETS
+        self._failures = [0] * _BUCKETS
+        # The number (time // width) of the newest bucket counted so far.
+        self._newest = -math.inf
+        self.outcomes = 0
+        self.failures = 0
+
+    def count(self, now: float, failure: bool) -> None:
+        bucket = math.floor(now / self.width_s)
+        if bucket <= self._newest - _BUCKETS:
+            return  # Reported after its bucket left the window.
+        self._advance_to(bucket)
+        slot = bucket % _BUCKETS
+        self._outcomes[slot] += 1
+        self.outcomes += 1
+        if failure:
+            self._failures[slot] += 1
+            self.failures += 1
+
+    def clear(self) -> None:
+        self._outcomes = [0] * _BUCKETS
+        self._failures = [0] * _BUCKETS
+        self.outcomes = self.failures = 0
+
+    def _advance_to(self, bucket: int) -> None:
+        """Forget the buckets that `bucket` pushes out of the window (at most all of them)."""
+        if bucket <= self._newest:
+            return
+        if bucket - self._newest >= _BUCKETS:
+            self.clear()
+        else:
+            for stale in range(int(self._newest) + 1, bucket + 1):
+                slot = stale % _BUCKETS
+                self.outcomes -= self._outcomes[slot]
+                self.failures -= self._failures[slot]
+                self._outcomes[slot] = self._failures[slot] = 0
+        self._newest = bucket

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import time
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 
 import wasmtime
 from wasmtime import component as wc
 
 from host.abi import RequestContext
+from host.protect import FairGate
 from host.sandbox._component import ComponentRunner
 from host.sandbox._engine import CompiledModule, SandboxEngine
 from host.sandbox._javy import JavyRunner
 from host.sandbox._runtime import RuntimeRunner, ScriptOnRuntime
+from host.sandbox._slot import GateSlot
 from host.sandbox._types import RunResult, ScriptRequest
 
 
@@ -22,22 +25,21 @@ class Sandbox:
 
     wasmtime releases the GIL while guest code runs, so workers execute wasm
     in parallel; backend calls a guest makes hop back onto the event loop.
+    With a fair gate, a run holds one of its CPU slots while it runs (and not
+    while it waits on a backend), and there is a thread for every run the
+    gate lets be alive at once.
     """
 
-    def __init__(self, engine: SandboxEngine, workers: int = 4) -> None:
+    def __init__(
+        self, engine: SandboxEngine, workers: int = 4, gate: FairGate | None = None
+    ) -> None:
         self.engine = engine
         self._components = ComponentRunner(engine.engine)
         self._javy = JavyRunner(engine.core_engine)
         self.runtimes = RuntimeRunner(engine.engine, self._components)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self.workers = workers
-
-    @property
-    def in_flight(self) -> int:
-        """Runs queued or executing: the depth load shedding looks at."""
-        return self._in_flight
+        self._gate = gate
+        self.workers = gate.capacity if gate is not None else workers
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sandbox")
 
     def run_sync(
         self, module: CompiledModule, request: ScriptRequest, context: RequestContext
@@ -50,21 +52,32 @@ class Sandbox:
         return self._javy.run(module.code, request, context)
 
     async def run(
-        self, module: CompiledModule, request: ScriptRequest, context: RequestContext
+        self,
+        module: CompiledModule,
+        request: ScriptRequest,
+        context: RequestContext,
+        key: Hashable | None = None,
     ) -> RunResult:
-        if context.loop is None:
-            context.loop = asyncio.get_running_loop()
-        self._track(+1)
+        """Run on a worker thread; with a gate, in a fairly shared slot of endpoint `key`."""
+        loop = context.loop = context.loop or asyncio.get_running_loop()
+        if self._gate is None or key is None:
+            return await loop.run_in_executor(self._pool, self.run_sync, module, request, context)
+        await self._gate.acquire(key)
+        # The wall-clock quota counts from the slot, not from the queue before it.
+        context.deadline = time.monotonic() + context.limits.timeout_ms / 1000
+        slot = context.slot = GateSlot(self._gate, key, loop)
+        running = loop.run_in_executor(self._pool, self.run_sync, module, request, context)
         try:
-            return await context.loop.run_in_executor(
-                self._pool, self.run_sync, module, request, context
-            )
-        finally:
-            self._track(-1)
-
-    def _track(self, delta: int) -> None:
-        with self._lock:
-            self._in_flight += delta
+            result = await asyncio.shield(running)
+        except asyncio.CancelledError:
+            # The script runs on to its end regardless; so does its hold on the gate.
+            running.add_done_callback(lambda _: slot.end())
+            raise
+        except BaseException:
+            slot.end()
+            raise
+        slot.end()
+        return result
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

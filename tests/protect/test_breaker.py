@@ -134,3 +134,36 @@ def test_a_successful_probe_brings_the_pause_back_to_five_seconds() -> None:
     breaker.record(15.0, resource_failure=False)
     storm(breaker, 16.0, 5)
     assert breaker.admit(16.0) == 5.0
+
+
+def test_failures_are_forgotten_a_tenth_of_the_window_at_a_time() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.5, 2)
+    assert breaker.record(9.99, resource_failure=True) is True
+    later = CircuitBreaker(POLICY)
+    storm(later, 0.5, 2)
+    assert later.record(10.0, resource_failure=True) is False
+    assert state(later) is BreakerState.CLOSED
+
+
+def test_a_long_quiet_spell_forgets_every_outcome() -> None:
+    breaker = CircuitBreaker(POLICY)
+    for _ in range(100):
+        breaker.record(1.0, resource_failure=False)
+    storm(breaker, 1000.0, 2)
+    assert breaker.record(1000.0, resource_failure=True) is True
+
+
+def test_an_outcome_reported_after_its_window_is_not_counted() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 30.0, 2)
+    assert breaker.record(5.0, resource_failure=True) is False
+    assert breaker.record(30.0, resource_failure=True) is True
+
+
+def test_successes_age_out_with_their_buckets_too() -> None:
+    breaker = CircuitBreaker(POLICY)
+    for _ in range(10):
+        breaker.record(0.0, resource_failure=False)
+    storm(breaker, 5.0, 2)
+    assert breaker.record(10.5, resource_failure=True) is True

@@ -83,3 +83,46 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
     gate.release("a", 1)
     await patient
     assert (gate.running, gate.waiting) == (1, 0)
+
+
+async def test_a_paused_run_gives_its_slot_to_the_next() -> None:
+    gate = FairGate(slots=1, capacity=4)
+    await gate.acquire("waits")
+    queued = asyncio.create_task(gate.acquire("computes"))
+    await asyncio.sleep(0)
+    assert not queued.done()
+    gate.pause("waits", 1)
+    await queued
+    assert (gate.running, gate.alive, gate.paused) == (1, 2, 1)
+
+
+async def test_a_resuming_run_takes_a_slot_at_once_and_new_runs_wait_for_one() -> None:
+    gate = FairGate(slots=1, capacity=4)
+    await gate.acquire("a")
+    gate.pause("a", 1)
+    await gate.acquire("b")
+    gate.resume("a")
+    # Two run on one slot until one of them ends; a new run waits meanwhile.
+    new = asyncio.create_task(gate.acquire("c"))
+    await asyncio.sleep(0)
+    assert (gate.running, new.done()) == (2, False)
+    gate.release("b", 1)
+    await asyncio.sleep(0)
+    assert not new.done()
+    gate.release("a", 1)
+    await new
+    assert (gate.running, gate.alive) == (1, 1)
+
+
+async def test_capacity_bounds_the_runs_alive_paused_included() -> None:
+    gate = FairGate(slots=1, capacity=2)
+    for key in ("a", "b"):
+        await gate.acquire(key)
+        gate.pause(key, 1)
+    third = asyncio.create_task(gate.acquire("c"))
+    await asyncio.sleep(0)
+    # A slot is free, but two runs are alive: the third waits for one to end.
+    assert (gate.running, gate.alive, third.done()) == (0, 2, False)
+    gate.leave("a")
+    await third
+    assert (gate.running, gate.alive, gate.paused) == (1, 2, 1)

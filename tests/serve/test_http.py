@@ -11,7 +11,7 @@ import httpx
 import pytest
 import wasmtime
 
-from host.response_limits import MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS
+from host.device import MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS
 from tests.support.hosts import HostProcess
 
 ECHO_WAT = Path(__file__).parent.parent / "sandbox" / "wat" / "echo.wat"
@@ -22,11 +22,12 @@ def host(tmp_path_factory: pytest.TempPathFactory, built: dict[str, Path]) -> It
     served = HostProcess(tmp_path_factory.mktemp("http") / "host").start()
     javy_echo = bytes(wasmtime.wat2wasm(ECHO_WAT.read_text()))
     with served.admin() as admin:
-        admin.put("/endpoints/tv/echo", json={"methods": ["GET"]}).raise_for_status()
-        admin.post(
-            "/endpoints/tv/echo/-/versions",
-            files={"module": ("echo.wasm", javy_echo, "application/wasm")},
-        ).raise_for_status()
+        for endpoint, method in (("echo", "GET"), ("upload", "POST")):
+            admin.put(f"/endpoints/tv/{endpoint}", json={"methods": [method]}).raise_for_status()
+            admin.post(
+                f"/endpoints/tv/{endpoint}/-/versions",
+                files={"module": ("echo.wasm", javy_echo, "application/wasm")},
+            ).raise_for_status()
     for endpoint in ("headers", "small"):
         served.cli("deploy", str(built["headers"]), "--endpoint", f"tv/{endpoint}")
     with served.admin() as admin:
@@ -36,8 +37,30 @@ def host(tmp_path_factory: pytest.TempPathFactory, built: dict[str, Path]) -> It
     served.stop()
 
 
-def exchange(host: HostProcess, raw: bytes) -> tuple[list[bytes], bool]:
-    """Send `raw` on one connection: the status lines that came back, and whether it closed."""
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def answers_in(received: bytes) -> tuple[list[Answer], bytes]:
+    """The whole responses at the start of `received` (status, headers, body), and the rest.
+
+    Each is framed by its Content-Length, as a client reads them: a body need
+    not end with a line break.
+    """
+    answers: list[Answer] = []
+    while b"\r\n\r\n" in received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        if len(rest) < length:
+            break
+        answers.append((int(status_line.split()[1]), headers, rest[:length]))
+        received = rest[length:]
+    return answers, received
+
+
+def exchange(host: HostProcess, raw: bytes) -> tuple[list[int], bool]:
+    """Send `raw` on one connection: the statuses that came back, and whether it closed."""
     received = b""
     closed = True
     with socket.create_connection(("127.0.0.1", host.port), timeout=5) as connection:
@@ -47,14 +70,93 @@ def exchange(host: HostProcess, raw: bytes) -> tuple[list[bytes], bool]:
                 received += chunk
         except TimeoutError:
             closed = False
-    return [line for line in received.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")], closed
+    answers, rest = answers_in(received)
+    assert not rest
+    return [status for status, _, _ in answers], closed
+
+
+def answer_to(host: HostProcess, raw: bytes) -> Answer:
+    """Send `raw` and read the first response to it.
+
+    Only as much of `raw` as the host reads before answering need arrive: it
+    is sent whole, and a host that waited for more than it was sent would
+    never answer (the read times out).
+    """
+    with socket.create_connection(("127.0.0.1", host.port), timeout=30) as connection:
+        connection.sendall(raw)
+        received = b""
+        while not (answers := answers_in(received)[0]):
+            received += connection.recv(65536)
+    return answers[0]
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_any_of_it_is_sent(
+    host: HostProcess,
+) -> None:
+    raw = b"POST /tv/upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (2 << 20)
+    status, headers, body = answer_to(host, raw)
+    assert status == 413
+    assert json.loads(body)["error"] == "request_too_large"
+    assert headers["x-request-id"] == json.loads(body)["request_id"]
+
+
+def test_a_chunked_body_over_the_limit_is_refused_before_it_ends(host: HostProcess) -> None:
+    piece = b"x" * (64 << 10)
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    head = b"POST /tv/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    # 1 MiB and one chunk more (the limit is 1 MiB), and no last chunk: the body never ends.
+    status, _, body = answer_to(host, head + chunk * 17)
+    assert status == 413
+    assert json.loads(body)["error"] == "request_too_large"
+
+
+def test_a_body_within_the_limit_is_read_whole(host: HostProcess) -> None:
+    piece = b"y" * (8 << 10)
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    head = b"POST /tv/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    status, _, body = answer_to(host, head + chunk * 8 + b"0\r\n\r\n")
+    assert status == 200
+    assert json.loads(body)["body"] == "y" * (8 * len(piece))
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        ("GET /tv/nowhere", 404),
+        ("GET /nowhere", 404),
+        ("GET /tv//echo", 404),
+        ("DELETE /tv/echo", 405),
+        ("GET /tv/echo", 200),
+        ("GET /admin/v1/nowhere", 404),
+        ("GET /admin/v1/endpoints", 401),
+        ("GET /healthz", 200),
+        ("GET /console/nowhere.js", 404),
+    ],
+)
+def test_every_response_carries_the_request_id(
+    host: HostProcess, request_line: str, status: int
+) -> None:
+    raw = f"{request_line} HTTP/1.1\r\nHost: x\r\nx-request-id: every-{status}\r\n\r\n"
+    answered, headers, _ = answer_to(host, raw.encode())
+    assert answered == status
+    assert headers["x-request-id"] == f"every-{status}"
+
+
+def test_a_refusal_of_its_framing_carries_the_request_id(host: HostProcess) -> None:
+    raw = (
+        b"POST /tv/upload HTTP/1.1\r\nHost: x\r\nx-request-id: framed\r\n"
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    status, headers, body = answer_to(host, raw)
+    assert status == 400
+    assert headers["x-request-id"] == json.loads(body)["request_id"] == "framed"
 
 
 def test_pipelined_requests_are_each_answered(host: HostProcess) -> None:
     first = b"GET /tv/echo HTTP/1.1\r\nHost: x\r\n\r\n"
     second = b"GET /tv/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     statuses, closed = exchange(host, first + second)
-    assert [line.split()[1] for line in statuses] == [b"200", b"200"]
+    assert statuses == [200, 200]
     assert closed
 
 
@@ -67,7 +169,7 @@ def test_content_length_with_transfer_encoding_is_refused_and_the_connection_clo
     )
     smuggled = b"GET /tv/echo HTTP/1.1\r\nHost: x\r\n\r\n"
     statuses, closed = exchange(host, ambiguous + smuggled)
-    assert [line.split()[1] for line in statuses] == [b"400"]
+    assert statuses == [400]
     assert closed
 
 

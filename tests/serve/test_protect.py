@@ -34,7 +34,7 @@ def held() -> Iterator[RecordingBackend]:
 def start_host(
     tmp_path: Path, built: dict[str, Path], held: RecordingBackend
 ) -> Iterator[HostFactory]:
-    """A host with one sandbox worker; `tv/hold` runs until the test releases `held`."""
+    """A host with one CPU slot; `tv/hold` waits on `held` until the test releases it."""
     started: list[HostProcess] = []
 
     def start(*serve_args: str) -> HostProcess:
@@ -81,14 +81,14 @@ def overloaded(response: httpx.Response) -> bool:
 def test_a_full_queue_sheds_every_new_request_at_once(
     start_host: HostFactory, held: RecordingBackend
 ) -> None:
-    host = start_host("--max-queue", "2")
+    host = start_host("--max-queue", "2", "--max-instances", "1")
     held.hold()
     with ThreadPoolExecutor(3) as pool:
         running = pool.submit(get, host, "hold")
         held.wait_for_in_flight(1)
         queued = [pool.submit(get, host, "hold") for _ in range(2)]
         wait_for_queue(host, 2)
-        assert Scrape(host).value("scripthost_sandbox_running") == 1
+        assert Scrape(host).value("scripthost_sandbox_paused") == 1
         shed = [get(host, endpoint) for endpoint in ("hold", "hold", "hold", "fast")]
         # All answered while the worker was still held and the queue still full.
         assert (held.in_flight, len(held.received)) == (1, 1)
@@ -108,7 +108,7 @@ def test_queue_budget_ms_sheds_an_endpoint_whose_queue_does_not_drain(
     start_host: HostFactory, held: RecordingBackend
 ) -> None:
     # The endpoint's own budget would be half its 60 s timeout; the flag fixes it.
-    host = start_host("--queue-budget-ms", "100")
+    host = start_host("--queue-budget-ms", "100", "--max-instances", "1")
     held.hold()
     with ThreadPoolExecutor(3) as pool:
         running = pool.submit(get, host, "hold")
@@ -130,7 +130,7 @@ def test_queue_budget_ms_sheds_an_endpoint_whose_queue_does_not_drain(
 def test_by_default_the_budget_is_half_the_endpoints_timeout(
     start_host: HostFactory, held: RecordingBackend
 ) -> None:
-    host = start_host()
+    host = start_host("--max-instances", "1")
     set_quotas(host, "fast", timeout_ms=400)
     held.hold()
     with ThreadPoolExecutor(2) as pool:
@@ -144,6 +144,45 @@ def test_by_default_the_budget_is_half_the_endpoints_timeout(
         served = [future.result() for future in (running, waiting)]
     assert overloaded(shed)
     assert [response.status_code for response in served] == [200, 200]
+
+
+def test_scripts_waiting_on_a_backend_hold_no_cpu_slot(
+    start_host: HostFactory, held: RecordingBackend
+) -> None:
+    host = start_host()
+    held.hold()
+    with ThreadPoolExecutor(3) as pool:
+        waiting = [pool.submit(get, host, "hold") for _ in range(3)]
+        # Three scripts in backend calls at once, on the host's one CPU slot...
+        held.wait_for_in_flight(3)
+        assert Scrape(host).value("scripthost_sandbox_paused") == 3
+        # ...and a script that only computes still runs meanwhile.
+        computed = get(host, "fast")
+        assert held.in_flight == 3
+        held.release()
+        answered = [future.result() for future in waiting]
+    assert computed.status_code == 200
+    assert [response.status_code for response in answered] == [200, 200, 200]
+    assert Scrape(host).value("scripthost_sandbox_paused") == 0
+
+
+def test_one_endpoint_keeps_at_most_half_the_instances_alive_waiting_included(
+    start_host: HostFactory, held: RecordingBackend
+) -> None:
+    host = start_host("--max-instances", "4")
+    held.hold()
+    with ThreadPoolExecutor(3) as pool:
+        waiting = [pool.submit(get, host, "hold") for _ in range(3)]
+        held.wait_for_in_flight(2)
+        wait_for_queue(host, 1)
+        # The other half is its neighbours': they still run.
+        computed = get(host, "fast")
+        assert held.in_flight == 2
+        held.release()
+        answered = [future.result() for future in waiting]
+    assert computed.status_code == 200
+    assert [response.status_code for response in answered] == [200, 200, 200]
+    assert held.max_in_flight == 2
 
 
 def trip_the_breaker(host: HostProcess) -> list[httpx.Response]:

@@ -1,4 +1,4 @@
-"""Checks on a request's framing, before any application code sees it.
+"""Checks on a request's framing, before anything else reads it.
 
 - A request with both Content-Length and Transfer-Encoding is how requests
   are smuggled past a proxy that reads the other header. RFC 9112 §6.3 lets
@@ -14,49 +14,30 @@ or its body is not going to be read.
 
 from __future__ import annotations
 
-from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
-
-from host.wire import request_id_from, scope_header, send_json_error
+from host.device._asgi import HTTPScope
+from host.device._head import RequestHead
 
 MAX_ADMIN_JSON_BYTES = 256 * 1024
+CLOSE = ((b"connection", b"close"),)
 _ADMIN_PREFIX = "/admin/"
 _METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
-_CLOSE = [(b"connection", b"close")]
 
 Refusal = tuple[int, str, str]
 
 
-class Edge:
-    def __init__(self, app: ASGIFramework) -> None:
-        self.app = app
-
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
-        if scope["type"] == "http":
-            refusal = _refusal(scope)
-            if refusal is not None:
-                request_id = request_id_from(scope_header(scope, b"x-request-id"))
-                await send_json_error(send, *refusal, request_id, _CLOSE)
-                return
-        await self.app(scope, receive, send)
-
-
-def _refusal(scope: HTTPScope) -> Refusal | None:
-    headers = {bytes(name).lower(): bytes(value) for name, value in scope["headers"]}
-    if b"transfer-encoding" in headers and b"content-length" in headers:
+def framing_refusal(scope: HTTPScope, head: RequestHead) -> Refusal | None:
+    if head.transfer_encoding and head.content_length is not None:
         return 400, "ambiguous_framing", "send Content-Length or Transfer-Encoding, not both"
-    if _is_admin_json(scope, headers):
-        return _admin_body_refusal(headers.get(b"content-length"))
+    if _is_admin_json(scope, head):
+        return _admin_body_refusal(head.content_length)
     return None
 
 
-def _is_admin_json(scope: HTTPScope, headers: dict[bytes, bytes]) -> bool:
-    content_type = headers.get(b"content-type", b"").lower()
+def _is_admin_json(scope: HTTPScope, head: RequestHead) -> bool:
     return (
         scope["method"] in _METHODS_WITH_BODIES
         and scope["path"].startswith(_ADMIN_PREFIX)
-        and not content_type.startswith(b"multipart/form-data")
+        and not head.content_type.lower().startswith(b"multipart/form-data")
     )
 
 
