@@ -21,6 +21,7 @@ from registry import _checks
 from registry.errors import Conflict
 from registry.models import (
     BuildRecord,
+    CanaryEnd,
     ClassRule,
     Details,
     Traffic,
@@ -218,6 +219,15 @@ def reporter(value: str) -> str:
 
 def canary_id(value: str) -> str:
     return _checks.name(value, "canary_id")
+
+
+def canary_end(
+    run: str, outcome: CanaryEnd, actor: str, verdict: Mapping[str, object] | None
+) -> tuple[CanaryEnd, str | None]:
+    """An end_canary request, checked: its outcome and the verdict's encoding."""
+    canary_id(run)
+    _checks.actor(actor)
+    return CanaryEnd(outcome), details_of(verdict, "a verdict", MAX_VERDICT_BYTES)
 
 
 def build(record: BuildRecord | None) -> tuple[str, str] | None:

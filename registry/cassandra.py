@@ -500,12 +500,7 @@ class CassandraRegistry:
         actor: str,
         verdict: Details | None = None,
     ) -> Traffic:
-        _change_control.canary_id(canary_id)
-        outcome = CanaryEnd(outcome)
-        _checks.actor(actor)
-        encoded = _change_control.details_of(
-            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
-        )
+        outcome, encoded = _change_control.canary_end(canary_id, outcome, actor, verdict)
         async with self._writing() as write:
             row = await self._endpoint_row(namespace, path)
             current = await self._traffic(namespace, path)

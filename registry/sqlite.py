@@ -295,12 +295,7 @@ class SQLiteRegistry:
         actor: str,
         verdict: Details | None = None,
     ) -> Traffic:
-        _change_control.canary_id(canary_id)
-        outcome = CanaryEnd(outcome)
-        _checks.actor(actor)
-        encoded = _change_control.details_of(
-            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
-        )
+        outcome, encoded = _change_control.canary_end(canary_id, outcome, actor, verdict)
         return await self._db.write(
             lambda db: _end_canary(db, namespace, path, canary_id, outcome, actor, encoded)
         )
