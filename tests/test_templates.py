@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from host.build import build_cached
 from tests.support.hosts import SCRIPTHOST
 
 SCRIPT_FILE = {"js": "card.js", "python": "card.py"}
@@ -86,12 +85,11 @@ def test_the_template_script_runs_in_the_sandbox_against_the_catalog(
     tmp_path: Path, lang: str, example_backend: str
 ) -> None:
     scripthost("init", "card", "--lang", lang, cwd=tmp_path)
-    module = build_cached(tmp_path / "card" / SCRIPT_FILE[lang])
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"path": "/card", "query": "id=2"}))
     invoked = scripthost(
         "invoke",
-        str(module),
+        str(tmp_path / "card" / SCRIPT_FILE[lang]),
         "--request",
         str(request),
         f"--backend=catalog={example_backend}/catalog",

@@ -6,12 +6,13 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from host.backends import Catalogue
-from host.build import BUNDLE_SUFFIX, BuildError, build_bundle, build_script
+from host.build import BUNDLE_SUFFIX, LANGUAGES, BuildError, build_bundle, build_script
 from host.cli._options import parse_pairs
 from host.limits import Limits, MiB
 
@@ -93,8 +94,8 @@ def invoke_command(
     memory_mb: int,
     timeout_ms: int,
 ) -> None:
-    """Run one request through MODULE (a .wasm, or a .bundle whose runtime was built here)
-    and print the outcome as JSON.
+    """Run one request through MODULE (a .wasm, a .bundle whose runtime was built here,
+    or a .js/.mjs/.py script, bundled first) and print the outcome as JSON.
 
     Exits 0 when the script produced a response, 1 with the failure class on
     stderr otherwise.
@@ -119,7 +120,7 @@ def invoke_command(
         result = asyncio.run(
             invoke(
                 engine,
-                module.read_bytes(),
+                _module_bytes(module),
                 read_request_file(request_file),
                 catalogue=catalogue,
                 config=parse_pairs(config, "--config"),
@@ -136,3 +137,15 @@ def invoke_command(
     if result.failure is not None:
         click.echo(f"{result.outcome}: {result.failure_message}", err=True)
         sys.exit(1)
+
+
+def _module_bytes(path: Path) -> bytes:
+    """A .wasm or .bundle as it is; a script bundled first (well under a second)."""
+    if path.suffix not in LANGUAGES:
+        return path.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="scripthost-invoke-") as scratch:
+        try:
+            bundle = build_bundle(path, Path(scratch) / f"{path.stem}{BUNDLE_SUFFIX}")
+        except BuildError as error:
+            raise click.ClickException(f"build failed: {error}") from None
+        return bundle.read_bytes()
