@@ -1,4 +1,4 @@
-"""Commands of the script author's loop: `init` and `test`."""
+"""Commands of the script author's loop: `init`, `test` and `dev`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import cast
 
 import click
 
+from host.dev import run_dev
 from host.script_tests import find_tests, run_tests
 from host.templates import Language, TemplateError, create_project
 
@@ -50,3 +51,30 @@ def test_command(paths: tuple[Path, ...], junit_xml: Path | None) -> None:
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
     sys.exit(status)
+
+
+@click.command()
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--endpoint", required=True, metavar="NS/PATH", help="Where the script is served.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--backend", "backends", multiple=True, metavar="NAME=URL")
+@click.option(
+    "--catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None
+)
+@click.option("--config", "config", multiple=True, metavar="KEY=VALUE")
+def dev(
+    script: Path,
+    endpoint: str,
+    port: int,
+    backends: tuple[str, ...],
+    catalogue: Path | None,
+    config: tuple[str, ...],
+) -> None:
+    """Serve SCRIPT on a local host and redeploy it whenever a file next to it changes."""
+    serve_args = [f"--backend={pair}" for pair in backends]
+    if catalogue is not None:
+        serve_args.append(f"--catalogue={catalogue}")
+    try:
+        run_dev(script, endpoint, port, serve_args, list(config), click.echo)
+    except KeyboardInterrupt:
+        click.echo("stopped")
