@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from host.cli._author import dev, init, test_command
+from host.cli._author import dev, init, repl, test_command
 from host.cli._history import diff, log, source, tag
 from host.cli._local import build, invoke_command
 from host.cli._manage import deploy, endpoints, remove, rollback, versions
@@ -24,6 +24,7 @@ for command in (
     init,
     test_command,
     dev,
+    repl,
     build,
     invoke_command,
     serve,

@@ -8,6 +8,9 @@ from typing import cast
 
 import click
 
+from host.backends import Catalogue
+from host.cli._local import DEFAULT_CACHE_DIR
+from host.cli._options import parse_pairs
 from host.dev import run_dev
 from host.script_tests import find_tests, run_tests
 from host.templates import Language, TemplateError, create_project
@@ -78,3 +81,38 @@ def dev(
         run_dev(script, endpoint, port, serve_args, list(config), click.echo)
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+@click.command()
+@click.option("--lang", type=click.Choice(["js", "python"]), required=True)
+@click.option("--backend", "backends", multiple=True, metavar="NAME=URL")
+@click.option("--config", "config", multiple=True, metavar="KEY=VALUE")
+def repl(lang: str, backends: tuple[str, ...], config: tuple[str, ...]) -> None:
+    """Evaluate JavaScript or Python line by line in the real sandbox.
+
+    `backend`, `config` and `log` are live (the backends given); each line
+    shows its value (or failure), its fuel and its time.
+    """
+    # Imported here: wasmtime costs the other commands their start-up.
+    from host.repl import ReplSession
+    from host.sandbox import Limits, SandboxEngine
+
+    try:
+        catalogue = Catalogue.from_pairs(backends)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--backend") from None
+    engine = SandboxEngine(cache_dir=DEFAULT_CACHE_DIR / "wasmtime")
+    session = ReplSession(
+        cast(Language, lang), engine, catalogue, parse_pairs(config, "--config"), Limits()
+    )
+    prompt = "js> " if lang == "js" else ">>> "
+    try:
+        while True:
+            try:
+                line = input(prompt)
+            except EOFError:
+                break
+            if line.strip():
+                click.echo(session.evaluate(line).describe())
+    finally:
+        engine.close()
