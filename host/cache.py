@@ -126,6 +126,28 @@ class ModuleCache:
         """Persist and cache a module compiled at upload; it never compiles again."""
         self._remember(await self._persist(module))
 
+    async def accept(
+        self,
+        wasm: bytes,
+        check: Callable[[CompiledModule], None],
+        store: Callable[[bytes], Awaitable[str]],
+    ) -> str:
+        """Compile `wasm` (unless it is in memory already), `check` it, `store` it; its hash.
+
+        The same module uploaded again (another endpoint, a re-deploy) is not
+        compiled again; a refused or failed upload leaves no artifact behind.
+        """
+        known = self.peek(module_hash(wasm))
+        compiled = known or await self.compile(wasm)
+        try:
+            check(compiled)
+            stored = await store(wasm)
+            if known is None:
+                await self.add_compiled(compiled)
+        finally:
+            self.discard(compiled)
+        return stored
+
     def discard(self, module: CompiledModule) -> None:
         """Drop the artifact of a compiled module that will not be kept (a refused upload)."""
         pending = _pending_artifact(module)

@@ -32,7 +32,6 @@ from host.sandbox import (
     RuntimeRejected,
     ScriptOnRuntime,
     check_runtime,
-    module_hash,
     module_kind,
     on_runtime,
     parse_bundle,
@@ -135,17 +134,7 @@ class Loader:
         """Check, compile and store an uploaded runtime; its hash. Compiles only once."""
         if module_kind(data) is not ModuleKind.COMPONENT:
             raise RuntimeRejected("a runtime is a WebAssembly component")
-        known = self._cache.peek(module_hash(data))
-        compiled = known or await self._cache.compile(data)
-        try:
-            self._check(compiled)
-            runtime_hash = await self._store.put_module(data)
-            if known is None:
-                await self._cache.add_compiled(compiled)
-        finally:
-            # A refused or failed upload leaves no compiled artifact behind.
-            self._cache.discard(compiled)
-        return runtime_hash
+        return await self._cache.accept(data, self._check, self._store.put_module)
 
     async def runtime(self, bundle: Bundle) -> CompiledModule:
         """The compiled runtime a bundle names; UnknownRuntime if the registry lacks it."""

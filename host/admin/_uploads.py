@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import cast
 
 from host.admin._versions import start_canary
@@ -126,19 +125,11 @@ async def accept_upload(
 async def _accept_module(module: bytes) -> str:
     """Compile and check a component or Javy module, then store it and its artifact."""
     state = host_state()
-    # The same module deployed again (another endpoint, a re-deploy) is
-    # already compiled: checking it again costs nothing, compiling would.
-    known = state.cache.peek(hashlib.sha256(module).hexdigest())
-    compiled = known or await state.cache.compile(module)
-    try:
-        check_module(compiled, state.engine.engine)
-        module_hash = await state.registry.put_module(module)
-        if known is None:
-            await state.cache.add_compiled(compiled)
-    finally:
-        # A refused or failed upload leaves no compiled artifact behind.
-        state.cache.discard(compiled)
-    return module_hash
+    return await state.cache.accept(
+        module,
+        lambda compiled: check_module(compiled, state.engine.engine),
+        state.registry.put_module,
+    )
 
 
 def _language(kind: ModuleKind, declared: str | None) -> Language:
