@@ -27,6 +27,10 @@ from host.sandbox import ScriptRequest
 from host.state import HostState
 from host.traffic import Selection
 
+# The rest of a refused body is never read, so the connection cannot carry
+# another request: say so, or a client reusing it would see it close unanswered.
+_CLOSE = [(b"connection", b"close")]
+
 
 async def serve_device(
     state: HostState,
@@ -59,11 +63,15 @@ async def serve_device(
         body = await read_body(receive, head, state.settings.max_request_body_bytes)
     except BodyTooLarge:
         message = "request body is too large"
-        await send_error(send, 413, "request_too_large", message, request_id, with_body=with_body)
+        await send_error(
+            send, 413, "request_too_large", message, request_id, _CLOSE, with_body=with_body
+        )
         return
     except BodyTimeout:
         message = "the request body did not arrive in time"
-        await send_error(send, 408, "request_timeout", message, request_id, with_body=with_body)
+        await send_error(
+            send, 408, "request_timeout", message, request_id, _CLOSE, with_body=with_body
+        )
         return
     except Disconnected:
         return

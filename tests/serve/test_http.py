@@ -247,5 +247,7 @@ def test_a_device_body_over_the_limit_is_refused(host: HostProcess, chunked: boo
         fits = device.post("/tv/echo", content=b"x" * 1000)
     assert refused.status_code == 413
     assert refused.json()["error"] == "request_too_large"
+    # The body was not read to its end: the client must not reuse the connection.
+    assert refused.headers["connection"] == "close"
     assert fits.status_code == 200
     assert json.loads(fits.content)["body"] == "x" * 1000
