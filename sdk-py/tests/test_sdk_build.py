@@ -27,7 +27,7 @@ def test_the_wit_is_the_abis_own_not_a_copy_and_ships_with_the_package() -> None
 
 
 def test_command_stubs_wasi_and_puts_entry_script_and_sdk_on_the_path(tmp_path: Path) -> None:
-    command = componentize_command(tmp_path / "entry", tmp_path / "scripts", tmp_path / "o.wasm")
+    command = componentize_command(tmp_path / "entry", [tmp_path / "scripts"], tmp_path / "o.wasm")
     assert "--stub-wasi" in command
     assert command[command.index("-d") + 1] == str(WIT_DIR)
     paths = [command[i + 1] for i, arg in enumerate(command) if arg == "-p"]

@@ -4,16 +4,27 @@ Slow (a build and a compile, ~20-40 s): `pytest -m "not slow"` skips it.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from scripthost_sdk.build import build
+from scripthost_sdk.build import WIT_DIR, build
 
 wasmtime = pytest.importorskip("wasmtime")
 wc = pytest.importorskip("wasmtime.component")
 
 pytestmark = pytest.mark.slow
+
+
+def _abi_version() -> str:
+    """The ABI version the SDK's WIT declares (`package scripthost:abi@X;`)."""
+    found = re.search(r"package scripthost:abi@([\d.]+);", (WIT_DIR / "world.wit").read_text())
+    assert found is not None
+    return found[1]
+
+
+ABI_VERSION = _abi_version()
 
 SCRIPT = """
 import sys
@@ -61,16 +72,16 @@ def run(component: Any, query: str) -> Run:
     outcome = Run({})
     linker = wc.Linker(engine)
     with linker.root() as root:
-        with root.add_instance("scripthost:abi/backend@0.1.0") as backend:
+        with root.add_instance(f"scripthost:abi/backend@{ABI_VERSION}") as backend:
             backend.add_func("call", lambda store, req: wc.Variant("unavailable", "refused"))
             backend.add_func("call-batch", lambda store, reqs: [])
-        with root.add_instance("scripthost:abi/log@0.1.0") as log:
+        with root.add_instance(f"scripthost:abi/log@{ABI_VERSION}") as log:
 
             def write(store: Any, level: str, message: str, fields: Any) -> None:
                 outcome.logs.append((level, message, list(fields)))
 
             log.add_func("write", write)
-        with root.add_instance("scripthost:abi/config@0.1.0") as config:
+        with root.add_instance(f"scripthost:abi/config@{ABI_VERSION}") as config:
             config.add_func("get", lambda store, key: {"greeting": "Hello"}.get(key))
             config.add_func("get-all", lambda store: [("greeting", "Hello")])
     store = wasmtime.Store(engine)
@@ -100,7 +111,7 @@ def run(component: Any, query: str) -> Run:
 def test_component_imports_only_the_abi(component: Any) -> None:
     engine, compiled = component
     assert set(compiled.type.imports(engine)) == {
-        f"scripthost:abi/{name}@0.1.0" for name in ("types", "backend", "log", "config")
+        f"scripthost:abi/{name}@{ABI_VERSION}" for name in ("types", "backend", "log", "config")
     }
 
 
