@@ -7,6 +7,7 @@ types without importing the gateway that composes them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -80,3 +81,18 @@ class BackendCallRecord:
     error: BackendErrorKind | None
     duration_ms: float
     source: CallSource = CallSource.NETWORK
+
+
+def call_record(
+    request: BackendRequest, outcome: BackendOutcome, source: CallSource, started: float
+) -> BackendCallRecord:
+    """The record of a call that began at `started` (time.monotonic) and ended now."""
+    return BackendCallRecord(
+        service=request.service,
+        method=request.method,
+        path=request.path,
+        status=outcome.status if isinstance(outcome, BackendResponse) else None,
+        error=outcome.kind if isinstance(outcome, BackendError) else None,
+        duration_ms=round((time.monotonic() - started) * 1000, 3),
+        source=source,
+    )

@@ -25,6 +25,7 @@ from host.backend_types import (
     BackendResponse,
     CallSource,
     Headers,
+    call_record,
 )
 from host.call_memo import CallMemo
 from host.response_cache import (
@@ -224,7 +225,7 @@ class BackendGateway:
                 outcome, source = await gated(request)
             else:
                 outcome, source = await memo.share(request, lambda: gated(request))
-            return outcome, _record(request, outcome, source, started)
+            return outcome, call_record(request, outcome, source, started)
 
         return list(await asyncio.gather(*(one(request) for request in requests)))
 
@@ -233,7 +234,7 @@ class BackendGateway:
     ) -> tuple[BackendOutcome, BackendCallRecord]:
         started = time.monotonic()
         outcome, source = await self._answer(request, allowed=allowed, deadline=deadline)
-        return outcome, _record(request, outcome, source, started)
+        return outcome, call_record(request, outcome, source, started)
 
     async def _answer(
         self, request: BackendRequest, *, allowed: frozenset[str] | None, deadline: float
@@ -369,20 +370,6 @@ def _script_headers(service: Service, request: BackendRequest) -> Headers:
 
 def _without_timeout(request: BackendRequest) -> BackendRequest:
     return BackendRequest(request.service, request.method, request.path, request.headers)
-
-
-def _record(
-    request: BackendRequest, outcome: BackendOutcome, source: CallSource, started: float
-) -> BackendCallRecord:
-    return BackendCallRecord(
-        service=request.service,
-        method=request.method,
-        path=request.path,
-        status=outcome.status if isinstance(outcome, BackendResponse) else None,
-        error=outcome.kind if isinstance(outcome, BackendError) else None,
-        duration_ms=round((time.monotonic() - started) * 1000, 3),
-        source=source,
-    )
 
 
 def _call_budget_seconds(service: Service, request: BackendRequest, deadline: float) -> float:

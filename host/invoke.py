@@ -12,7 +12,7 @@ from typing import Any
 
 from wasmtime import component as wc
 
-from host.abi import ABI_VERSION, RequestContext
+from host.abi import ABI_VERSION, BackendPort, RequestContext
 from host.backends import BackendGateway, Catalogue
 from host.build import find_runtime
 from host.sandbox import (
@@ -34,7 +34,8 @@ RuntimeFinder = Callable[[str], Path | None]
 
 
 def request_from_json(document: Mapping[str, Any]) -> ScriptRequest:
-    """Read `{method, path, query, headers, body}` (body as UTF-8 text), all optional."""
+    """Read `{method, path, query, headers, body}` (body as UTF-8 text, or
+    `body_base64`), all optional."""
     headers = document.get("headers", {})
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     return ScriptRequest(
@@ -42,11 +43,17 @@ def request_from_json(document: Mapping[str, Any]) -> ScriptRequest:
         path=str(document.get("path", "/")),
         query=str(document.get("query", "")),
         headers=[(str(k).lower(), str(v)) for k, v in pairs],
-        body=str(document.get("body", "")).encode(),
+        body=_body(document),
         endpoint=str(document.get("endpoint", "local/invoke")),
         version=str(document.get("version", "local")),
         request_id=str(document.get("request_id", uuid.uuid4().hex)),
     )
+
+
+def _body(document: Mapping[str, Any]) -> bytes:
+    if "body_base64" in document:
+        return base64.b64decode(str(document["body_base64"]))
+    return str(document.get("body", "")).encode()
 
 
 async def invoke(
@@ -58,8 +65,12 @@ async def invoke(
     config: Mapping[str, str],
     limits: Limits,
     runtimes: RuntimeFinder = find_runtime,
+    backends: BackendPort | None = None,
 ) -> RunResult:
-    """Run `request` through a module, or through a bundle on a runtime `runtimes` finds."""
+    """Run `request` through a module, or through a bundle on a runtime `runtimes` finds.
+
+    Backend calls go to the catalogue's services, or to `backends` when given.
+    """
     sandbox = Sandbox(engine, workers=1)
     gateway = BackendGateway(catalogue)
     try:
@@ -71,7 +82,7 @@ async def invoke(
             limits=limits,
             deadline=time.monotonic() + limits.timeout_ms / 1000,
             config=dict(config),
-            backends=gateway,
+            backends=gateway if backends is None else backends,
         )
         return await sandbox.run(module, request, context)
     finally:

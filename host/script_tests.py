@@ -3,10 +3,16 @@
 JavaScript tests (`*.test.js`, `*.test.mjs`) run on Node's test runner with
 `@scripthost/sdk` and its `testing` FakeHost resolved to the SDK; Python tests
 (`test_*.py`, `*_test.py`) run on pytest with `scripthost_sdk` importable.
+
+The same tests can send their requests elsewhere: with a `Target`, the
+`handle` a test imports from a script is replaced by one that runs the
+script in the real sandbox (`host.script_runner`, the FakeHost answering its
+backend calls) or sends the request to a deployed endpoint.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,10 +21,25 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from host.build import sdk_js_dir
 
 _SKIPPED_DIRS = {"node_modules", "__pycache__", ".venv", "venv"}
+# Read by the SDKs' test support (sdk-js/test-support, scripthost_sdk.remote_testing).
+_TARGET_VARIABLES = {"sandbox": "SCRIPTHOST_TEST_SANDBOX", "live": "SCRIPTHOST_TEST_LIVE"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where tests' requests go instead of the script in the test's own process:
+    a script runner's URL (`sandbox`) or a deployed endpoint's URL (`live`)."""
+
+    kind: Literal["sandbox", "live"]
+    url: str
+
+    def environment(self) -> dict[str, str]:
+        return {_TARGET_VARIABLES[self.kind]: self.url}
 
 
 @dataclass(frozen=True)
@@ -51,23 +72,28 @@ def _walk(path: Path) -> Iterator[Path]:
             yield child
 
 
-def run_tests(tests: TestFiles, junit_xml: Path | None) -> int:
+def run_tests(tests: TestFiles, junit_xml: Path | None, target: Target | None = None) -> int:
     """Run both languages' tests (output to this terminal); 0 when all passed."""
+    environment = {
+        name: value for name, value in os.environ.items() if name not in _TARGET_VARIABLES.values()
+    }
+    if target is not None:
+        environment.update(target.environment())
     with tempfile.TemporaryDirectory(prefix="scripthost-test-") as scratch:
         reports: dict[str, Path] = {}
         status = 0
         if tests.js:
             reports["javascript"] = Path(scratch) / "js.xml"
-            status |= _run_js(tests.js, reports["javascript"])
+            status |= _run_js(tests.js, reports["javascript"], environment)
         if tests.python:
             reports["python"] = Path(scratch) / "python.xml"
-            status |= _run_python(tests.python, reports["python"])
+            status |= _run_python(tests.python, reports["python"], environment)
         if junit_xml is not None:
             merge_junit({name: r for name, r in reports.items() if r.exists()}, junit_xml)
     return 1 if status else 0
 
 
-def _run_js(files: list[Path], report: Path) -> int:
+def _run_js(files: list[Path], report: Path, environment: dict[str, str]) -> int:
     node = shutil.which("node")
     if node is None:
         raise FileNotFoundError("JavaScript tests need Node.js 20+ on PATH")
@@ -83,10 +109,10 @@ def _run_js(files: list[Path], report: Path) -> int:
         f"--test-reporter-destination={report}",
         *map(str, files),
     ]
-    return subprocess.run(command, check=False).returncode
+    return subprocess.run(command, env=environment, check=False).returncode
 
 
-def _run_python(files: list[Path], report: Path) -> int:
+def _run_python(files: list[Path], report: Path, environment: dict[str, str]) -> int:
     # The tests' own directory decides the root, so no configuration of an
     # enclosing project (its plugins, its testpaths) changes what runs.
     root = Path(*_common_parts(files))
@@ -98,6 +124,8 @@ def _run_python(files: list[Path], report: Path) -> int:
         "no:cacheprovider",
         "-p",
         "no:asyncio",
+        "-p",
+        "scripthost_sdk.remote_testing",
         "--rootdir",
         str(root),
         "-c",
@@ -105,7 +133,7 @@ def _run_python(files: list[Path], report: Path) -> int:
         f"--junit-xml={report}",
         *map(str, files),
     ]
-    return subprocess.run(command, cwd=root, check=False).returncode
+    return subprocess.run(command, cwd=root, env=environment, check=False).returncode
 
 
 def _common_parts(files: list[Path]) -> tuple[str, ...]:

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 
-from tests.support.hosts import SCRIPTHOST
+from tests.support.projects import scripthost, suites
 
 SCRIPT_FILE = {"js": "card.js", "python": "card.py"}
-
-
-def scripthost(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SCRIPTHOST, *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def suites(report: Path) -> dict[str, tuple[int, int]]:
-    """Each suite of a JUnit report: (tests, failures)."""
-    root = ElementTree.parse(report).getroot()
-    assert root.tag == "testsuites"
-    return {
-        suite.get("name", ""): (int(suite.get("tests", "0")), int(suite.get("failures", "0")))
-        for suite in root
-    }
 
 
 @pytest.mark.parametrize("lang", sorted(SCRIPT_FILE))

@@ -12,7 +12,7 @@ from host.backends import Catalogue
 from host.cli._local import DEFAULT_CACHE_DIR
 from host.cli._options import parse_pairs
 from host.dev import run_dev
-from host.script_tests import find_tests, run_tests
+from host.script_tests import Target, TestFiles, find_tests, run_tests
 from host.templates import Language, TemplateError, create_project
 
 
@@ -44,16 +44,47 @@ def init(name: str, lang: str, parent: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write one JUnit report for both languages' tests.",
 )
-def test_command(paths: tuple[Path, ...], junit_xml: Path | None) -> None:
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Run each test's requests through the built script in the real sandbox "
+    "(the FakeHost answers its backend calls over the ABI).",
+)
+@click.option(
+    "--live",
+    metavar="URL",
+    help="Send each test's requests to the endpoint deployed at URL (its real backends).",
+)
+def test_command(
+    paths: tuple[Path, ...], junit_xml: Path | None, sandbox: bool, live: str | None
+) -> None:
     """Run the script tests in PATHS (default: this directory), JS and Python."""
+    if sandbox and live:
+        raise click.UsageError("--sandbox and --live are exclusive")
     tests = find_tests(paths or (Path("."),))
     if not tests.js and not tests.python:
         raise click.ClickException("no tests found (*.test.js, *.test.mjs, test_*.py, *_test.py)")
     try:
-        status = run_tests(tests, junit_xml)
+        if sandbox:
+            status = _run_in_sandbox(tests, junit_xml)
+        else:
+            status = run_tests(tests, junit_xml, None if live is None else Target("live", live))
     except FileNotFoundError as error:
         raise click.ClickException(str(error)) from None
     sys.exit(status)
+
+
+def _run_in_sandbox(tests: TestFiles, junit_xml: Path | None) -> int:
+    # Imported here: wasmtime costs the other commands their start-up.
+    from host.sandbox import Limits, SandboxEngine
+    from host.script_runner import ScriptRunner, serving
+
+    engine = SandboxEngine(cache_dir=DEFAULT_CACHE_DIR / "wasmtime")
+    try:
+        with serving(ScriptRunner(engine, Limits())) as url:
+            return run_tests(tests, junit_xml, Target("sandbox", url))
+    finally:
+        engine.close()
 
 
 @click.command()

@@ -16,6 +16,13 @@ import { normaliseHeaders } from './headers.js';
  * `{status, headers, body, json}`, or a function of the call returning one.
  * Unanswered calls get `BackendError('unknown-service', ...)`.
  */
+let running = null;
+
+/** The FakeHost whose `run` is under way (what a sandboxed or live `handle` answers with). */
+export function runningHost() {
+  return running;
+}
+
 export class FakeHost {
   constructor({ config = {}, backends = {}, handler } = {}) {
     this.config = { ...config };
@@ -40,11 +47,24 @@ export class FakeHost {
     // As in the sandbox, the script's console output is its log.
     const saved = { ...console };
     routeConsole(console, (level, message) => this.logs.push({ level, message, fields: {} }));
+    running = this;
     try {
       return new BackendResponse(toRawResponse(await handle(new Request(request))));
     } finally {
+      running = null;
       Object.assign(console, saved);
     }
+  }
+
+  /**
+   * Answer backend calls a script made in the sandbox (`scripthost test
+   * --sandbox`): recorded like the calls of a script run here; each result
+   * is `{tag: 'ok', val: response}` or `{tag: 'err', val: {tag: kind, val: message}}`.
+   */
+  answerCalls(calls) {
+    if (calls.length > 1) this.batches.push(calls);
+    this.calls.push(...calls);
+    return calls.map((call) => toAbiResult(this.#answer(call), call));
   }
 
   #install() {
