@@ -107,6 +107,18 @@ class AdminClient:
             timeout=_DEPLOY_TIMEOUT_SECONDS,
         )
 
+    def scratch(
+        self, namespace: str, path: str, bundle: bytes, request: Mapping[str, Any]
+    ) -> Document:
+        """Run `bundle` once as the endpoint would, storing nothing; `invoke`'s document."""
+        return self._call(
+            "POST",
+            _endpoint_url(namespace, path) + "/-/scratch",
+            data={"request": json.dumps(dict(request))},
+            files={"module": ("script.bundle", bundle, "application/octet-stream")},
+            timeout=_DEPLOY_TIMEOUT_SECONDS,
+        )
+
     def has_runtime(self, sha256: str) -> bool:
         try:
             self._call("GET", f"/runtimes/{sha256}")

@@ -117,18 +117,29 @@ class Loader:
         bundle = parse_bundle(data, ABI_VERSION)
         if bundle.bundle_hash in self._bundles:
             return bundle
+        module = await self._prepare(bundle, endpoint)
+        assert isinstance(module.code, ScriptOnRuntime)
+        await self._store.put_module(data)
+        await self._store.put_artifact(
+            bundle.bundle_hash,
+            prepared_key(bundle.runtime.sha256),
+            module.code.script.prepared.encode(),
+        )
+        self._remember(module)
+        return bundle
+
+    async def unstored(self, data: bytes, endpoint: str) -> CompiledModule:
+        """A bundle prepared on its runtime to run once, neither stored nor kept."""
+        return await self._prepare(parse_bundle(data, ABI_VERSION), endpoint)
+
+    async def _prepare(self, bundle: Bundle, endpoint: str) -> CompiledModule:
         runtime = await self.runtime(bundle)
         assert isinstance(runtime.code, wc.Component)
         prepared = await asyncio.to_thread(
             self._runtimes.prepare, runtime.code, bundle.payload, endpoint
         )
         self.stats.prepares += 1
-        await self._store.put_module(data)
-        await self._store.put_artifact(
-            bundle.bundle_hash, prepared_key(bundle.runtime.sha256), prepared.encode()
-        )
-        self._remember(on_runtime(runtime, bundle, prepared))
-        return bundle
+        return on_runtime(runtime, bundle, prepared)
 
     async def accept_runtime(self, data: bytes) -> str:
         """Check, compile and store an uploaded runtime; its hash. Compiles only once."""

@@ -1,10 +1,12 @@
 """`scripthost repl`: expressions and statements run one by one in the real sandbox.
 
 Each input runs in a fresh instance of the language's shared runtime, with the
-same limits as an endpoint and `backend`, `config` and `log` live against the
-catalogue given. A fresh instance remembers nothing, so the session keeps the
-statements that succeeded and runs them again before each new input (their
-backend calls included): the session reads like a notebook of one script.
+same limits as an endpoint and `backend`, `config` and `log` live: here,
+against the catalogue given (`LocalRunner`), or on a running host as one of
+its endpoints would run (a scratch run, `scripthost repl --endpoint`). A
+fresh instance remembers nothing, so the session keeps the statements that
+succeeded and runs them again before each new input (their backend calls
+included): the session reads like a notebook of one script.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import asyncio
 import json
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from host.backends import Catalogue
 from host.build import BUNDLE_SUFFIX, BuildError, build_bundle
-from host.invoke import invoke, request_from_json
-from host.sandbox import Limits, RunResult, SandboxEngine
+from host.invoke import invoke, request_from_json, result_document
+from host.sandbox import Limits, SandboxEngine
 
 Language = Literal["js", "python"]
 
@@ -75,20 +77,43 @@ class Outcome:
         return "\n".join([*self.logs, f"{shown}  {cost}"])
 
 
-class ReplSession:
+# Runs a bundle once; `scripthost invoke`'s JSON document of what happened.
+Runner = Callable[[bytes], Mapping[str, Any]]
+
+
+class LocalRunner:
+    """Runs bundles in this process's sandbox, backends from `catalogue`."""
+
     def __init__(
         self,
-        language: Language,
         engine: SandboxEngine,
         catalogue: Catalogue,
         config: Mapping[str, str],
         limits: Limits,
     ) -> None:
-        self.language = language
         self._engine = engine
         self._catalogue = catalogue
         self._config = dict(config)
         self._limits = limits
+
+    def __call__(self, bundle: bytes) -> Mapping[str, Any]:
+        result = asyncio.run(
+            invoke(
+                self._engine,
+                bundle,
+                request_from_json({"path": "/repl"}),
+                catalogue=self._catalogue,
+                config=self._config,
+                limits=self._limits,
+            )
+        )
+        return result_document(result)
+
+
+class ReplSession:
+    def __init__(self, language: Language, run: Runner) -> None:
+        self.language = language
+        self._run_bundle = run
         self.statements: list[str] = []
 
     def evaluate(self, line: str) -> Outcome:
@@ -125,27 +150,19 @@ class ReplSession:
                 bundle = build_bundle(source, Path(scratch) / f"repl{BUNDLE_SUFFIX}").read_bytes()
             except BuildError as error:
                 return Outcome(None, f"does not build: {error}", 0, 0.0)
-        result = asyncio.run(
-            invoke(
-                self._engine,
-                bundle,
-                request_from_json({"path": "/repl"}),
-                catalogue=self._catalogue,
-                config=self._config,
-                limits=self._limits,
-            )
-        )
-        return _outcome(result, as_repr=not self._js)
+        return _outcome(self._run_bundle(bundle), as_repr=not self._js)
 
 
-def _outcome(result: RunResult, *, as_repr: bool) -> Outcome:
+def _outcome(document: Mapping[str, Any], *, as_repr: bool) -> Outcome:
     """Python shows values as `repr` gives them; JavaScript as JSON."""
-    logs = [f"{line.level}: {line.message}" for line in result.logs]
-    if result.failure is not None or result.response is None:
-        failure = f"{result.outcome}: {result.failure_message}"
-        if result.guest_detail:
-            failure += f"\n{result.guest_detail}"
-        return Outcome(None, failure, result.fuel_used, result.wall_ms, logs)
-    value = json.loads(result.response.body)["value"]
+    logs = [f"{line['level']}: {line['message']}" for line in document["logs"]]
+    fuel, wall_ms = int(document["fuel_used"]), float(document["wall_ms"])
+    failure = document.get("failure")
+    if failure is not None:
+        described = f"{failure['class']}: {failure['message']}"
+        if failure.get("guest_detail"):
+            described += f"\n{failure['guest_detail']}"
+        return Outcome(None, described, fuel, wall_ms, logs)
+    value = json.loads(document["response"]["body"])["value"]
     shown = str(value) if as_repr else json.dumps(value, ensure_ascii=False)
-    return Outcome(shown, None, result.fuel_used, result.wall_ms, logs)
+    return Outcome(shown, None, fuel, wall_ms, logs)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.support.hosts import SCRIPTHOST
+from tests.support.hosts import SCRIPTHOST, TV_TOKEN, HostProcess
 
 SESSIONS = {
     "js": (
@@ -56,3 +58,36 @@ def test_a_session_calls_a_backend_reads_config_and_survives_a_failure(
     assert all(COST.search(answer) for answer in answers)
     shown = [COST.sub("", answer) for answer in answers[1:]]
     assert [text.split("\n")[0] for text in shown] == expected
+
+
+def test_a_session_on_a_running_host_runs_as_the_endpoint_and_deploys_nothing(
+    tmp_path: Path, example_backend: str
+) -> None:
+    host = HostProcess(tmp_path / "host", backends=[f"catalog={example_backend}/catalog"]).start()
+    try:
+        script = tmp_path / "served.js"
+        script.write_text(
+            "import { json } from '@scripthost/sdk';\nexport const handle = () => json({});"
+        )
+        host.cli("deploy", str(script), "--endpoint", "tv/card", "--config", "greeting=Hey")
+        lines = [
+            "backend.get('catalog', '/titles', { query: { ids: '2' } }).json().titles['2'].name",
+            "config.get('greeting')",
+        ]
+        completed = subprocess.run(
+            [SCRIPTHOST, "repl", "--lang", "js", "--endpoint", "tv/card"],
+            input="\n".join(lines) + "\n",
+            env={**os.environ, "SCRIPTHOST_URL": host.url, "SCRIPTHOST_TOKEN": TV_TOKEN},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        with host.admin() as admin:
+            versions = admin.get("/endpoints/tv/card/-/versions").json()["versions"]
+    finally:
+        host.stop()
+    assert completed.returncode == 0, completed.stderr
+    answers = [COST.sub("", answer) for answer in completed.stdout.split("js> ")[1:-1]]
+    assert answers == ['"Dune"', '"Hey"']
+    assert [version["id"] for version in versions] == ["v1"]

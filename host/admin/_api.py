@@ -14,6 +14,7 @@ from quart_schema.pydantic import File
 from host.admin._auth import principal, principal_for
 from host.admin._inputs import Config, Message, Method, NamespaceName, Source, VersionName
 from host.admin._paths import check_namespace, normalise_path
+from host.admin._scratch import run_scratch
 from host.admin._uploads import accept_upload, namespace_quotas
 from host.admin._versions import promote_if_candidate, resolve_version, two_decimals
 from host.build_inputs import MAX_FILES_BYTES, BuildInputs
@@ -293,6 +294,26 @@ async def upload_version(namespace: str, path: str, data: UploadForm) -> tuple[U
     active = data.activate and data.canary is None
     out = UploadOut(version=version.id, module_hash=version.module_hash, active=active)
     return out, 201
+
+
+class ScratchForm(BaseModel):
+    module: File = Field(description="A bundle (`scripthost build SCRIPT`).")
+    request: str = Field(
+        default="{}",
+        max_length=1_100_000,
+        description="JSON: {method, path, query, headers, body or body_base64}, all optional.",
+    )
+
+
+@admin_api.post(ENDPOINT_ROUTE + "/-/scratch")
+@tag(["versions"])
+@validate_request(ScratchForm, source=DataSource.FORM_MULTIPART)
+async def scratch_run(namespace: str, path: str, data: ScratchForm) -> dict[str, Any]:
+    """Run a bundle once as this endpoint's version would (its limits, config and
+    services), without storing anything; the answer is `scripthost invoke`'s JSON."""
+    namespace, path = target(namespace, path)
+    caller = principal_for(namespace)
+    return await run_scratch(namespace, path, data.module.read(), data.request, caller.name)
 
 
 class BadBuild(HostError):

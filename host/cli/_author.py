@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from host.backends import Catalogue
+from host.build import runtime_component
 from host.cli._local import DEFAULT_CACHE_DIR
-from host.cli._options import parse_pairs
+from host.cli._manage import admin_client, ensure_runtime
+from host.cli._options import parse_pairs, server_options
+from host.client import AdminClient, split_endpoint
 from host.dev import run_dev
 from host.script_tests import Target, TestFiles, find_tests, run_tests
 from host.templates import Language, TemplateError, create_project
+
+if TYPE_CHECKING:
+    from host.repl import ReplSession, Runner
 
 
 @click.command()
@@ -118,32 +125,64 @@ def dev(
 @click.option("--lang", type=click.Choice(["js", "python"]), required=True)
 @click.option("--backend", "backends", multiple=True, metavar="NAME=URL")
 @click.option("--config", "config", multiple=True, metavar="KEY=VALUE")
-def repl(lang: str, backends: tuple[str, ...], config: tuple[str, ...]) -> None:
+@click.option(
+    "--endpoint",
+    "target",
+    metavar="NS/PATH",
+    help="Run each line on the host (--server) as this endpoint would: its "
+    "backends, config and limits. Nothing is deployed.",
+)
+@server_options
+def repl(
+    lang: str,
+    backends: tuple[str, ...],
+    config: tuple[str, ...],
+    target: str | None,
+    server: str,
+    token: str | None,
+) -> None:
     """Evaluate JavaScript or Python line by line in the real sandbox.
 
-    `backend`, `config` and `log` are live (the backends given); each line
-    shows its value (or failure), its fuel and its time.
+    `backend`, `config` and `log` are live: against the backends given here,
+    or, with --endpoint, on a running host as that endpoint; each line shows
+    its value (or failure), its fuel and its time.
     """
     # Imported here: wasmtime costs the other commands their start-up.
-    from host.repl import ReplSession
+    from host.repl import LocalRunner, ReplSession
     from host.sandbox import Limits, SandboxEngine
 
+    language = cast(Language, lang)
+    if target is not None:
+        if backends or config:
+            raise click.UsageError("--endpoint runs with the endpoint's backends and config")
+        with admin_client(server, token) as client:
+            _repl_loop(ReplSession(language, _on_host(client, language, target)))
+        return
     try:
         catalogue = Catalogue.from_pairs(backends)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--backend") from None
     engine = SandboxEngine(cache_dir=DEFAULT_CACHE_DIR / "wasmtime")
-    session = ReplSession(
-        cast(Language, lang), engine, catalogue, parse_pairs(config, "--config"), Limits()
-    )
-    prompt = "js> " if lang == "js" else ">>> "
+    runner: Runner = LocalRunner(engine, catalogue, parse_pairs(config, "--config"), Limits())
     try:
-        while True:
-            try:
-                line = input(prompt)
-            except EOFError:
-                break
-            if line.strip():
-                click.echo(session.evaluate(line).describe())
+        _repl_loop(ReplSession(language, runner))
     finally:
         engine.close()
+
+
+def _on_host(client: AdminClient, language: Language, target: str) -> Runner:
+    namespace, path = split_endpoint(target)
+    runtime = runtime_component(language)
+    ensure_runtime(client, hashlib.sha256(runtime.read_bytes()).hexdigest())
+    return lambda bundle: client.scratch(namespace, path, bundle, {"path": "/repl"})
+
+
+def _repl_loop(session: ReplSession) -> None:
+    prompt = "js> " if session.language == "js" else ">>> "
+    while True:
+        try:
+            line = input(prompt)
+        except EOFError:
+            break
+        if line.strip():
+            click.echo(session.evaluate(line).describe())

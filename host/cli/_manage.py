@@ -115,7 +115,7 @@ def deploy(
             click.echo(unchanged)
             return
         if upload.runtime_sha256 is not None:
-            _ensure_runtime(client, upload.runtime_sha256)
+            ensure_runtime(client, upload.runtime_sha256)
         version = client.upload(
             namespace,
             path,
@@ -182,7 +182,7 @@ def _runtime_named_by(bundle: bytes) -> str:
         raise click.ClickException("not a scripthost bundle: its header names no runtime") from None
 
 
-def _ensure_runtime(client: AdminClient, sha256: str) -> None:
+def ensure_runtime(client: AdminClient, sha256: str) -> None:
     """Upload the runtime a bundle names unless the registry already holds it."""
     if client.has_runtime(sha256):
         return

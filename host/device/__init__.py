@@ -12,6 +12,7 @@ from host.device._framing import MAX_ADMIN_JSON_BYTES
 from host.device._front import REQUEST_ID_SCOPE_KEY, Front
 from host.device._response import MAX_RESPONSE_HEADER_BYTES, MAX_RESPONSE_HEADERS
 from host.device._route import DEVICE_METHODS, RESERVED_NAMESPACES, decide, split_path
+from host.device._run import run_module
 
 __all__ = [
     "DEVICE_METHODS",
@@ -24,5 +25,6 @@ __all__ = [
     "decide",
     "error_body",
     "request_id_from",
+    "run_module",
     "split_path",
 ]

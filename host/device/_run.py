@@ -7,7 +7,7 @@ import time
 from host.abi import RequestContext
 from host.device._response import within_output_limits
 from host.routing import Route
-from host.sandbox import RunResult, ScriptRequest
+from host.sandbox import CompiledModule, RunResult, ScriptRequest
 from host.state import HostState
 
 
@@ -17,14 +17,20 @@ async def run_admitted(state: HostState, route: Route, request: ScriptRequest) -
     result: RunResult | None = None
     try:
         module = await state.loader.get(route.module_hash, route.kind)
-        context = _context(state, route, request.request_id)
-        result = within_output_limits(
-            await state.sandbox.run(module, request, context, route.key), route.limits
-        )
+        result = await run_module(state, route, module, request)
     finally:
         failure = result.failure if result else None
         state.guards.release(route.key, failure, time.monotonic())
     return result
+
+
+async def run_module(
+    state: HostState, route: Route, module: CompiledModule, request: ScriptRequest
+) -> RunResult:
+    """Run `module` as `route`'s version runs: its limits, config, services, fair share."""
+    context = _context(state, route, request.request_id)
+    result = await state.sandbox.run(module, request, context, route.key)
+    return within_output_limits(result, route.limits)
 
 
 def _context(state: HostState, route: Route, request_id: str) -> RequestContext:
