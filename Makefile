@@ -78,11 +78,13 @@ bench: install tools examples
 	$(PY) -m bench.distinct_scripts --scripts 200 --components 3
 	$(PY) -m bench.noisy_neighbour
 	$(PY) -m bench.compare
+	$(PY) -m bench.dev_loop
 
 bench-quick: install tools examples
 	$(PY) -m bench.runtime_overhead --quick
 	$(PY) -m bench.distinct_scripts --scripts 20 --components 2 --seconds 3 --name distinct_scripts-quick
 	$(PY) -m bench.compare --quick
+	$(PY) -m bench.dev_loop --edits 3 --name dev_loop-quick
 
 # The registry on the local cluster against the single node (starts both).
 bench-cluster: install tools

@@ -2,9 +2,10 @@
 
 The host is a `scripthost serve` of its own (embedded registry in a scratch
 data dir, the backends or catalogue given); each change to a file under the
-script's folder runs `scripthost deploy --if-changed`, so an edit is a new
-bundle served within about a second, and a failed build leaves the last good
-version serving while its error is printed.
+script's folder deploys the script again from this process (what
+`scripthost deploy --if-changed` does, without starting a command), so an
+edit is a new bundle served within about a second, and a failed build leaves
+the last good version serving while its error is printed.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class DevHost:
     url: str
     token: str
 
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "SCRIPTHOST_URL": self.url, "SCRIPTHOST_TOKEN": self.token}
+
+# Deploys the script to the dev host: (succeeded, what to tell the author).
+Deploy = Callable[[DevHost], tuple[bool, str]]
 
 
 def snapshot(folder: Path) -> Snapshot:
@@ -85,18 +87,6 @@ def _wait_until_healthy(host: DevHost, process: subprocess.Popen[bytes]) -> None
         time.sleep(0.1)
 
 
-def deploy(host: DevHost, script: Path, endpoint: str, config: list[str]) -> tuple[bool, str]:
-    """One `scripthost deploy --if-changed`: (succeeded, what it said)."""
-    command = [
-        _SCRIPTHOST, "deploy", str(script), "--endpoint", endpoint,
-        "--if-changed", "-m", "scripthost dev",
-        *(f"--config={pair}" for pair in config),
-    ]  # fmt: skip
-    completed = subprocess.run(command, env=host.env(), capture_output=True, text=True)
-    said = (completed.stderr.strip().splitlines() or [completed.stdout.strip()])[-1]
-    return completed.returncode == 0, said
-
-
 def watch(
     folder: Path, on_change: Callable[[], None], should_stop: Callable[[], bool] = lambda: False
 ) -> None:
@@ -115,7 +105,7 @@ def run_dev(
     endpoint: str,
     port: int,
     serve_args: list[str],
-    config: list[str],
+    deploy: Deploy,
     say: Callable[[str], None],
 ) -> None:
     """Serve `script` at `endpoint` on a local host and redeploy it on every change."""
@@ -127,7 +117,7 @@ def run_dev(
 
         def redeploy() -> None:
             started = time.monotonic()
-            ok, said = deploy(host, script, endpoint, config)
+            ok, said = deploy(host)
             took = time.monotonic() - started
             say(f"{'deployed' if ok else 'not deployed'} in {took:.1f} s: {said}")
 

@@ -12,10 +12,10 @@ import click
 from host.backends import Catalogue
 from host.build import runtime_component
 from host.cli._local import DEFAULT_CACHE_DIR
-from host.cli._manage import admin_client, ensure_runtime
+from host.cli._manage import admin_client, deploy_upload, ensure_runtime, upload_of
 from host.cli._options import parse_pairs, server_options
-from host.client import AdminClient, split_endpoint
-from host.dev import run_dev
+from host.client import AdminClient, ServerError, split_endpoint
+from host.dev import Deploy, DevHost, run_dev
 from host.script_tests import Target, TestFiles, find_tests, run_tests
 from host.templates import Language, TemplateError, create_project
 
@@ -112,13 +112,41 @@ def dev(
     config: tuple[str, ...],
 ) -> None:
     """Serve SCRIPT on a local host and redeploy it whenever a file next to it changes."""
-    serve_args = [f"--backend={pair}" for pair in backends]
+    # The machine's compile cache (as `invoke` and `repl` use): a new dev host
+    # compiles the runtime once per machine, not once per session.
+    serve_args = [f"--compile-cache={DEFAULT_CACHE_DIR / 'wasmtime'}"]
+    serve_args += [f"--backend={pair}" for pair in backends]
     if catalogue is not None:
         serve_args.append(f"--catalogue={catalogue}")
     try:
-        run_dev(script, endpoint, port, serve_args, list(config), click.echo)
+        target = split_endpoint(endpoint)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--endpoint") from None
+    deploy = _dev_deploy(script, target, parse_pairs(config, "--config"))
+    try:
+        run_dev(script, endpoint, port, serve_args, deploy, click.echo)
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+def _dev_deploy(script: Path, target: tuple[str, str], config: dict[str, str]) -> Deploy:
+    namespace, path = target
+
+    def deploy(host: DevHost) -> tuple[bool, str]:
+        try:
+            upload = upload_of(script, as_component=False)
+            with AdminClient(host.url, host.token) as client:
+                version, state = deploy_upload(
+                    client, namespace, path, upload, config=config, message="scripthost dev",
+                    if_changed=True,
+                )  # fmt: skip
+        except click.ClickException as error:
+            return False, error.message
+        except ServerError as error:
+            return False, str(error)
+        return True, f"{namespace}/{path}: {version} ({state})"
+
+    return deploy
 
 
 @click.command()

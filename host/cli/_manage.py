@@ -103,35 +103,67 @@ def deploy(
     from, the SDK and runtime versions, and the git commit of its work tree.
     """
     namespace, path = target
-    upload = _upload_of(artifact, as_component)
-    settings = parse_pairs(config, "--config")
+    upload = upload_of(artifact, as_component)
     with admin_client(server, token) as client:
-        _ensure_endpoint(client, namespace, path, methods, settings)
-        unchanged = (
-            _active_version_running(client, namespace, path, upload.module) if if_changed else None
-        )
-        if unchanged is not None:
-            click.echo(f"{namespace}/{path}: {unchanged} already runs this module", err=True)
-            click.echo(unchanged)
-            return
-        if upload.runtime_sha256 is not None:
-            ensure_runtime(client, upload.runtime_sha256)
-        version = client.upload(
+        version, state = deploy_upload(
+            client,
             namespace,
             path,
-            upload.module,
-            source=upload.source,
-            language=upload.language,
+            upload,
+            config=parse_pairs(config, "--config"),
+            methods=methods,
             message=message,
-            activate=not no_activate and canary is None,
-            build=None if upload.inputs is None else upload.inputs.model_dump(),
+            activate=not no_activate,
             canary=canary,
+            if_changed=if_changed,
         )
-    state = "active" if version["active"] else "not active"
+    click.echo(f"{namespace}/{path}: {version} ({state})", err=True)
+    click.echo(version)
+
+
+UNCHANGED = "already runs this module"
+
+
+def deploy_upload(
+    client: AdminClient,
+    namespace: str,
+    path: str,
+    upload: Upload,
+    *,
+    config: dict[str, str],
+    methods: tuple[str, ...] = (),
+    message: str,
+    activate: bool = True,
+    canary: float | None = None,
+    if_changed: bool = False,
+) -> tuple[str, str]:
+    """Upload as a new version (creating the endpoint if need be): (its id, its state).
+
+    With `if_changed`, a module the active version runs already is not
+    uploaded again: (that version, UNCHANGED).
+    """
+    ensure_endpoint(client, namespace, path, methods, config)
+    unchanged = (
+        _active_version_running(client, namespace, path, upload.module) if if_changed else None
+    )
+    if unchanged is not None:
+        return unchanged, UNCHANGED
+    if upload.runtime_sha256 is not None:
+        ensure_runtime(client, upload.runtime_sha256)
+    version = client.upload(
+        namespace,
+        path,
+        upload.module,
+        source=upload.source,
+        language=upload.language,
+        message=message,
+        activate=activate and canary is None,
+        build=None if upload.inputs is None else upload.inputs.model_dump(),
+        canary=canary,
+    )
     if canary is not None:
-        state = f"canary for {canary:g}% of devices"
-    click.echo(f"{namespace}/{path}: {version['version']} ({state})", err=True)
-    click.echo(version["version"])
+        return version["version"], f"canary for {canary:g}% of devices"
+    return version["version"], "active" if version["active"] else "not active"
 
 
 def _active_version_running(
@@ -153,7 +185,7 @@ class Upload:
     inputs: BuildInputs | None = None
 
 
-def _upload_of(artifact: Path, as_component: bool) -> Upload:
+def upload_of(artifact: Path, as_component: bool) -> Upload:
     language = LANGUAGES.get(artifact.suffix)
     if artifact.suffix == BUNDLE_SUFFIX:
         bundle = artifact.read_bytes()
@@ -196,7 +228,7 @@ def ensure_runtime(client: AdminClient, sha256: str) -> None:
     client.upload_runtime(runtime.read_bytes())
 
 
-def _ensure_endpoint(
+def ensure_endpoint(
     client: AdminClient,
     namespace: str,
     path: str,
