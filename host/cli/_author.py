@@ -12,9 +12,15 @@ import click
 from host.backends import Catalogue
 from host.build import runtime_component
 from host.cli._local import DEFAULT_CACHE_DIR
-from host.cli._manage import admin_client, deploy_upload, ensure_runtime, upload_of
+from host.cli._manage import (
+    admin_client,
+    deploy_upload,
+    ensure_runtime,
+    split_target,
+    upload_of,
+)
 from host.cli._options import parse_pairs, server_options
-from host.client import AdminClient, ServerError, split_endpoint
+from host.client import AdminClient, ServerError
 from host.dev import Deploy, DevHost, run_dev
 from host.script_tests import Target, TestFiles, find_tests, run_tests
 from host.templates import Language, TemplateError, create_project
@@ -96,7 +102,14 @@ def _run_in_sandbox(tests: TestFiles, junit_xml: Path | None) -> int:
 
 @click.command()
 @click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--endpoint", required=True, metavar="NS/PATH", help="Where the script is served.")
+@click.option(
+    "--endpoint",
+    "target",
+    required=True,
+    metavar="NS/PATH",
+    callback=split_target,
+    help="Where the script is served.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--backend", "backends", multiple=True, metavar="NAME=URL")
 @click.option(
@@ -105,7 +118,7 @@ def _run_in_sandbox(tests: TestFiles, junit_xml: Path | None) -> int:
 @click.option("--config", "config", multiple=True, metavar="KEY=VALUE")
 def dev(
     script: Path,
-    endpoint: str,
+    target: tuple[str, str],
     port: int,
     backends: tuple[str, ...],
     catalogue: Path | None,
@@ -118,13 +131,9 @@ def dev(
     serve_args += [f"--backend={pair}" for pair in backends]
     if catalogue is not None:
         serve_args.append(f"--catalogue={catalogue}")
-    try:
-        target = split_endpoint(endpoint)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--endpoint") from None
     deploy = _dev_deploy(script, target, parse_pairs(config, "--config"))
     try:
-        run_dev(script, endpoint, port, serve_args, deploy, click.echo)
+        run_dev(script, "/".join(target), port, serve_args, deploy, click.echo)
     except KeyboardInterrupt:
         click.echo("stopped")
 
@@ -157,6 +166,7 @@ def _dev_deploy(script: Path, target: tuple[str, str], config: dict[str, str]) -
     "--endpoint",
     "target",
     metavar="NS/PATH",
+    callback=split_target,
     help="Run each line on the host (--server) as this endpoint would: its "
     "backends, config and limits. Nothing is deployed.",
 )
@@ -165,7 +175,7 @@ def repl(
     lang: str,
     backends: tuple[str, ...],
     config: tuple[str, ...],
-    target: str | None,
+    target: tuple[str, str] | None,
     server: str,
     token: str | None,
 ) -> None:
@@ -198,8 +208,8 @@ def repl(
         engine.close()
 
 
-def _on_host(client: AdminClient, language: Language, target: str) -> Runner:
-    namespace, path = split_endpoint(target)
+def _on_host(client: AdminClient, language: Language, target: tuple[str, str]) -> Runner:
+    namespace, path = target
     runtime = runtime_component(language)
     ensure_runtime(client, hashlib.sha256(runtime.read_bytes()).hexdigest())
     return lambda bundle: client.scratch(namespace, path, bundle, {"path": "/repl"})

@@ -40,10 +40,15 @@ def admin_client(server: str, token: str | None) -> Iterator[AdminClient]:
 
 
 def endpoint_argument(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.argument("target", metavar="NS/PATH", callback=_split_target)(command)
+    return click.argument("target", metavar="NS/PATH", callback=split_target)(command)
 
 
-def _split_target(_: click.Context, __: click.Parameter, value: str) -> tuple[str, str]:
+def split_target(
+    _: click.Context, __: click.Parameter, value: str | None
+) -> tuple[str, str] | None:
+    """A click callback: NS/PATH as (namespace, path)."""
+    if value is None:
+        return None
     try:
         return split_endpoint(value)
     except ValueError as error:
@@ -52,7 +57,7 @@ def _split_target(_: click.Context, __: click.Parameter, value: str) -> tuple[st
 
 @click.command()
 @click.argument("artifact", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--endpoint", "target", required=True, metavar="NS/PATH", callback=_split_target)
+@click.option("--endpoint", "target", required=True, metavar="NS/PATH", callback=split_target)
 @server_options
 @click.option("--message", "-m", default="", help="Why this version exists.")
 @click.option("--config", multiple=True, metavar="KEY=VALUE", help="Endpoint configuration.")
