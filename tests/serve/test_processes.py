@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 
-from tests.support.hosts import SCRIPTHOST, HostProcess
+from tests.support.hosts import ADMIN_TOKEN, SCRIPTHOST, HostProcess
 from tests.support.metrics import Scrape
 from tests.support.recording import RecordingBackend, recording_backend
 from tests.support.servers import free_port
@@ -127,7 +128,7 @@ def established_on(pid: int, port: int) -> int:
 
 
 def test_requests_are_served_by_both_processes_and_counted_once_across_them(
-    host: HostProcess,
+    host: HostProcess, page: Page
 ) -> None:
     sent = 0
     while serving_pids(host, "home") != children(host):
@@ -144,6 +145,15 @@ def test_requests_are_served_by_both_processes_and_counted_once_across_them(
     (home,) = [s for s in stats["endpoints"] if s["path"] == "/home"]
     assert home["requests"] == sent
     assert home["outcomes"] == {"ok": sent}
+    # The console draws the same merged figures.
+    page.goto(f"{host.url}/console/")
+    page.fill("#token", ADMIN_TOKEN)
+    page.click("button[type=submit]")
+    expect(page.locator("#host-load")).to_contain_text(f"({PROCESSES} processes)")
+    rps = home["rps"]
+    expect(page.get_by_test_id("rps-tv/home")).to_have_text(
+        str(int(rps)) if float(rps).is_integer() else repr(rps)
+    )
 
 
 def test_a_killed_process_fails_only_its_own_requests_and_is_replaced(
