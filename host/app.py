@@ -246,7 +246,8 @@ async def open_host_state(settings: Settings) -> HostState:
 
 
 def _watch(observer: Observer, cache: ModuleCache, loader: Loader, gate: FairGate) -> None:
-    """Gauges and cache counters are read when Prometheus scrapes, never pushed."""
+    """Gauges and cache counters are read when Prometheus scrapes (and, in a host of several
+    processes, by each process every refresh interval), never on the request path."""
     metrics = observer.metrics
     metrics.watch_cache(lambda: dataclasses.asdict(cache.stats) | dataclasses.asdict(loader.stats))
     metrics.watch_gauge(metrics.queue_depth, lambda: gate.waiting)

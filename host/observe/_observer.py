@@ -15,7 +15,7 @@ from host.cache import CompileEvent
 from host.canary import CanaryTallies
 from host.logs import get_logger
 from host.observe._metrics import Metrics
-from host.observe._window import EndpointWindow, Sample, merge_windows
+from host.observe._window import WINDOW_SECONDS, EndpointWindow, Sample, merge_windows
 from host.protect import EndpointKey, Refusal
 from host.sandbox import RunResult
 from host.traffic import Selection
@@ -154,9 +154,10 @@ class Observer:
 
     def snapshot(self) -> dict[str, Any]:
         """This process's windows and failures as JSON, for a sibling's `summaries`."""
+        since = time.time() - WINDOW_SECONDS
         return {
             "windows": [
-                [ns, path, [astuple(sample) for sample in series.window.samples]]
+                [ns, path, [astuple(s) for s in series.window.samples if s.at >= since]]
                 for (ns, path), series in self._series.items()
             ],
             "failures": list(self.failures),

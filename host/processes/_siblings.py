@@ -41,10 +41,11 @@ class SiblingServer:
         temporary.replace(self._path)
 
     async def close(self) -> None:
+        # The socket file stays: the supervisor reads it as "this child had been
+        # serving" (so it is replaced, not taken for a failed start) and removes it.
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        self._path.unlink(missing_ok=True)
 
     async def _answer(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import multiprocessing
 import os
 import shutil
 import signal
@@ -66,6 +67,9 @@ def exit_with_parent() -> None:
     """Have the kernel stop this child if the parent dies without stopping it (Linux)."""
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and not parent.is_alive():  # it died before the line above
+        raise SystemExit(0)
 
 
 @contextlib.contextmanager

@@ -214,6 +214,20 @@ def test_sigterm_to_the_parent_stops_every_process(tmp_path: Path) -> None:
     assert not any(event.get("event") == "process exited" for event in served.log_events())
 
 
+def test_a_child_that_stops_on_its_own_is_replaced_too(tmp_path: Path) -> None:
+    served = HostProcess(tmp_path / "host", processes=PROCESSES).start()
+    try:
+        stopped = min(children(served))
+        os.kill(stopped, signal.SIGTERM)
+        replacement = replaced(served, stopped)
+        assert served.process is not None
+        assert served.process.poll() is None
+        wait_for_every_process(served, lambda info: True)
+        assert replacement in children(served)
+    finally:
+        served.stop()
+
+
 def test_a_process_that_cannot_start_stops_the_host_instead_of_restarting(
     tmp_path: Path,
 ) -> None:
