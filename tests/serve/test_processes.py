@@ -30,7 +30,7 @@ from tests.support.servers import free_port
 
 PROCESSES = 2
 _TRIES = 500
-# Requests held in flight when a process is killed, and sent right after.
+# Requests held in flight when a process is killed, and sent once it is gone.
 HELD = 8
 AFTER_KILL = 8
 
@@ -168,6 +168,9 @@ def test_a_killed_process_fails_only_its_own_requests_and_is_replaced(
         assert sum(on_each.values()) == HELD, on_each
         victim = max(on_each, key=lambda pid: on_each[pid])
         os.kill(victim, signal.SIGKILL)
+        # Sent once the parent has reaped the victim (a signal is not instant: a
+        # process about to die could still accept one), while its replacement starts.
+        replacement = replaced(host, victim)
         after_kill = [pool.submit(get, host, "hold") for _ in range(AFTER_KILL)]
         held.wait_for_in_flight(HELD + AFTER_KILL)
         held.release()
@@ -177,7 +180,6 @@ def test_a_killed_process_fails_only_its_own_requests_and_is_replaced(
     assert len(failed) == on_each[victim]
     assert [r.status_code for r in answered] == [200] * (HELD - on_each[victim])
     assert [r.status_code for r in answered_after] == [200] * AFTER_KILL
-    replacement = replaced(host, victim)
     assert replacement in children(host)
     wait_for_every_process(host, lambda info: info["endpoints"] == 2)
     for _ in range(_TRIES):
