@@ -18,6 +18,11 @@ unpacked), only JavaScript hello runs: on a host served from DIR, on one
 from this tree and on `wasmtime serve` (the native host, the same engine:
 bench/baselines/wasi_http), in turns, in one run, with the server CPU time
 per request. Results: bench/results/before-after.{json,md}.
+
+With `--processes 1 2` (any counts), only JavaScript hello runs, on hosts
+started with each `serve --processes` count, in turns (1, 2, 2, 1), in one
+run, with the server CPU time per request over the whole process tree.
+Results: bench/results/processes.{json,md}.
 """
 
 from __future__ import annotations
@@ -223,32 +228,15 @@ def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Ro
     time; each is measured twice, in the order before, after, after, before;
     then `wasmtime serve` runs the same logic natively.
     """
-    module = build_cached(WORKLOADS_DIR / "hello.js")
-    hosts = {
-        "scripthost before": HostProcess(
-            scratch / "before", env={"PYTHONPATH": str(before.resolve())}
-        ),
-        "scripthost after": HostProcess(scratch / "after"),
-    }
-    rows: list[Row] = []
-    try:
-        for host in hosts.values():
-            host.start()
-            host.cli("deploy", str(module), "--endpoint", "bench/hello")
-        for system in (
-            "scripthost before",
-            "scripthost after",
-            "scripthost after",
-            "scripthost before",
-        ):
-            host = hosts[system]
-            assert host.process is not None
-            rows += measure(
-                system, host.process.pid, f"{host.url}/bench/hello", "hello", Path(), settings
-            )
-    finally:
-        for host in hosts.values():
-            host.stop()
+    rows = hello_in_turns(
+        {
+            "scripthost before": HostProcess(
+                scratch / "before", env={"PYTHONPATH": str(before.resolve())}
+            ),
+            "scripthost after": HostProcess(scratch / "after"),
+        },
+        settings,
+    )
     native = wasmtime_serve(scratch).start(timeout=300)
     try:
         assert native.process is not None
@@ -257,6 +245,37 @@ def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Ro
         )
     finally:
         native.stop()
+    return rows
+
+
+def by_processes(scratch: Path, settings: Settings, counts: list[int]) -> list[Row]:
+    """JavaScript hello (a fresh instance per request) on hosts of `counts` processes."""
+    return hello_in_turns(
+        {
+            f"scripthost --processes {count}": HostProcess(scratch / f"p{count}", processes=count)
+            for count in counts
+        },
+        settings,
+    )
+
+
+def hello_in_turns(hosts: dict[str, HostProcess], settings: Settings) -> list[Row]:
+    """Each host serving JavaScript hello, measured in turns: in order, then in reverse."""
+    module = build_cached(WORKLOADS_DIR / "hello.js")
+    rows: list[Row] = []
+    try:
+        for host in hosts.values():
+            host.start()
+            host.cli("deploy", str(module), "--endpoint", "bench/hello")
+        for system in [*hosts, *reversed(hosts)]:
+            host = hosts[system]
+            assert host.process is not None
+            rows += measure(
+                system, host.process.pid, f"{host.url}/bench/hello", "hello", Path(), settings
+            )
+    finally:
+        for host in hosts.values():
+            host.stop()
     return rows
 
 
@@ -353,20 +372,21 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, help="another checkout of scripthost: JS hello, it against this"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="JS hello on hosts of each `serve --processes N`, side by side",
+    )
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
     scratch = Path(tempfile.mkdtemp(prefix="scripthost-compare-"))
     if args.before is not None:
-        rows = before_and_after(scratch, settings, args.before)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "before-after.json").write_text(
-            json.dumps(
-                [{**asdict(r), "cpu_ms_per_request": r.cpu_ms_per_request} for r in rows], indent=2
-            )
-            + "\n"
-        )
-        (RESULTS / "before-after.md").write_text(before_after_markdown(rows, settings))
-        print(before_after_markdown(rows, settings))
+        write_hello_rows("before-after", before_and_after(scratch, settings, args.before), settings)
+        return
+    if args.processes is not None:
+        write_hello_rows("processes", by_processes(scratch, settings, args.processes), settings)
         return
     port = free_port()
     backend = f"http://127.0.0.1:{port}"
@@ -397,6 +417,18 @@ def main() -> None:
     (RESULTS / f"{name}.md").write_text(markdown(document))
     plot(document, RESULTS / f"{name}.png")
     print(markdown(document))
+
+
+def write_hello_rows(name: str, rows: list[Row], settings: Settings) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            [{**asdict(r), "cpu_ms_per_request": r.cpu_ms_per_request} for r in rows], indent=2
+        )
+        + "\n"
+    )
+    (RESULTS / f"{name}.md").write_text(before_after_markdown(rows, settings))
+    print(before_after_markdown(rows, settings))
 
 
 def machine() -> str:

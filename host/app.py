@@ -14,7 +14,7 @@ from quart import Quart, Response, jsonify, redirect, request, send_from_directo
 from quart_schema import QuartSchema, hide
 from swagger_ui_bundle import swagger_ui_path
 
-from host.admin import MAX_SOURCE_BYTES, admin_api, principal
+from host.admin import MAX_SOURCE_BYTES, admin_api, principal, stats_snapshot
 from host.auth import TokenBook
 from host.backends import BackendGateway
 from host.cache import ModuleCache
@@ -25,6 +25,7 @@ from host.json_request import JsonRequest
 from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
+from host.processes import SiblingServer
 from host.protect import FairGate, Guards, LoadShedder
 from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
@@ -41,6 +42,7 @@ DOCS_ROUTE = "/admin/v1/docs"
 _DOCS_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css"})
 # Multipart framing around the largest module a deploy may upload.
 _MULTIPART_OVERHEAD = 1 << 20
+_BACKGROUND_TASKS = ("scripthost.publish_task", "scripthost.canary_task", "scripthost.refresh_task")
 
 
 def create_app(settings: Settings) -> Quart:
@@ -85,7 +87,6 @@ def _register_metrics(app: Quart) -> None:
         """Admin and scrape tokens read every series; a team token its namespaces' only."""
         caller = principal()
         state = host_state()
-        state.observer.metrics.open_breakers.set(len(state.guards.open_breakers()))
         visible = None if caller.sees_all_metrics else caller.may_touch
         return Response(
             state.observer.metrics.exposition(visible), content_type=CONTENT_TYPE_LATEST
@@ -152,6 +153,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         await state.refresher.load_all()
         app.extensions["scripthost.refresh_task"] = asyncio.create_task(state.refresher.run())
         app.extensions["scripthost.canary_task"] = asyncio.create_task(state.canary_judge.run())
+        if settings.process_dir is not None:
+            app.extensions["scripthost.publish_task"] = asyncio.create_task(_publish_metrics(state))
+            siblings = SiblingServer(settings.process_dir, lambda: stats_snapshot(state))
+            await siblings.start()
+            app.extensions["scripthost.siblings"] = siblings
         log.info(
             "host ready",
             endpoints=len(state.routes),
@@ -161,12 +167,24 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
 
     @app.after_serving
     async def stop() -> None:
-        for name in ("scripthost.canary_task", "scripthost.refresh_task"):
-            task: asyncio.Task[None] = app.extensions.pop(name)
+        siblings: SiblingServer | None = app.extensions.pop("scripthost.siblings", None)
+        if siblings is not None:
+            await siblings.close()
+        for name in _BACKGROUND_TASKS:
+            task: asyncio.Task[None] | None = app.extensions.pop(name, None)
+            if task is None:
+                continue
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await close_host_state(app.extensions.pop(STATE_KEY))
+
+
+async def _publish_metrics(state: HostState) -> None:
+    """A sibling serving a scrape reads this process's gauges and counts as of this."""
+    while True:
+        state.observer.metrics.publish()
+        await asyncio.sleep(state.settings.refresh_interval_s)
 
 
 async def open_host_state(settings: Settings) -> HostState:
@@ -196,6 +214,10 @@ async def open_host_state(settings: Settings) -> HostState:
         services,
         settings.refresh_interval_s,
     )
+    guards = Guards(shedder, settings.breaker, on_trip=observer.breaker_tripped)
+    observer.metrics.watch_gauge(
+        observer.metrics.open_breakers, lambda: len(guards.open_breakers())
+    )
     return HostState(
         settings=settings,
         registry=registry,
@@ -208,7 +230,7 @@ async def open_host_state(settings: Settings) -> HostState:
         routes=routes,
         refresher=refresher,
         tokens=TokenBook.load(settings.tokens_file, settings.admin_token),
-        guards=Guards(shedder, settings.breaker, on_trip=observer.breaker_tripped),
+        guards=guards,
         gate=gate,
         observer=observer,
         canary_judge=CanaryJudge(
@@ -224,12 +246,13 @@ async def open_host_state(settings: Settings) -> HostState:
 
 
 def _watch(observer: Observer, cache: ModuleCache, loader: Loader, gate: FairGate) -> None:
-    """Gauges and cache counters are read when Prometheus scrapes, never pushed."""
+    """Gauges and cache counters are read when Prometheus scrapes (and, in a host of several
+    processes, by each process every refresh interval), never on the request path."""
     metrics = observer.metrics
     metrics.watch_cache(lambda: dataclasses.asdict(cache.stats) | dataclasses.asdict(loader.stats))
-    metrics.queue_depth.set_function(lambda: gate.waiting)
-    metrics.running.set_function(lambda: gate.running)
-    metrics.paused.set_function(lambda: gate.paused)
+    metrics.watch_gauge(metrics.queue_depth, lambda: gate.waiting)
+    metrics.watch_gauge(metrics.running, lambda: gate.running)
+    metrics.watch_gauge(metrics.paused, lambda: gate.paused)
 
 
 def _response_cache(settings: Settings, observer: Observer) -> ResponseCache | None:

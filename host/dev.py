@@ -59,9 +59,10 @@ def dev_host(data_dir: Path, port: int, serve_args: list[str]) -> Iterator[DevHo
     """A `scripthost serve` on 127.0.0.1:`port` with a fresh admin token, stopped on exit."""
     token = secrets.token_urlsafe(24)
     host = DevHost(f"http://127.0.0.1:{port}", token)
+    # One process: the next request after a deploy is served by the process that took it.
     command = [
         _SCRIPTHOST, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
-        "--port", str(port), "--refresh-interval", "0.2", *serve_args,
+        "--port", str(port), "--refresh-interval", "0.2", "--processes", "1", *serve_args,
     ]  # fmt: skip
     process = subprocess.Popen(command, env={**os.environ, "SCRIPTHOST_ADMIN_TOKEN": token})
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import MutableMapping
@@ -34,6 +35,7 @@ def configure_logging(log_format: LogFormat = LogFormat.CONSOLE, level: str = "i
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            _add_pid,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             escape_control_characters,
@@ -43,6 +45,12 @@ def configure_logging(log_format: LogFormat = LogFormat.CONSOLE, level: str = "i
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def _add_pid(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Which process wrote the line: `serve --processes N` runs several on one log."""
+    event["pid"] = os.getpid()
+    return event
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

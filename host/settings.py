@@ -54,6 +54,10 @@ class Settings:
     log_format: LogFormat = LogFormat.CONSOLE
     # wasmtime's own compilation cache; None keeps it in the data dir.
     compile_cache_dir: Path | None = None
+    # Set by `serve --processes N` for its children: the directory they share
+    # (Prometheus's multiprocess files, the sockets siblings answer on).
+    # None: a single process.
+    process_dir: Path | None = None
 
     @property
     def artifact_dir(self) -> Path:

@@ -9,5 +9,6 @@ from host.admin import _traffic as _traffic  # registers its routes on admin_api
 from host.admin._api import admin_api
 from host.admin._auth import principal
 from host.admin._inputs import MAX_SOURCE_BYTES
+from host.admin._stats import stats_snapshot
 
-__all__ = ["MAX_SOURCE_BYTES", "admin_api", "principal"]
+__all__ = ["MAX_SOURCE_BYTES", "admin_api", "principal", "stats_snapshot"]

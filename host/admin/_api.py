@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import Any
 
@@ -412,6 +413,8 @@ class HostOut(BaseModel):
     cache: CacheOut
     sandbox_in_flight: int
     open_breakers: list[str]
+    # The process that answered: with `serve --processes N`, each answers for itself.
+    pid: int
 
 
 class WhoAmI(BaseModel):
@@ -433,7 +436,8 @@ async def whoami() -> WhoAmI:
 @tag(["host"])
 @validate_response(HostOut)
 async def host_info() -> HostOut:
-    """This host's engine, route table and module cache (each host answers for itself).
+    """This process's engine, route table and module cache (each process of each host answers
+    for itself).
 
     A team sees the number of its own endpoints and only its own open breakers.
     """
@@ -460,6 +464,7 @@ async def host_info() -> HostOut:
         open_breakers=[
             f"{ns}{path}" for ns, path in state.guards.open_breakers() if caller.may_touch(ns)
         ],
+        pid=os.getpid(),
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from quart_schema import tag, validate_response
 
 from host.admin._api import AuditOut, admin_api, audit_out
 from host.admin._auth import principal
 from host.observe import WINDOW_SECONDS
-from host.state import host_state
+from host.processes import gather_siblings
+from host.state import HostState, host_state
 
 _DEPLOY_ACTIONS = {
     "version.added",
@@ -73,16 +76,29 @@ class StatsOut(BaseModel):
     recent_failures: list[FailureOut]
     queue_depth: int
     running: int
+    # The host's processes these figures cover (`serve --processes N`).
+    processes: int
+
+
+def stats_snapshot(state: HostState) -> dict[str, Any]:
+    """What this process tells a sibling serving the stats API."""
+    return state.observer.snapshot() | {
+        "queue_depth": state.gate.waiting,
+        "running": state.gate.running,
+    }
 
 
 @admin_api.get("/stats")
 @tag(["stats"])
 @validate_response(StatsOut)
 async def stats() -> StatsOut:
-    """This host's view of the last five minutes, for the endpoints the caller may see."""
+    """This host's view of the last five minutes (all its processes), for the endpoints the
+    caller may see."""
     caller = principal()
     state = host_state()
     observer = state.observer
+    process_dir = state.settings.process_dir
+    siblings = await gather_siblings(process_dir) if process_dir is not None else []
     events = await state.registry.audit_log(limit=200)
     return StatsOut(
         window_seconds=WINDOW_SECONDS,
@@ -93,7 +109,7 @@ async def stats() -> StatsOut:
                     (str(summary["namespace"]), str(summary["path"]))
                 ).value,
             )
-            for summary in observer.summaries(caller.may_touch)
+            for summary in observer.summaries(caller.may_touch, siblings)
         ],
         deploys=[
             audit_out(event)
@@ -104,9 +120,10 @@ async def stats() -> StatsOut:
         ][:50],
         recent_failures=[
             FailureOut(**failure)
-            for failure in observer.failures
+            for failure in observer.recent_failures(siblings)
             if caller.may_touch(failure["namespace"])
         ],
-        queue_depth=state.gate.waiting,
-        running=state.gate.running,
+        queue_depth=state.gate.waiting + sum(sibling["queue_depth"] for sibling in siblings),
+        running=state.gate.running + sum(sibling["running"] for sibling in siblings),
+        processes=1 + len(siblings),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -62,6 +63,14 @@ _DEFAULTS = Settings()
     type=click.FloatRange(min=0),
     help="Shed an endpoint's requests while its oldest queued one has waited this long "
     "(default: half the endpoint's timeout).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the machine's cores",
+    help="Host processes on the one listening socket, each a full host on its own core; "
+    "one that dies is replaced at once.",
 )
 @click.option(
     "--workers",
@@ -137,6 +146,7 @@ def serve(
     catalogue_file: Path | None,
     max_queue: int,
     queue_budget_ms: float | None,
+    processes: int,
     workers: int,
     max_instances: int,
     refresh_interval_s: float,
@@ -161,7 +171,7 @@ def serve(
             catalogue = Catalogue([*load_catalogue(catalogue_file), *catalogue])
         except CatalogueFileError as error:
             raise click.BadParameter(str(error), param_hint="--catalogue") from None
-    run(
+    status = run(
         Settings(
             data_dir=data_dir,
             registry_url=registry_url,
@@ -180,5 +190,8 @@ def serve(
             max_upload_bytes=max_upload_mb * MiB,
             compile_cache_dir=compile_cache,
             log_format=LogFormat(log_format),
-        )
+        ),
+        processes,
     )
+    if status != 0:
+        raise SystemExit(status)

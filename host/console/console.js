@@ -70,7 +70,9 @@ async function refresh() {
   renderFailures(stats.recent_failures);
   renderEvents('#deploys', stats.deploys);
   renderEvents('#audit', audit.events);
-  $('#host-load').textContent = `${stats.running} running, ${stats.queue_depth} queued on this host`;
+  const processes = stats.processes === 1 ? '' : ` (${stats.processes} processes)`;
+  $('#host-load').textContent =
+    `${stats.running} running, ${stats.queue_depth} queued on this host${processes}`;
   if (state.endpoint) await renderTraffic(state.endpoint);
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, astuple, dataclass
 from typing import Any
 
 from prometheus_client import Counter
@@ -14,7 +15,7 @@ from host.cache import CompileEvent
 from host.canary import CanaryTallies
 from host.logs import get_logger
 from host.observe._metrics import Metrics
-from host.observe._window import EndpointWindow, Sample
+from host.observe._window import WINDOW_SECONDS, EndpointWindow, Sample, merge_windows
 from host.protect import EndpointKey, Refusal
 from host.sandbox import RunResult
 from host.traffic import Selection
@@ -129,13 +130,38 @@ class Observer:
             "module compiled", module_hash=event.module_hash, seconds=round(event.seconds, 3)
         )
 
-    def summaries(self, may_see: Any) -> list[dict[str, object]]:
+    def summaries(
+        self, may_see: Any, siblings: Sequence[Mapping[str, Any]] = ()
+    ) -> list[dict[str, object]]:
+        """Each endpoint's recent traffic, over this process and its siblings' snapshots."""
         now = time.time()
+        windows = {key: series.window for key, series in self._series.items()}
+        if siblings:
+            windows = merge_windows([windows, *(_windows_of(s) for s in siblings)])
         return [
-            {"namespace": ns, "path": path, **series.window.summary(now)}
-            for (ns, path), series in sorted(self._series.items())
+            {"namespace": ns, "path": path, **window.summary(now)}
+            for (ns, path), window in sorted(windows.items())
             if may_see(ns)
         ]
+
+    def recent_failures(self, siblings: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """The latest failures first, over this process and its siblings' snapshots."""
+        if not siblings:
+            return list(self.failures)
+        failures = [*self.failures, *(f for s in siblings for f in s["failures"])]
+        failures.sort(key=lambda failure: failure["at"], reverse=True)
+        return failures[:_RECENT_FAILURES]
+
+    def snapshot(self) -> dict[str, Any]:
+        """This process's windows and failures as JSON, for a sibling's `summaries`."""
+        since = time.time() - WINDOW_SECONDS
+        return {
+            "windows": [
+                [ns, path, [astuple(s) for s in series.window.samples if s.at >= since]]
+                for (ns, path), series in self._series.items()
+            ],
+            "failures": list(self.failures),
+        }
 
     def _endpoint(self, served: Served) -> _EndpointSeries:
         key = (served.namespace, served.path)
@@ -161,6 +187,13 @@ class Observer:
                 "logs": [asdict(line) for line in result.logs[-20:]],
             }
         )
+
+
+def _windows_of(snapshot: Mapping[str, Any]) -> dict[EndpointKey, EndpointWindow]:
+    return {
+        (ns, path): EndpointWindow.of(Sample(*row) for row in rows)
+        for ns, path, rows in snapshot["windows"]
+    }
 
 
 def _request_line(

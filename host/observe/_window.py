@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from host.protect import EndpointKey
 
 WINDOW_SECONDS = 300.0
 _MAX_SAMPLES = 20_000
@@ -24,6 +27,10 @@ class Sample:
 @dataclass
 class EndpointWindow:
     samples: deque[Sample] = field(default_factory=lambda: deque(maxlen=_MAX_SAMPLES))
+
+    @classmethod
+    def of(cls, samples: Iterable[Sample]) -> EndpointWindow:
+        return cls(deque(samples, maxlen=_MAX_SAMPLES))
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
@@ -47,6 +54,20 @@ class EndpointWindow:
             "memory_p99": _percentile([float(m) for m in memory], 99),
             "series": _per_second(recent, now),
         }
+
+
+def merge_windows(
+    parts: Iterable[Mapping[EndpointKey, EndpointWindow]],
+) -> dict[EndpointKey, EndpointWindow]:
+    """One window per endpoint over several processes' (no sample cap: each part has its own)."""
+    samples: dict[EndpointKey, list[Sample]] = {}
+    for part in parts:
+        for key, window in part.items():
+            samples.setdefault(key, []).extend(window.samples)
+    return {
+        key: EndpointWindow(deque(sorted(rows, key=lambda sample: sample.at)))
+        for key, rows in samples.items()
+    }
 
 
 def _percentile(values: list[float], p: float) -> float | None:

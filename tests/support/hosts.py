@@ -59,6 +59,8 @@ class HostProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     # A command the host is started through (it must exec the rest of its arguments).
     launcher: Sequence[str] = ()
+    # `serve --processes`: one unless a test is about several (the suite's CPU use).
+    processes: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -89,6 +91,8 @@ class HostProcess:
             "0.2",
             "--log-format",
             "json",
+            "--processes",
+            str(self.processes),
             *(f"--backend={backend}" for backend in self.backends),
             *(["--registry", self.registry_url] if self.registry_url else []),
             *self.extra_args,

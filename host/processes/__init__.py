@@ -1,0 +1,13 @@
+"""A host on every core: processes on one listening socket, and what they share.
+
+The parent (`supervise`) binds the socket, starts one full host per process
+and replaces any that dies. Each process keeps its own route table, caches and
+change feed; what a scrape or the stats API must see whole goes through the
+shared directory: Prometheus's multiprocess files, and one Unix socket per
+process on which it hands its recent traffic to a sibling (`gather_siblings`).
+"""
+
+from host.processes._siblings import SiblingServer, gather_siblings
+from host.processes._supervisor import exit_with_parent, supervise
+
+__all__ = ["SiblingServer", "exit_with_parent", "gather_siblings", "supervise"]

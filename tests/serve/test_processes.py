@@ -1,0 +1,253 @@
+"""`serve --processes 2`: two full hosts on one socket, seen whole from outside.
+
+Which process accepts a connection is the kernel's choice, so tests send each
+request on a fresh connection and read who served it from the log (every
+line names its pid) or from `/admin/v1/host` (it answers with its pid).
+Loops that wait for both processes are bounded by a count of tries: they
+guard against a hang, they are no speed expectation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.hosts import ADMIN_TOKEN, SCRIPTHOST, HostProcess
+from tests.support.metrics import Scrape
+from tests.support.recording import RecordingBackend, recording_backend
+from tests.support.servers import free_port
+
+PROCESSES = 2
+_TRIES = 500
+# Requests held in flight when a process is killed, and sent once it is gone.
+HELD = 8
+AFTER_KILL = 8
+
+
+@pytest.fixture
+def held() -> Iterator[RecordingBackend]:
+    with recording_backend({"held": True}) as backend:
+        yield backend
+
+
+@pytest.fixture
+def host(tmp_path: Path, built: dict[str, Path], held: RecordingBackend) -> Iterator[HostProcess]:
+    """Two processes; `tv/home` answers at once, `tv/hold` waits on `held`."""
+    catalogue = tmp_path / "catalogue.json"
+    services = [{"name": "held", "url": held.url, "timeout_ms": 60_000}]
+    catalogue.write_text(json.dumps({"services": services}))
+    served = HostProcess(
+        tmp_path / "host", processes=PROCESSES, extra_args=["--catalogue", str(catalogue)]
+    ).start()
+    served.cli("deploy", str(built["v2"]), "--endpoint", "tv/home")
+    served.cli("deploy", str(built["reach"]), "--endpoint", "tv/hold")
+    with served.admin() as admin:
+        admin.put(
+            "/endpoints/tv/hold/-/quotas", json={"quotas": {"timeout_ms": 60_000}}
+        ).raise_for_status()
+    wait_for_every_process(served, lambda info: info["endpoints"] == 2)
+    yield served
+    served.stop()
+
+
+def host_info(host: HostProcess) -> dict[str, Any]:
+    """`/admin/v1/host` on a connection of its own: whichever process accepts it answers."""
+    with host.admin() as admin:
+        info: dict[str, Any] = admin.get("/host").raise_for_status().json()
+        return info
+
+
+def children(host: HostProcess) -> set[int]:
+    """The parent's live children, as its log tells."""
+    assert host.process is not None
+    started, exited = set(), set()
+    for event in host.log_events():
+        if event.get("pid") == host.process.pid and "child_pid" in event:
+            if event["event"] == "process started":
+                started.add(event["child_pid"])
+            elif event["event"] == "process exited":
+                exited.add(event["child_pid"])
+    return started - exited
+
+
+def wait_for_every_process(host: HostProcess, ready: Callable[[dict[str, Any]], bool]) -> None:
+    """Ask until every live child has answered `/host` with what `ready` accepts."""
+    pending = children(host)
+    assert len(pending) == PROCESSES, host.log_tail()
+    for _ in range(_TRIES):
+        info = host_info(host)
+        if ready(info):
+            pending.discard(info["pid"])
+        if not pending:
+            return
+    raise AssertionError(f"processes {pending} never answered as expected")
+
+
+def get(host: HostProcess, endpoint: str) -> httpx.Response:
+    params = {"service": "held", "path": "/x"} if endpoint == "hold" else {}
+    # A client per request: a connection per request, accepted by either process.
+    with httpx.Client(base_url=host.url, timeout=90) as client:
+        return client.get(f"/tv/{endpoint}", params=params)
+
+
+def serving_pids(host: HostProcess, endpoint: str) -> set[int]:
+    return {
+        event["pid"]
+        for event in host.log_events()
+        if event.get("event") == "request" and event.get("endpoint") == f"/{endpoint}"
+    }
+
+
+def established_on(pid: int, port: int) -> int:
+    """Connections to `port` that process `pid` has accepted and not closed (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            established = fields[3] == "01"
+            if local_port == port and established and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def test_requests_are_served_by_both_processes_and_counted_once_across_them(
+    host: HostProcess, page: Page
+) -> None:
+    sent = 0
+    while serving_pids(host, "home") != children(host):
+        assert sent < _TRIES, "one process served every request"
+        assert get(host, "home").status_code == 200
+        sent += 1
+    scrape = Scrape(host)
+    assert scrape.value("scripthost_requests_total", endpoint="/home", status="200") == sent
+    # One process compiled the module at its deploy; the other loaded its artifact.
+    assert scrape.value("scripthost_compile_seconds_count") == 2  # tv/home and tv/hold
+    with host.admin() as admin:
+        stats = admin.get("/stats").raise_for_status().json()
+    assert stats["processes"] == PROCESSES
+    (home,) = [s for s in stats["endpoints"] if s["path"] == "/home"]
+    assert home["requests"] == sent
+    assert home["outcomes"] == {"ok": sent}
+    # The console draws the same merged figures.
+    page.goto(f"{host.url}/console/")
+    page.fill("#token", ADMIN_TOKEN)
+    page.click("button[type=submit]")
+    expect(page.locator("#host-load")).to_contain_text(f"({PROCESSES} processes)")
+    rps = home["rps"]
+    expect(page.get_by_test_id("rps-tv/home")).to_have_text(
+        str(int(rps)) if float(rps).is_integer() else repr(rps)
+    )
+
+
+def test_a_killed_process_fails_only_its_own_requests_and_is_replaced(
+    host: HostProcess, held: RecordingBackend
+) -> None:
+    held.hold()
+    with ThreadPoolExecutor(HELD + AFTER_KILL) as pool:
+        in_flight = [pool.submit(get, host, "hold") for _ in range(HELD)]
+        held.wait_for_in_flight(HELD)
+        # Every held request has been accepted: each is on one process's books.
+        on_each = {pid: established_on(pid, host.port) for pid in children(host)}
+        assert sum(on_each.values()) == HELD, on_each
+        victim = max(on_each, key=lambda pid: on_each[pid])
+        os.kill(victim, signal.SIGKILL)
+        # Sent once the parent has reaped the victim (a signal is not instant: a
+        # process about to die could still accept one), while its replacement starts.
+        replacement = replaced(host, victim)
+        after_kill = [pool.submit(get, host, "hold") for _ in range(AFTER_KILL)]
+        held.wait_for_in_flight(HELD + AFTER_KILL)
+        held.release()
+        failed = [f for f in in_flight if isinstance(f.exception(), httpx.TransportError)]
+        answered = [f.result() for f in in_flight if f not in failed]
+        answered_after = [f.result() for f in after_kill]
+    assert len(failed) == on_each[victim]
+    assert [r.status_code for r in answered] == [200] * (HELD - on_each[victim])
+    assert [r.status_code for r in answered_after] == [200] * AFTER_KILL
+    assert replacement in children(host)
+    wait_for_every_process(host, lambda info: info["endpoints"] == 2)
+    for _ in range(_TRIES):
+        if replacement in serving_pids(host, "home"):
+            break
+        assert get(host, "home").status_code == 200
+    else:
+        raise AssertionError("the replacement never served a request")
+    served = HELD - on_each[victim] + AFTER_KILL
+    assert Scrape(host).value("scripthost_requests_total", endpoint="/hold") == served
+
+
+def replaced(host: HostProcess, victim: int) -> int:
+    for _ in range(_TRIES):
+        for event in host.log_events():
+            if event.get("event") == "process replaced" and event["child_pid"] == victim:
+                replacement: int = event["replacement_pid"]
+                return replacement
+        time.sleep(0.05)
+    raise AssertionError(f"process {victim} was never replaced:\n{host.log_tail()}")
+
+
+def test_sigterm_to_the_parent_stops_every_process(tmp_path: Path) -> None:
+    served = HostProcess(tmp_path / "host", processes=PROCESSES).start()
+    assert served.process is not None
+    parent = served.process
+    stopping = children(served)
+    assert len(stopping) == PROCESSES
+    served.stop()
+    assert parent.returncode == 0
+    for pid in stopping:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not any(event.get("event") == "process exited" for event in served.log_events())
+
+
+def test_a_child_that_stops_on_its_own_is_replaced_too(tmp_path: Path) -> None:
+    served = HostProcess(tmp_path / "host", processes=PROCESSES).start()
+    try:
+        stopped = min(children(served))
+        os.kill(stopped, signal.SIGTERM)
+        replacement = replaced(served, stopped)
+        assert served.process is not None
+        assert served.process.poll() is None
+        wait_for_every_process(served, lambda info: True)
+        assert replacement in children(served)
+    finally:
+        served.stop()
+
+
+def test_a_process_that_cannot_start_stops_the_host_instead_of_restarting(
+    tmp_path: Path,
+) -> None:
+    tmp_path.joinpath("tokens.json").write_text('{"tokens": [')
+    completed = subprocess.run(
+        [
+            SCRIPTHOST,
+            "serve",
+            *("--processes", str(PROCESSES), "--port", str(free_port())),
+            *("--data-dir", str(tmp_path / "data"), "--log-format", "json"),
+            *("--tokens", str(tmp_path / "tokens.json")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 1
+    events = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
+    assert "process failed to start; stopping the host" in [e["event"] for e in events]
+    assert [e["event"] for e in events].count("process started") == PROCESSES
