@@ -43,9 +43,7 @@ export function handle() {
 
 @pytest.fixture
 def host(tmp_path: Path, example_backend: str) -> Iterator[HostProcess]:
-    served = HostProcess(
-        tmp_path / "host", backends=[f"catalog={example_backend}/catalog"]
-    ).start()
+    served = HostProcess(tmp_path / "host", backends=[f"catalog={example_backend}/catalog"]).start()
     script = tmp_path / "served.js"
     script.write_text(SERVED)
     served.cli("deploy", str(script), "--endpoint", "tv/card", "--config", "greeting=Hey")
