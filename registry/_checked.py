@@ -151,14 +151,14 @@ class CheckedRegistry(ABC):
         self, namespace: str, enabled: bool, *, actor: str
     ) -> NamespaceSettings:
         _checks.name(namespace, "namespace")
-        return await self._set_namespace(namespace, _checks.actor(actor), enabled=enabled)
+        return await self._set_namespace(namespace, _checks.actor(actor), enabled, None)
 
     async def set_namespace_quotas(
         self, namespace: str, quotas: Quotas, *, actor: str
     ) -> NamespaceSettings:
         _checks.name(namespace, "namespace")
         wanted = _checks.quotas(quotas)
-        return await self._set_namespace(namespace, _checks.actor(actor), quotas=wanted)
+        return await self._set_namespace(namespace, _checks.actor(actor), None, wanted)
 
     async def set_default_quotas(self, quotas: Quotas, *, actor: str) -> Quotas:
         wanted = _checks.quotas(quotas)
@@ -286,12 +286,7 @@ class CheckedRegistry(ABC):
 
     @abstractmethod
     async def _put_endpoint(
-        self,
-        namespace: str,
-        path: str,
-        change: EndpointChange,
-        actor: str,
-        max_endpoints: int | None,
+        self, namespace: str, path: str, change: EndpointChange, actor: str, limit: int | None
     ) -> Endpoint:
         """Create the endpoint with the change's methods and config (ENDPOINT_CREATED, with
         the change's details) or, if it exists, make the change."""
@@ -319,12 +314,7 @@ class CheckedRegistry(ABC):
 
     @abstractmethod
     async def _set_namespace(
-        self,
-        namespace: str,
-        actor: str,
-        *,
-        enabled: bool | None = None,
-        quotas: dict[str, int] | None = None,
+        self, namespace: str, actor: str, enabled: bool | None, quotas: dict[str, int] | None
     ) -> NamespaceSettings: ...
 
     @abstractmethod

@@ -199,21 +199,16 @@ class CassandraRegistry(CheckedRegistry):
     # Endpoints
 
     async def _put_endpoint(
-        self,
-        namespace: str,
-        path: str,
-        change: EndpointChange,
-        actor: str,
-        max_endpoints: int | None,
+        self, namespace: str, path: str, change: EndpointChange, actor: str, limit: int | None
     ) -> Endpoint:
         async with self._writing() as write:
             row = await self._find_endpoint_row(namespace, path)
             if row is not None:
                 return self._change_endpoint(write, row, change, actor)
-            if max_endpoints is not None:
+            if limit is not None:
                 # Under the write lease: no other writer can create one meanwhile.
                 (counted,) = await self._read("count_endpoints_of", namespace)
-                _checks.room_for_endpoint(namespace, counted.count, max_endpoints)
+                _checks.room_for_endpoint(namespace, counted.count, limit)
             now = _stamp()
             methods, config = (str(change.columns[column]) for column in ("methods", "config"))
             endpoint = _EndpointRow(namespace, path, methods, config, "{}", True, None, now, now)
@@ -326,12 +321,7 @@ class CassandraRegistry(CheckedRegistry):
         return NamespaceSettings(namespace, bool(rows[0].enabled), json.loads(rows[0].quotas))
 
     async def _set_namespace(
-        self,
-        namespace: str,
-        actor: str,
-        *,
-        enabled: bool | None = None,
-        quotas: dict[str, int] | None = None,
+        self, namespace: str, actor: str, enabled: bool | None, quotas: dict[str, int] | None
     ) -> NamespaceSettings:
         async with self._writing() as write:
             current = await self._get_namespace(namespace)

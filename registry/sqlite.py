@@ -71,15 +71,10 @@ class SQLiteRegistry(CheckedRegistry):
     # Endpoints
 
     async def _put_endpoint(
-        self,
-        namespace: str,
-        path: str,
-        change: EndpointChange,
-        actor: str,
-        max_endpoints: int | None,
+        self, namespace: str, path: str, change: EndpointChange, actor: str, limit: int | None
     ) -> Endpoint:
         return await self._db.write(
-            lambda db: _put_endpoint(db, namespace, path, change, actor, max_endpoints)
+            lambda db: _put_endpoint(db, namespace, path, change, actor, limit)
         )
 
     async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
@@ -134,12 +129,7 @@ class SQLiteRegistry(CheckedRegistry):
         return await self._db.read(lambda db: _namespace(db, namespace))
 
     async def _set_namespace(
-        self,
-        namespace: str,
-        actor: str,
-        *,
-        enabled: bool | None = None,
-        quotas: dict[str, int] | None = None,
+        self, namespace: str, actor: str, enabled: bool | None, quotas: dict[str, int] | None
     ) -> NamespaceSettings:
         return await self._db.write(
             lambda db: _set_namespace(db, namespace, actor, enabled, quotas)
