@@ -192,10 +192,9 @@ def traffic_change(
     if current.policy == wanted:
         return None
     run = canary_run(current, wanted, active)
-    ended = (
-        current.canary_id if current.canary_id is not None and run[0] != current.canary_id else None
-    )
-    return TrafficChange(run, ended, traffic_details(wanted, current.policy))
+    replaced = current.canary_id is not None and run[0] != current.canary_id
+    dropped = current.canary_id if replaced else None
+    return TrafficChange(run, dropped, traffic_details(wanted, current.policy))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Argument rules shared by every implementation, so they all refuse the same things."""
+"""Argument rules, change rules and encodings shared by every implementation, so they all
+refuse, record and store the same things."""
 
 from __future__ import annotations
 
