@@ -1,6 +1,7 @@
 """Scale with distinct scripts: N JavaScript and N Python scripts, all different, on one host.
 
     python -m bench.distinct_scripts [--scripts N] [--components K] [--seconds S]
+                                     [--languages js,python]
 
 Each script is deployed with `scripthost deploy` (a bundle on the shared
 runtime of its language) and timed from the command to the first 200 on its
@@ -55,6 +56,8 @@ class Figures:
     stored_bytes_per_version: float = 0.0
     rss_first_mib: float = 0.0
     rss_all_mib: float = 0.0
+    # RSS after every hundredth deploy (each deploy ends with a 200 from its script).
+    rss_by_scripts_mib: dict[int, float] = field(default_factory=dict)
     hot_requests_per_s: float = 0.0
     hot_p50_ms: float = 0.0
     hot_p99_ms: float = 0.0
@@ -158,6 +161,8 @@ def measure(
             else:
                 figures.deploy_s.append(round(seconds_taken, 3))
                 figures.deploy_cpu_s.append(round(cpu, 3))
+            if (n + 1) % 100 == 0:
+                figures.rss_by_scripts_mib[n + 1] = round(rss_mib(host), 1)
             if n % 20 == 0 or n == count - 1:
                 say(f"  {form} {language}: {n + 1}/{count} deployed, last in {seconds_taken:.2f} s")
         with httpx.Client(timeout=30.0) as client:
@@ -207,15 +212,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scripts", type=int, default=200, help="distinct bundles per language")
     parser.add_argument(
-        "--components", type=int, default=3, help="distinct components per language (2 or more)"
+        "--components",
+        type=int,
+        default=3,
+        help="distinct components per language (2 or more; 0 measures bundles only)",
+    )
+    parser.add_argument(
+        "--languages",
+        default=",".join(LANGUAGES),
+        help=f"comma-separated, of {', '.join(LANGUAGES)}",
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="wrk run on the hot endpoint")
     parser.add_argument("--name", default="distinct_scripts", help="results file name")
     args = parser.parse_args()
+    languages = [language for language in args.languages.split(",") if language]
+    if not languages or not set(languages) <= set(LANGUAGES):
+        parser.error(f"--languages takes a comma-separated list of {', '.join(LANGUAGES)}")
+    forms = [("bundle", args.scripts), ("component", args.components)]
     results = []
     with tempfile.TemporaryDirectory(prefix="scripthost-distinct-") as scratch:
-        for form, count in (("bundle", args.scripts), ("component", args.components)):
-            for language in LANGUAGES:
+        for form, count in forms:
+            if count == 0:
+                continue
+            for language in languages:
                 figures = measure(Path(scratch), form, language, count, args.seconds, print)
                 results.append(figures.summary())
                 print(json.dumps(results[-1]), flush=True)

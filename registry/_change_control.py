@@ -14,12 +14,14 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from registry import _checks
-from registry.errors import Conflict
+from registry.errors import Conflict, NotFound
 from registry.models import (
+    Action,
     BuildRecord,
     CanaryEnd,
     ClassRule,
@@ -171,7 +173,72 @@ def canary_run(current: Traffic, wanted: TrafficPolicy, active: VersionId | None
     if candidate == current.policy.candidate and current.canary_id is not None:
         started = current.canary_started_at
         return current.canary_id, None if started is None else started.isoformat(), kept_verdict
-    return uuid.uuid4().hex, stamp(), None
+    return uuid.uuid4().hex, _checks.stamp(), None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficChange:
+    """What setting a policy writes: its canary run, whose reports go, the event's details."""
+
+    run: CanaryRun
+    dropped_run: str | None
+    details: Details
+
+
+def traffic_change(
+    current: Traffic, wanted: TrafficPolicy, active: VersionId | None
+) -> TrafficChange | None:
+    """What replacing the current policy with `wanted` does; None if it is the same policy."""
+    if current.policy == wanted:
+        return None
+    run = canary_run(current, wanted, active)
+    replaced = current.canary_id is not None and run[0] != current.canary_id
+    dropped = current.canary_id if replaced else None
+    return TrafficChange(run, dropped, traffic_details(wanted, current.policy))
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryEnding:
+    """What ending a canary run writes: the version promoted (if any), the policy left, the
+    verdict kept, and the event's details."""
+
+    promoted: int | None
+    policy: str
+    verdict: str | None
+    details: Details
+
+
+def canary_ending(
+    current: Traffic,
+    canary_id: str,
+    outcome: CanaryEnd,
+    verdict: str | None,
+    stable: VersionId | None,
+) -> CanaryEnding:
+    """Ending run `canary_id` of `current`; Conflict unless it is the running one."""
+    check_running(current, canary_id)
+    candidate = current.policy.candidate
+    assert candidate is not None
+    promoted = _checks.version_number(candidate) if outcome is CanaryEnd.PROMOTED else None
+    _, policy_left = policy(without_candidate(current.policy))
+    kept = verdict if verdict is not None else encoded_verdict(current)
+    return CanaryEnding(promoted, policy_left, kept, end_details(current, stable, verdict))
+
+
+def label_change(
+    namespace: str, path: str, label: str, current: VersionId | None, wanted: VersionId | None
+) -> tuple[Action, Details] | None:
+    """The event that moving `label` from `current` to `wanted` records; None if it stays.
+
+    Removing a label the endpoint does not have is NotFound.
+    """
+    if wanted is None:
+        if current is None:
+            raise NotFound(f"{namespace}{path} has no label {label!r}")
+        return Action.VERSION_UNLABELLED, {"label": label, "previous": current}
+    if current == wanted:
+        return None
+    return Action.VERSION_LABELLED, {"label": label, "version": wanted, "previous": current}
 
 
 def check_running(current: Traffic, canary_id: str) -> None:
@@ -198,10 +265,6 @@ def end_details(
         "stable": stable,
         "verdict": decoded(verdict),
     }
-
-
-def stamp() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def label(value: str) -> str:

@@ -1,14 +1,25 @@
-"""Argument rules shared by every implementation, so they all refuse the same things."""
+"""Argument rules, change rules and encodings shared by every implementation, so they all
+refuse, record and store the same things."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import cast
 
 from registry.errors import NotFound, QuotaExceeded
-from registry.models import LANGUAGES, Language, Quotas, Version, redacted_spec
+from registry.models import (
+    LANGUAGES,
+    Action,
+    Details,
+    Language,
+    NamespaceSettings,
+    Quotas,
+    Version,
+    redacted_spec,
+)
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -87,6 +98,38 @@ def version_details(version: Version) -> dict[str, object]:
     return details
 
 
+def activation_details(version: Version, previous: int | None) -> dict[str, object]:
+    """What the audit log records of an activation: the version, the one before, a rollback."""
+    number = version_number(version.id)
+    return {
+        "version": version.id,
+        "module_hash": version.module_hash,
+        "previous": None if previous is None else version_id(previous),
+        "rollback": previous is not None and number < previous,
+    }
+
+
+def namespace_change(
+    current: NamespaceSettings, enabled: bool | None, quotas: dict[str, int] | None
+) -> tuple[NamespaceSettings, Action, Details] | None:
+    """A namespace's new settings and the event that records them; None if nothing changes."""
+    wanted = NamespaceSettings(
+        current.namespace,
+        current.enabled if enabled is None else enabled,
+        current.quotas if quotas is None else quotas,
+    )
+    if wanted == current:
+        return None
+    if quotas is not None:
+        return (
+            wanted,
+            Action.NAMESPACE_QUOTAS_SET,
+            {"quotas": quotas, "previous": dict(current.quotas)},
+        )
+    action = Action.NAMESPACE_ENABLED if wanted.enabled else Action.NAMESPACE_DISABLED
+    return wanted, action, {}
+
+
 def fingerprint(value: str) -> str:
     if not isinstance(value, str) or not _FINGERPRINT.match(value):
         raise ValueError(
@@ -154,3 +197,17 @@ def service_details(
     if previous is not None:
         details["previous"] = redacted_spec(previous)
     return details
+
+
+def encoded(value: object) -> str:
+    """JSON as every implementation stores it: keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def stamp() -> str:
+    """Now, as every implementation stores a time."""
+    return datetime.now(UTC).isoformat()
+
+
+def moment(stored: str) -> datetime:
+    return datetime.fromisoformat(stored)

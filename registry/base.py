@@ -11,6 +11,10 @@ Conventions for all methods:
 - `actor` is the name of the token owner who asked for the change.
 - Malformed arguments (an empty actor, a hash that is not sha256 hex, an
   unknown language) raise ValueError; storage trouble raises RegistryUnavailable.
+
+Implementations subclass `registry._checked.CheckedRegistry`, which checks
+every argument and holds the rules that decide what a change records, and
+provide only its narrow storage primitives: each refuses what the others do.
 """
 
 from __future__ import annotations

@@ -35,11 +35,10 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -60,6 +59,7 @@ from registry._cassandra_session import (
     run,
     run_batch,
 )
+from registry._checked import CheckedRegistry, EndpointChange, NewVersion
 from registry.errors import NotFound, RegistryUnavailable
 from registry.models import (
     Action,
@@ -68,11 +68,9 @@ from registry.models import (
     CanaryEnd,
     CanaryReport,
     Change,
-    Config,
     Details,
     Endpoint,
     Fingerprint,
-    Language,
     ModuleHash,
     NamespaceSettings,
     Quotas,
@@ -158,7 +156,7 @@ _STATEMENTS = {
 }
 
 
-class CassandraRegistry:
+class CassandraRegistry(CheckedRegistry):
     def __init__(
         self,
         cluster: Cluster,
@@ -200,38 +198,22 @@ class CassandraRegistry:
 
     # Endpoints
 
-    async def put_endpoint(
-        self,
-        namespace: str,
-        path: str,
-        *,
-        methods: Iterable[str],
-        config: Config | None = None,
-        actor: str,
-        max_endpoints: int | None = None,
+    async def _put_endpoint(
+        self, namespace: str, path: str, change: EndpointChange, actor: str, limit: int | None
     ) -> Endpoint:
-        namespace, path = _checks.target(namespace, path)
-        wanted_methods, wanted_config = _checks.methods(methods), _checks.config(config)
-        _checks.actor(actor)
-        _checks.limit(max_endpoints, "max_endpoints")
-        columns = {"methods": _json(sorted(wanted_methods)), "config": _json(wanted_config)}
-        details: dict[str, object] = {"methods": sorted(wanted_methods), "config": wanted_config}
         async with self._writing() as write:
             row = await self._find_endpoint_row(namespace, path)
             if row is not None:
-                return await self._update_endpoint(
-                    write, row, columns, Action.ENDPOINT_UPDATED, details, actor
-                )
-            if max_endpoints is not None:
+                return self._change_endpoint(write, row, change, actor)
+            if limit is not None:
                 # Under the write lease: no other writer can create one meanwhile.
                 (counted,) = await self._read("count_endpoints_of", namespace)
-                _checks.room_for_endpoint(namespace, counted.count, max_endpoints)
+                _checks.room_for_endpoint(namespace, counted.count, limit)
             now = _stamp()
-            endpoint = _EndpointRow(
-                namespace, path, columns["methods"], columns["config"], "{}", True, None, now, now
-            )
+            methods, config = (str(change.columns[column]) for column in ("methods", "config"))
+            endpoint = _EndpointRow(namespace, path, methods, config, "{}", True, None, now, now)
             write.add(self._q["put_endpoint"], endpoint.values())
-            write.record(actor, Action.ENDPOINT_CREATED, namespace, path, details)
+            write.record(actor, Action.ENDPOINT_CREATED, namespace, path, change.details)
             return endpoint.model()
 
     async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
@@ -245,8 +227,7 @@ class CassandraRegistry:
         endpoints = [_EndpointRow.of(row).model() for row in rows]
         return sorted(endpoints, key=lambda e: (e.namespace, e.path))
 
-    async def delete_endpoint(self, namespace: str, path: str, *, actor: str) -> None:
-        _checks.actor(actor)
+    async def _delete_endpoint(self, namespace: str, path: str, actor: str) -> None:
         async with self._writing() as write:
             row = await self._endpoint_row(namespace, path)
             write.add(self._q["delete_endpoint"], (namespace, path))
@@ -254,77 +235,40 @@ class CassandraRegistry:
             details = {"active_version": row.model().active_version}
             write.record(actor, Action.ENDPOINT_DELETED, namespace, path, details)
 
-    async def set_endpoint_enabled(
-        self, namespace: str, path: str, enabled: bool, *, actor: str
+    async def _update_endpoint(
+        self, namespace: str, path: str, change: EndpointChange, actor: str
     ) -> Endpoint:
-        _checks.actor(actor)
-        action = Action.ENDPOINT_ENABLED if enabled else Action.ENDPOINT_DISABLED
         async with self._writing() as write:
             row = await self._endpoint_row(namespace, path)
-            return await self._update_endpoint(write, row, {"enabled": enabled}, action, {}, actor)
-
-    async def set_endpoint_quotas(
-        self, namespace: str, path: str, quotas: Quotas, *, actor: str
-    ) -> Endpoint:
-        wanted = _checks.quotas(quotas)
-        _checks.actor(actor)
-        async with self._writing() as write:
-            row = await self._endpoint_row(namespace, path)
-            return await self._update_endpoint(
-                write,
-                row,
-                {"quotas": _json(wanted)},
-                Action.ENDPOINT_QUOTAS_SET,
-                {"quotas": wanted},
-                actor,
-            )
+            return self._change_endpoint(write, row, change, actor)
 
     # Versions
 
-    async def add_version(
-        self,
-        namespace: str,
-        path: str,
-        *,
-        language: Language,
-        module_hash: ModuleHash,
-        author: str,
-        message: str = "",
-        source: str | None = None,
-        build: BuildRecord | None = None,
-        runtime: ModuleHash | None = None,
-    ) -> Version:
-        namespace, path = _checks.target(namespace, path)
-        _checks.language(language)
-        _checks.module_hash(module_hash)
-        _checks.name(author, "author")
-        encoded_build = _change_control.build(build)
-        for stored in (module_hash, *_checks.optional_runtime(runtime)):
-            if not await self.has_module(stored):
-                raise NotFound(f"no module {stored}: put_module it first")
+    async def _add_version(self, version: NewVersion) -> Version:
+        namespace, path = version.namespace, version.path
         async with self._writing() as write:
             await self._endpoint_row(namespace, path)
             rows = await self._read("last_number", namespace, path)
             number = (rows[0].last if rows and rows[0].last else 0) + 1
-            if source is not None:
+            if version.source is not None:
                 # Written before the version row, which makes it visible.
-                await self._run("put_source", namespace, path, number, source)
-            if encoded_build is not None:
-                await self._run("put_build", namespace, path, number, *encoded_build)
+                await self._run("put_source", namespace, path, number, version.source)
+            if version.build is not None:
+                await self._run("put_build", namespace, path, number, *version.build)
             else:
                 # A failed earlier attempt at this number may have left one.
                 write.add(self._q["delete_build"], (namespace, path, number))
-            version = Version(
+            added = Version(
                 id=_checks.version_id(number),
                 namespace=namespace,
                 path=path,
-                language=language,
-                module_hash=module_hash,
-                author=author,
-                message=message,
+                language=version.language,
+                module_hash=version.module_hash,
+                author=version.author,
+                message=version.message,
                 created_at=_time(_stamp()),
-                source=source,
-                runtime=runtime,
+                source=version.source,
+                runtime=version.runtime,
             )
             write.add(self._q["set_last_number"], (number, namespace, path))
             write.add(
@@ -333,21 +277,20 @@ class CassandraRegistry:
                     namespace,
                     path,
                     number,
-                    language,
-                    module_hash,
-                    author,
-                    message,
-                    source is not None,
-                    version.created_at.isoformat(),
-                    runtime,
+                    added.language,
+                    added.module_hash,
+                    added.author,
+                    added.message,
+                    added.source is not None,
+                    added.created_at.isoformat(),
+                    added.runtime,
                 ),
             )
-            details = _checks.version_details(version)
-            write.record(author, Action.VERSION_ADDED, namespace, path, details)
-            return version
+            details = _checks.version_details(added)
+            write.record(added.author, Action.VERSION_ADDED, namespace, path, details)
+            return added
 
-    async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version:
-        number = _checks.version_number(version_id)
+    async def _get_version(self, namespace: str, path: str, number: int) -> Version:
         await self._endpoint_row(namespace, path)
         return await self._version(namespace, path, number)
 
@@ -356,11 +299,7 @@ class CassandraRegistry:
         rows = await self._read("versions", namespace, path)
         return [await self._version_of(row) for row in rows]
 
-    async def activate(
-        self, namespace: str, path: str, version_id: VersionId, *, actor: str
-    ) -> Endpoint:
-        number = _checks.version_number(version_id)
-        _checks.actor(actor)
+    async def _activate(self, namespace: str, path: str, number: int, actor: str) -> Endpoint:
         async with self._writing() as write:
             row = await self._endpoint_row(namespace, path)
             version = await self._version(namespace, path, number)
@@ -369,59 +308,52 @@ class CassandraRegistry:
                 return row.model()
             updated = row.replace(active_version=number, updated_at=_stamp())
             write.add(self._q["put_endpoint"], updated.values())
-            details = {
-                "version": version.id,
-                "module_hash": version.module_hash,
-                "previous": None if previous is None else _checks.version_id(previous),
-                "rollback": previous is not None and number < previous,
-            }
+            details = _checks.activation_details(version, previous)
             write.record(actor, Action.VERSION_ACTIVATED, namespace, path, details)
             return updated.model()
 
     # Namespace and global settings
 
-    async def get_namespace(self, namespace: str) -> NamespaceSettings:
-        _checks.name(namespace, "namespace")
+    async def _get_namespace(self, namespace: str) -> NamespaceSettings:
         rows = await self._read("namespace", namespace)
         if not rows:
             return NamespaceSettings(namespace)
         return NamespaceSettings(namespace, bool(rows[0].enabled), json.loads(rows[0].quotas))
 
-    async def set_namespace_enabled(
-        self, namespace: str, enabled: bool, *, actor: str
+    async def _set_namespace(
+        self, namespace: str, actor: str, enabled: bool | None, quotas: dict[str, int] | None
     ) -> NamespaceSettings:
-        _checks.name(namespace, "namespace")
-        _checks.actor(actor)
-        return await self._set_namespace(namespace, actor, enabled=enabled)
-
-    async def set_namespace_quotas(
-        self, namespace: str, quotas: Quotas, *, actor: str
-    ) -> NamespaceSettings:
-        _checks.name(namespace, "namespace")
-        wanted = _checks.quotas(quotas)
-        _checks.actor(actor)
-        return await self._set_namespace(namespace, actor, quotas=wanted)
+        async with self._writing() as write:
+            current = await self._get_namespace(namespace)
+            change = _checks.namespace_change(current, enabled, quotas)
+            if change is None:
+                return current
+            wanted, action, details = change
+            write.add(
+                self._q["put_namespace"], (namespace, wanted.enabled, _json(dict(wanted.quotas)))
+            )
+            write.record(actor, action, namespace, None, details)
+            return wanted
 
     async def get_default_quotas(self) -> Quotas:
         rows = await self._read("meta")
         return _defaults_of(rows)
 
-    async def set_default_quotas(self, quotas: Quotas, *, actor: str) -> Quotas:
-        wanted = _checks.quotas(quotas)
-        _checks.actor(actor)
+    async def _set_default_quotas(self, quotas: dict[str, int], actor: str) -> Quotas:
         async with self._writing() as write:
             current = await self.get_default_quotas()
-            if current == wanted:
+            if current == quotas:
                 return current
-            write.add(self._q["set_defaults"], (_json(wanted),))
-            details = {"quotas": wanted, "previous": dict(current)}
+            write.add(self._q["set_defaults"], (_json(quotas),))
+            details = {"quotas": quotas, "previous": dict(current)}
             write.record(actor, Action.DEFAULT_QUOTAS_SET, None, None, details)
-            return wanted
+            return quotas
 
     async def effective_quotas(self, namespace: str, path: str) -> Quotas:
         endpoint = await self.get_endpoint(namespace, path)
         defaults = await self.get_default_quotas()
-        return merge_quotas(defaults, (await self.get_namespace(namespace)).quotas, endpoint.quotas)
+        namespace_quotas = (await self._get_namespace(namespace)).quotas
+        return merge_quotas(defaults, namespace_quotas, endpoint.quotas)
 
     # The managed service catalogue
 
@@ -435,12 +367,9 @@ class CassandraRegistry:
             raise NotFound(f"no service {name!r}")
         return _service(rows[0])
 
-    async def put_service(
-        self, name: str, spec: Mapping[str, object], *, actor: str
+    async def _put_service(
+        self, name: str, spec: dict[str, object], encoded: str, actor: str
     ) -> ServiceRecord:
-        _checks.service_name(name)
-        wanted, encoded = _checks.service_spec(spec)
-        _checks.actor(actor)
         async with self._writing() as write:
             rows = await self._read("service", name)
             if rows and rows[0].spec == encoded:
@@ -449,12 +378,11 @@ class CassandraRegistry:
             write.add(self._q["put_service"], (name, encoded, now))
             previous = json.loads(rows[0].spec) if rows else None
             action = Action.SERVICE_UPDATED if rows else Action.SERVICE_CREATED
-            details = _checks.service_details(name, wanted, previous)
+            details = _checks.service_details(name, spec, previous)
             write.record(actor, action, None, None, details)
-            return ServiceRecord(name=name, spec=wanted, updated_at=_time(now))
+            return ServiceRecord(name=name, spec=spec, updated_at=_time(now))
 
-    async def delete_service(self, name: str, *, actor: str) -> None:
-        _checks.actor(actor)
+    async def _delete_service(self, name: str, actor: str) -> None:
         async with self._writing() as write:
             await self.get_service(name)
             write.add(self._q["delete_service"], (name,))
@@ -470,117 +398,86 @@ class CassandraRegistry:
         rows = await self._read("all_traffic")
         return sorted((_traffic_of(row) for row in rows), key=lambda t: (t.namespace, t.path))
 
-    async def set_traffic(
-        self, namespace: str, path: str, policy: TrafficPolicy, *, actor: str
+    async def _set_traffic(
+        self, namespace: str, path: str, policy: TrafficPolicy, encoded: str, actor: str
     ) -> Traffic:
-        wanted, encoded = _change_control.policy(policy)
-        _checks.actor(actor)
         async with self._writing() as write:
             endpoint = (await self._endpoint_row(namespace, path)).model()
-            for number in _change_control.version_numbers(wanted):
+            for number in _change_control.version_numbers(policy):
                 await self._version(namespace, path, number)
             current = await self._traffic(namespace, path)
-            if current.policy == wanted:
+            change = _change_control.traffic_change(current, policy, endpoint.active_version)
+            if change is None:
                 return current
-            run = _change_control.canary_run(current, wanted, endpoint.active_version)
-            if current.canary_id is not None and run[0] != current.canary_id:
-                write.add(self._q["delete_reports"], (namespace, path, current.canary_id))
-            write.add(self._q["put_traffic"], (namespace, path, encoded, *run, _stamp()))
-            details = _change_control.traffic_details(wanted, current.policy)
-            write.record(actor, Action.TRAFFIC_SET, namespace, path, details)
+            if change.dropped_run is not None:
+                write.add(self._q["delete_reports"], (namespace, path, change.dropped_run))
+            write.add(self._q["put_traffic"], (namespace, path, encoded, *change.run, _stamp()))
+            write.record(actor, Action.TRAFFIC_SET, namespace, path, change.details)
         return await self._traffic(namespace, path)
 
-    async def end_canary(
+    async def _end_canary(
         self,
         namespace: str,
         path: str,
-        *,
         canary_id: str,
         outcome: CanaryEnd,
         actor: str,
-        verdict: Details | None = None,
+        verdict: str | None,
     ) -> Traffic:
-        outcome, encoded = _change_control.canary_end(canary_id, outcome, actor, verdict)
         async with self._writing() as write:
             row = await self._endpoint_row(namespace, path)
             current = await self._traffic(namespace, path)
-            _change_control.check_running(current, canary_id)
-            candidate = current.policy.candidate
-            assert candidate is not None
-            if outcome is CanaryEnd.PROMOTED:
-                promoted = row.replace(
-                    active_version=_checks.version_number(candidate), updated_at=_stamp()
-                )
-                write.add(self._q["put_endpoint"], promoted.values())
-            _, policy = _change_control.policy(_change_control.without_candidate(current.policy))
-            kept = encoded if encoded is not None else _change_control.encoded_verdict(current)
-            write.add(self._q["put_traffic"], (namespace, path, policy, None, None, kept, _stamp()))
-            write.add(self._q["delete_reports"], (namespace, path, canary_id))
             stable = row.model().active_version
-            details = _change_control.end_details(current, stable, encoded)
-            write.record(actor, Action(outcome.value), namespace, path, details)
+            ending = _change_control.canary_ending(current, canary_id, outcome, verdict, stable)
+            if ending.promoted is not None:
+                promoted = row.replace(active_version=ending.promoted, updated_at=_stamp())
+                write.add(self._q["put_endpoint"], promoted.values())
+            left = (namespace, path, ending.policy, None, None, ending.verdict, _stamp())
+            write.add(self._q["put_traffic"], left)
+            write.add(self._q["delete_reports"], (namespace, path, canary_id))
+            write.record(actor, Action(outcome.value), namespace, path, ending.details)
         return await self._traffic(namespace, path)
 
-    async def record_verdict(
-        self, namespace: str, path: str, *, canary_id: str, verdict: Details, actor: str
+    async def _record_verdict(
+        self, namespace: str, path: str, canary_id: str, verdict: str, actor: str
     ) -> Traffic:
-        _change_control.canary_id(canary_id)
-        _checks.actor(actor)
-        encoded = _change_control.details_of(
-            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
-        )
-        assert encoded is not None
         async with self._writing() as write:
             await self._endpoint_row(namespace, path)
             current = await self._traffic(namespace, path)
             _change_control.check_running(current, canary_id)
             stored = _change_control.encoded_verdict(current)
-            if not _change_control.verdict_changed(stored, json.loads(encoded)):
+            if not _change_control.verdict_changed(stored, json.loads(verdict)):
                 return current
-            write.add(self._q["set_verdict"], (encoded, namespace, path))
-            details = {"canary_id": canary_id, "verdict": json.loads(encoded)}
+            write.add(self._q["set_verdict"], (verdict, namespace, path))
+            details = {"canary_id": canary_id, "verdict": json.loads(verdict)}
             write.record(actor, Action.CANARY_VERDICT, namespace, path, details)
         return await self._traffic(namespace, path)
 
-    async def put_canary_report(
-        self, namespace: str, path: str, *, canary_id: str, reporter: str, report: Details
+    async def _put_canary_report(
+        self, namespace: str, path: str, canary_id: str, reporter: str, report: str
     ) -> None:
-        namespace, path = _checks.target(namespace, path)
-        _change_control.canary_id(canary_id)
-        _change_control.reporter(reporter)
-        encoded = _change_control.details_of(
-            report, "a canary report", _change_control.MAX_REPORT_BYTES
-        )
-        await self._run("put_report", namespace, path, canary_id, reporter, encoded, _stamp())
+        await self._run("put_report", namespace, path, canary_id, reporter, report, _stamp())
 
     async def canary_reports(self, namespace: str, path: str, canary_id: str) -> list[CanaryReport]:
         rows = await self._read("reports", namespace, path, canary_id)
         return [CanaryReport(row.reporter, json.loads(row.report), _time(row.at)) for row in rows]
 
-    async def set_label(
-        self, namespace: str, path: str, label: str, version_id: VersionId | None, *, actor: str
+    async def _set_label(
+        self, namespace: str, path: str, label: str, number: int | None, actor: str
     ) -> dict[str, VersionId]:
-        _change_control.label(label)
-        number = None if version_id is None else _checks.version_number(version_id)
-        _checks.actor(actor)
         async with self._writing() as write:
             labels = await self.labels(namespace, path)
-            current = labels.get(label)
+            wanted = None if number is None else (await self._version(namespace, path, number)).id
+            change = _change_control.label_change(namespace, path, label, labels.get(label), wanted)
+            if change is None:
+                return labels
             if number is None:
-                if current is None:
-                    raise NotFound(f"{namespace}{path} has no label {label!r}")
                 write.add(self._q["delete_label"], (namespace, path, label))
-                details: dict[str, object] = {"label": label, "previous": current}
-                write.record(actor, Action.VERSION_UNLABELLED, namespace, path, details)
                 labels.pop(label)
-                return labels
-            version = await self._version(namespace, path, number)
-            if current == version.id:
-                return labels
-            write.add(self._q["put_label"], (namespace, path, label, number))
-            details = {"label": label, "version": version.id, "previous": current}
-            write.record(actor, Action.VERSION_LABELLED, namespace, path, details)
-            labels[label] = version.id
+            else:
+                write.add(self._q["put_label"], (namespace, path, label, number))
+                labels[label] = _checks.version_id(number)
+            write.record(actor, change[0], namespace, path, change[1])
             return dict(sorted(labels.items()))
 
     async def labels(self, namespace: str, path: str) -> dict[str, VersionId]:
@@ -588,13 +485,12 @@ class CassandraRegistry:
         rows = await self._read("labels", namespace, path)
         return {row.label: _checks.version_id(row.number) for row in rows}
 
-    async def get_build(self, namespace: str, path: str, version_id: VersionId) -> BuildRecord:
-        number = _checks.version_number(version_id)
+    async def _get_build(self, namespace: str, path: str, number: int) -> BuildRecord:
         await self._endpoint_row(namespace, path)
         await self._version(namespace, path, number)
         rows = await self._read("build", namespace, path, number)
         if not rows:
-            raise NotFound(f"version {version_id} of {namespace}{path} has no build record")
+            raise NotFound(f"version v{number} of {namespace}{path} has no build record")
         return _change_control.build_record(rows[0].info, rows[0].files)
 
     async def list_builds(self, namespace: str, path: str) -> dict[VersionId, Details]:
@@ -614,41 +510,37 @@ class CassandraRegistry:
 
     # Modules and artifacts
 
-    async def put_module(self, data: bytes) -> ModuleHash:
+    async def _put_module(self, data: bytes) -> ModuleHash:
         self._check_open()
-        return await self._blobs.put_module(bytes(data))
+        return await self._blobs.put_module(data)
 
-    async def get_module(self, module_hash: ModuleHash) -> bytes:
+    async def _get_module(self, module_hash: ModuleHash) -> bytes:
         self._check_open()
-        return await self._blobs.get_module(_checks.module_hash(module_hash))
+        return await self._blobs.get_module(module_hash)
 
-    async def has_module(self, module_hash: ModuleHash) -> bool:
+    async def _has_module(self, module_hash: ModuleHash) -> bool:
         self._check_open()
-        return await self._blobs.has_module(_checks.module_hash(module_hash))
+        return await self._blobs.has_module(module_hash)
 
-    async def put_artifact(
+    async def _put_artifact(
         self, module_hash: ModuleHash, fingerprint: Fingerprint, data: bytes
     ) -> None:
         self._check_open()
-        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
-        await self._blobs.put_artifact(*key, bytes(data))
+        await self._blobs.put_artifact(module_hash, fingerprint, data)
 
-    async def get_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bytes | None:
+    async def _get_artifact(
+        self, module_hash: ModuleHash, fingerprint: Fingerprint
+    ) -> bytes | None:
         self._check_open()
-        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
-        return await self._blobs.get_artifact(*key)
+        return await self._blobs.get_artifact(module_hash, fingerprint)
 
-    async def has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
+    async def _has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
         self._check_open()
-        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
-        return await self._blobs.has_artifact(*key)
+        return await self._blobs.has_artifact(module_hash, fingerprint)
 
     # Leases
 
-    async def try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
-        _checks.name(key, "lease key")
-        _checks.name(holder, "lease holder")
-        _checks.positive(ttl_seconds, "ttl_seconds")
+    async def _try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
         self._check_open()
         now = time.time()
         expires = now + ttl_seconds
@@ -678,15 +570,9 @@ class CassandraRegistry:
 
     # History
 
-    async def audit_log(
-        self,
-        *,
-        namespace: str | None = None,
-        limit: int = 100,
-        before_seq: int | None = None,
-        path: str | None = None,
+    async def _audit_log(
+        self, namespace: str | None, path: str | None, limit: int, before_seq: int | None
     ) -> list[AuditEvent]:
-        _checks.positive(limit, "limit")
         before = before_seq if before_seq is not None else await self.latest_seq() + 1
         if namespace is not None and path is not None:
             rows = await self._read("endpoint_events", namespace, before, path, limit)
@@ -702,8 +588,7 @@ class CassandraRegistry:
             bucket -= 1
         return events
 
-    async def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
-        _checks.positive(limit, "limit")
+    async def _changes_since(self, seq: int, limit: int) -> list[Change]:
         latest = await self.latest_seq()
         changes: list[Change] = []
         bucket = max(0, seq + 1) // EVENTS_PER_BUCKET
@@ -825,22 +710,18 @@ class CassandraRegistry:
             raise NotFound(f"no endpoint {namespace}{path}")
         return row
 
-    async def _update_endpoint(
-        self,
-        write: _Write,
-        row: _EndpointRow,
-        columns: dict[str, Any],
-        action: Action,
-        details: Details,
-        actor: str,
+    def _change_endpoint(
+        self, write: _Write, row: _EndpointRow, change: EndpointChange, actor: str
     ) -> Endpoint:
         """Set some columns; record the change only if one of them differs."""
+        columns = change.columns
         if all(getattr(row, column) == value for column, value in columns.items()):
             return row.model()
         updated = row.replace(**columns, updated_at=_stamp())
         write.add(self._q["put_endpoint"], updated.values())
         previous = {column: row.decoded(column) for column in columns}
-        write.record(actor, action, row.namespace, row.path, {**details, "previous": previous})
+        details = {**change.details, "previous": previous}
+        write.record(actor, change.action, row.namespace, row.path, details)
         return updated.model()
 
     async def _version(self, namespace: str, path: str, number: int) -> Version:
@@ -866,34 +747,6 @@ class CassandraRegistry:
             source=source,
             runtime=row.runtime,
         )
-
-    async def _set_namespace(
-        self,
-        namespace: str,
-        actor: str,
-        *,
-        enabled: bool | None = None,
-        quotas: dict[str, int] | None = None,
-    ) -> NamespaceSettings:
-        async with self._writing() as write:
-            current = await self.get_namespace(namespace)
-            wanted = NamespaceSettings(
-                namespace,
-                current.enabled if enabled is None else enabled,
-                current.quotas if quotas is None else quotas,
-            )
-            if wanted == current:
-                return current
-            write.add(
-                self._q["put_namespace"], (namespace, wanted.enabled, _json(dict(wanted.quotas)))
-            )
-            if quotas is not None:
-                details = {"quotas": quotas, "previous": dict(current.quotas)}
-                write.record(actor, Action.NAMESPACE_QUOTAS_SET, namespace, None, details)
-            else:
-                action = Action.NAMESPACE_ENABLED if wanted.enabled else Action.NAMESPACE_DISABLED
-                write.record(actor, action, namespace, None, {})
-            return wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -1161,13 +1014,6 @@ def _change(row: Any) -> Change:
     )
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp)
+_json = _checks.encoded
+_stamp = _checks.stamp
+_time = _checks.moment

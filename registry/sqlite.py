@@ -13,13 +13,13 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from registry import _change_control, _checks
 from registry._blobs import BlobStore
+from registry._checked import CheckedRegistry, EndpointChange, NewVersion
 from registry._sqlite_db import Database
 from registry.errors import NotFound, RegistryUnavailable
 from registry.models import (
@@ -29,11 +29,9 @@ from registry.models import (
     CanaryEnd,
     CanaryReport,
     Change,
-    Config,
     Details,
     Endpoint,
     Fingerprint,
-    Language,
     ModuleHash,
     NamespaceSettings,
     Quotas,
@@ -52,7 +50,7 @@ DATABASE_NAME = "registry.sqlite3"
 BLOB_DIR_NAME = "registry-blobs"
 
 
-class SQLiteRegistry:
+class SQLiteRegistry(CheckedRegistry):
     def __init__(self, database: Database, blobs: BlobStore) -> None:
         self._db = database
         self._blobs = blobs
@@ -72,24 +70,11 @@ class SQLiteRegistry:
 
     # Endpoints
 
-    async def put_endpoint(
-        self,
-        namespace: str,
-        path: str,
-        *,
-        methods: Iterable[str],
-        config: Config | None = None,
-        actor: str,
-        max_endpoints: int | None = None,
+    async def _put_endpoint(
+        self, namespace: str, path: str, change: EndpointChange, actor: str, limit: int | None
     ) -> Endpoint:
-        namespace, path = _checks.target(namespace, path)
-        wanted = _checks.methods(methods), _checks.config(config)
-        _checks.actor(actor)
-        _checks.limit(max_endpoints, "max_endpoints")
         return await self._db.write(
-            lambda db: _put_endpoint(
-                db, namespace, path, *wanted, actor=actor, max_endpoints=max_endpoints
-            )
+            lambda db: _put_endpoint(db, namespace, path, change, actor, limit)
         )
 
     async def get_endpoint(self, namespace: str, path: str) -> Endpoint:
@@ -105,76 +90,20 @@ class SQLiteRegistry:
         )
         return [_endpoint(row) for row in rows]
 
-    async def delete_endpoint(self, namespace: str, path: str, *, actor: str) -> None:
-        _checks.actor(actor)
+    async def _delete_endpoint(self, namespace: str, path: str, actor: str) -> None:
         await self._db.write(lambda db: _delete_endpoint(db, namespace, path, actor))
 
-    async def set_endpoint_enabled(
-        self, namespace: str, path: str, enabled: bool, *, actor: str
+    async def _update_endpoint(
+        self, namespace: str, path: str, change: EndpointChange, actor: str
     ) -> Endpoint:
-        _checks.actor(actor)
-        action = Action.ENDPOINT_ENABLED if enabled else Action.ENDPOINT_DISABLED
-        return await self._db.write(
-            lambda db: _update_endpoint(
-                db, namespace, path, {"enabled": int(enabled)}, action, {}, actor
-            )
-        )
-
-    async def set_endpoint_quotas(
-        self, namespace: str, path: str, quotas: Quotas, *, actor: str
-    ) -> Endpoint:
-        wanted = _checks.quotas(quotas)
-        _checks.actor(actor)
-        return await self._db.write(
-            lambda db: _update_endpoint(
-                db,
-                namespace,
-                path,
-                {"quotas": _json(wanted)},
-                Action.ENDPOINT_QUOTAS_SET,
-                {"quotas": wanted},
-                actor,
-            )
-        )
+        return await self._db.write(lambda db: _update_endpoint(db, namespace, path, change, actor))
 
     # Versions
 
-    async def add_version(
-        self,
-        namespace: str,
-        path: str,
-        *,
-        language: Language,
-        module_hash: ModuleHash,
-        author: str,
-        message: str = "",
-        source: str | None = None,
-        build: BuildRecord | None = None,
-        runtime: ModuleHash | None = None,
-    ) -> Version:
-        namespace, path = _checks.target(namespace, path)
-        _checks.language(language)
-        _checks.module_hash(module_hash)
-        _checks.name(author, "author")
-        encoded_build = _change_control.build(build)
-        for stored in (module_hash, *_checks.optional_runtime(runtime)):
-            if not await self.has_module(stored):
-                raise NotFound(f"no module {stored}: put_module it first")
-        fields = {
-            "namespace": namespace,
-            "path": path,
-            "language": language,
-            "module_hash": module_hash,
-            "author": author,
-            "message": message,
-            "source": source,
-            "runtime": runtime,
-        }
-        return await self._db.write(lambda db: _add_version(db, fields, encoded_build))
+    async def _add_version(self, version: NewVersion) -> Version:
+        return await self._db.write(lambda db: _add_version(db, version))
 
-    async def get_version(self, namespace: str, path: str, version_id: VersionId) -> Version:
-        number = _checks.version_number(version_id)
-
+    async def _get_version(self, namespace: str, path: str, number: int) -> Version:
         def read(db: sqlite3.Connection) -> Version:
             _endpoint_row(db, namespace, path)
             return _version(_version_row(db, namespace, path, number))
@@ -191,43 +120,26 @@ class SQLiteRegistry:
 
         return [_version(row) for row in await self._db.read(read)]
 
-    async def activate(
-        self, namespace: str, path: str, version_id: VersionId, *, actor: str
-    ) -> Endpoint:
-        number = _checks.version_number(version_id)
-        _checks.actor(actor)
+    async def _activate(self, namespace: str, path: str, number: int, actor: str) -> Endpoint:
         return await self._db.write(lambda db: _activate(db, namespace, path, number, actor))
 
     # Namespace and global settings
 
-    async def get_namespace(self, namespace: str) -> NamespaceSettings:
-        _checks.name(namespace, "namespace")
+    async def _get_namespace(self, namespace: str) -> NamespaceSettings:
         return await self._db.read(lambda db: _namespace(db, namespace))
 
-    async def set_namespace_enabled(
-        self, namespace: str, enabled: bool, *, actor: str
+    async def _set_namespace(
+        self, namespace: str, actor: str, enabled: bool | None, quotas: dict[str, int] | None
     ) -> NamespaceSettings:
-        _checks.name(namespace, "namespace")
-        _checks.actor(actor)
         return await self._db.write(
-            lambda db: _set_namespace(db, namespace, actor, enabled=enabled)
+            lambda db: _set_namespace(db, namespace, actor, enabled, quotas)
         )
-
-    async def set_namespace_quotas(
-        self, namespace: str, quotas: Quotas, *, actor: str
-    ) -> NamespaceSettings:
-        _checks.name(namespace, "namespace")
-        wanted = _checks.quotas(quotas)
-        _checks.actor(actor)
-        return await self._db.write(lambda db: _set_namespace(db, namespace, actor, quotas=wanted))
 
     async def get_default_quotas(self) -> Quotas:
         return await self._db.read(_default_quotas)
 
-    async def set_default_quotas(self, quotas: Quotas, *, actor: str) -> Quotas:
-        wanted = _checks.quotas(quotas)
-        _checks.actor(actor)
-        return await self._db.write(lambda db: _set_default_quotas(db, wanted, actor))
+    async def _set_default_quotas(self, quotas: dict[str, int], actor: str) -> Quotas:
+        return await self._db.write(lambda db: _set_default_quotas(db, quotas, actor))
 
     async def effective_quotas(self, namespace: str, path: str) -> Quotas:
         def read(db: sqlite3.Connection) -> Quotas:
@@ -249,16 +161,12 @@ class SQLiteRegistry:
     async def get_service(self, name: str) -> ServiceRecord:
         return await self._db.read(lambda db: _service(_service_row(db, name)))
 
-    async def put_service(
-        self, name: str, spec: Mapping[str, object], *, actor: str
+    async def _put_service(
+        self, name: str, spec: dict[str, object], encoded: str, actor: str
     ) -> ServiceRecord:
-        _checks.service_name(name)
-        wanted, encoded = _checks.service_spec(spec)
-        _checks.actor(actor)
-        return await self._db.write(lambda db: _put_service(db, name, wanted, encoded, actor))
+        return await self._db.write(lambda db: _put_service(db, name, spec, encoded, actor))
 
-    async def delete_service(self, name: str, *, actor: str) -> None:
-        _checks.actor(actor)
+    async def _delete_service(self, name: str, actor: str) -> None:
         await self._db.write(lambda db: _delete_service(db, name, actor))
 
     # Change control
@@ -276,58 +184,42 @@ class SQLiteRegistry:
         )
         return [_traffic_of(row) for row in rows]
 
-    async def set_traffic(
-        self, namespace: str, path: str, policy: TrafficPolicy, *, actor: str
+    async def _set_traffic(
+        self, namespace: str, path: str, policy: TrafficPolicy, encoded: str, actor: str
     ) -> Traffic:
-        wanted, encoded = _change_control.policy(policy)
-        _checks.actor(actor)
         return await self._db.write(
-            lambda db: _set_traffic(db, namespace, path, wanted, encoded, actor)
+            lambda db: _set_traffic(db, namespace, path, policy, encoded, actor)
         )
 
-    async def end_canary(
+    async def _end_canary(
         self,
         namespace: str,
         path: str,
-        *,
         canary_id: str,
         outcome: CanaryEnd,
         actor: str,
-        verdict: Details | None = None,
+        verdict: str | None,
     ) -> Traffic:
-        outcome, encoded = _change_control.canary_end(canary_id, outcome, actor, verdict)
         return await self._db.write(
-            lambda db: _end_canary(db, namespace, path, canary_id, outcome, actor, encoded)
+            lambda db: _end_canary(db, namespace, path, canary_id, outcome, actor, verdict)
         )
 
-    async def record_verdict(
-        self, namespace: str, path: str, *, canary_id: str, verdict: Details, actor: str
+    async def _record_verdict(
+        self, namespace: str, path: str, canary_id: str, verdict: str, actor: str
     ) -> Traffic:
-        _change_control.canary_id(canary_id)
-        _checks.actor(actor)
-        encoded = _change_control.details_of(
-            verdict, "a verdict", _change_control.MAX_VERDICT_BYTES
-        )
-        assert encoded is not None
         return await self._db.write(
-            lambda db: _record_verdict(db, namespace, path, canary_id, encoded, actor)
+            lambda db: _record_verdict(db, namespace, path, canary_id, verdict, actor)
         )
 
-    async def put_canary_report(
-        self, namespace: str, path: str, *, canary_id: str, reporter: str, report: Details
+    async def _put_canary_report(
+        self, namespace: str, path: str, canary_id: str, reporter: str, report: str
     ) -> None:
-        namespace, path = _checks.target(namespace, path)
-        _change_control.canary_id(canary_id)
-        _change_control.reporter(reporter)
-        encoded = _change_control.details_of(
-            report, "a canary report", _change_control.MAX_REPORT_BYTES
-        )
         await self._db.write(
             lambda db: db.execute(
                 "INSERT INTO canary_reports (namespace, path, canary_id, reporter, report, at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, path, canary_id, reporter)"
                 " DO UPDATE SET report = excluded.report, at = excluded.at",
-                (namespace, path, canary_id, reporter, encoded, _stamp()),
+                (namespace, path, canary_id, reporter, report, _stamp()),
             )
         )
 
@@ -344,12 +236,9 @@ class SQLiteRegistry:
             for row in rows
         ]
 
-    async def set_label(
-        self, namespace: str, path: str, label: str, version_id: VersionId | None, *, actor: str
+    async def _set_label(
+        self, namespace: str, path: str, label: str, number: int | None, actor: str
     ) -> dict[str, VersionId]:
-        _change_control.label(label)
-        number = None if version_id is None else _checks.version_number(version_id)
-        _checks.actor(actor)
         return await self._db.write(
             lambda db: _set_label(db, namespace, path, label, number, actor)
         )
@@ -361,9 +250,7 @@ class SQLiteRegistry:
 
         return await self._db.read(read)
 
-    async def get_build(self, namespace: str, path: str, version_id: VersionId) -> BuildRecord:
-        number = _checks.version_number(version_id)
-
+    async def _get_build(self, namespace: str, path: str, number: int) -> BuildRecord:
         def read(db: sqlite3.Connection) -> BuildRecord:
             _endpoint_row(db, namespace, path)
             _version_row(db, namespace, path, number)
@@ -373,7 +260,7 @@ class SQLiteRegistry:
                 (namespace, path, number),
             ).fetchone()
             if row is None:
-                raise NotFound(f"version {version_id} of {namespace}{path} has no build record")
+                raise NotFound(f"version v{number} of {namespace}{path} has no build record")
             return _change_control.build_record(row["info"], row["files"])
 
         return await self._db.read(read)
@@ -391,35 +278,31 @@ class SQLiteRegistry:
 
     # Modules and artifacts
 
-    async def put_module(self, data: bytes) -> ModuleHash:
-        return await self._blob_call(self._blobs.put_module, bytes(data))
+    async def _put_module(self, data: bytes) -> ModuleHash:
+        return await self._blob_call(self._blobs.put_module, data)
 
-    async def get_module(self, module_hash: ModuleHash) -> bytes:
-        return await self._blob_call(self._blobs.get_module, _checks.module_hash(module_hash))
+    async def _get_module(self, module_hash: ModuleHash) -> bytes:
+        return await self._blob_call(self._blobs.get_module, module_hash)
 
-    async def has_module(self, module_hash: ModuleHash) -> bool:
-        return await self._blob_call(self._blobs.has_module, _checks.module_hash(module_hash))
+    async def _has_module(self, module_hash: ModuleHash) -> bool:
+        return await self._blob_call(self._blobs.has_module, module_hash)
 
-    async def put_artifact(
+    async def _put_artifact(
         self, module_hash: ModuleHash, fingerprint: Fingerprint, data: bytes
     ) -> None:
-        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
-        await self._blob_call(self._blobs.put_artifact, *key, bytes(data))
+        await self._blob_call(self._blobs.put_artifact, module_hash, fingerprint, data)
 
-    async def get_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bytes | None:
-        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
-        return await self._blob_call(self._blobs.get_artifact, *key)
+    async def _get_artifact(
+        self, module_hash: ModuleHash, fingerprint: Fingerprint
+    ) -> bytes | None:
+        return await self._blob_call(self._blobs.get_artifact, module_hash, fingerprint)
 
-    async def has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
-        key = _checks.module_hash(module_hash), _checks.fingerprint(fingerprint)
-        return await self._blob_call(self._blobs.has_artifact, *key)
+    async def _has_artifact(self, module_hash: ModuleHash, fingerprint: Fingerprint) -> bool:
+        return await self._blob_call(self._blobs.has_artifact, module_hash, fingerprint)
 
     # Leases
 
-    async def try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
-        _checks.name(key, "lease key")
-        _checks.name(holder, "lease holder")
-        _checks.positive(ttl_seconds, "ttl_seconds")
+    async def _try_lease(self, key: str, holder: str, ttl_seconds: float) -> bool:
         return await self._db.write(lambda db: _try_lease(db, key, holder, ttl_seconds))
 
     async def release_lease(self, key: str, holder: str) -> None:
@@ -429,15 +312,9 @@ class SQLiteRegistry:
 
     # History
 
-    async def audit_log(
-        self,
-        *,
-        namespace: str | None = None,
-        limit: int = 100,
-        before_seq: int | None = None,
-        path: str | None = None,
+    async def _audit_log(
+        self, namespace: str | None, path: str | None, limit: int, before_seq: int | None
     ) -> list[AuditEvent]:
-        _checks.positive(limit, "limit")
         query = "SELECT * FROM events WHERE 1"
         if namespace is not None:
             query += " AND namespace = :namespace"
@@ -450,8 +327,7 @@ class SQLiteRegistry:
         rows = await self._db.read(lambda db: db.execute(query, arguments).fetchall())
         return [_audit_event(row) for row in rows]
 
-    async def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
-        _checks.positive(limit, "limit")
+    async def _changes_since(self, seq: int, limit: int) -> list[Change]:
         rows = await self._db.read(
             lambda db: db.execute(
                 "SELECT seq, at, action, namespace, path FROM events"
@@ -486,49 +362,37 @@ def _put_endpoint(
     db: sqlite3.Connection,
     namespace: str,
     path: str,
-    methods: frozenset[str],
-    config: dict[str, str],
-    *,
+    change: EndpointChange,
     actor: str,
     max_endpoints: int | None,
 ) -> Endpoint:
-    columns = {"methods": _json(sorted(methods)), "config": _json(config)}
-    details: dict[str, object] = {"methods": sorted(methods), "config": config}
     if _find_endpoint_row(db, namespace, path) is not None:
-        return _update_endpoint(
-            db, namespace, path, columns, Action.ENDPOINT_UPDATED, details, actor
-        )
+        return _update_endpoint(db, namespace, path, change, actor)
     if max_endpoints is not None:
         # Inside the write transaction: no other writer can create one meanwhile.
         (count,) = db.execute(
             "SELECT COUNT(*) FROM endpoints WHERE namespace = ?", (namespace,)
         ).fetchone()
         _checks.room_for_endpoint(namespace, count, max_endpoints)
-    now = _stamp()
     db.execute(
         "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"
         " active_version, created_at, updated_at)"
         " VALUES (:namespace, :path, :methods, :config, '{}', 1, NULL, :now, :now)",
-        {"namespace": namespace, "path": path, "now": now, **columns},
+        {"namespace": namespace, "path": path, "now": _stamp(), **change.columns},
     )
-    _record(db, actor, Action.ENDPOINT_CREATED, namespace, path, details)
+    _record(db, actor, Action.ENDPOINT_CREATED, namespace, path, change.details)
     return _endpoint(_endpoint_row(db, namespace, path))
 
 
 def _update_endpoint(
-    db: sqlite3.Connection,
-    namespace: str,
-    path: str,
-    columns: Mapping[str, object],
-    action: Action,
-    details: Details,
-    actor: str,
+    db: sqlite3.Connection, namespace: str, path: str, change: EndpointChange, actor: str
 ) -> Endpoint:
     """Set some columns of an endpoint; record the change only if one of them differs."""
     row = _endpoint_row(db, namespace, path)
+    columns = change.columns
     if all(row[column] == value for column, value in columns.items()):
         return _endpoint(row)
-    # Column names come from this module, never from a caller.
+    # Column names come from the checking layer, never from a caller.
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
     db.execute(
         f"UPDATE endpoints SET {assignments}, updated_at = :now"
@@ -536,7 +400,8 @@ def _update_endpoint(
         {**columns, "now": _stamp(), "namespace": namespace, "path": path},
     )
     previous = {column: _decoded(row, column) for column in columns}
-    _record(db, actor, action, namespace, path, {**details, "previous": previous})
+    details = {**change.details, "previous": previous}
+    _record(db, actor, change.action, namespace, path, details)
     return _endpoint(_endpoint_row(db, namespace, path))
 
 
@@ -548,10 +413,8 @@ def _delete_endpoint(db: sqlite3.Connection, namespace: str, path: str, actor: s
     _record(db, actor, Action.ENDPOINT_DELETED, namespace, path, details)
 
 
-def _add_version(
-    db: sqlite3.Connection, fields: Mapping[str, str | None], build: tuple[str, str] | None
-) -> Version:
-    namespace, path = str(fields["namespace"]), str(fields["path"])
+def _add_version(db: sqlite3.Connection, version: NewVersion) -> Version:
+    namespace, path = version.namespace, version.path
     _endpoint_row(db, namespace, path)
     # Numbering goes on past versions of a deleted incarnation of the endpoint.
     number: int = db.execute(
@@ -560,20 +423,30 @@ def _add_version(
     ).fetchone()[0]
     db.execute(
         "INSERT INTO versions (namespace, path, number, language, module_hash, author,"
-        " message, source, created_at, runtime) VALUES (:namespace, :path, :number, :language,"
-        " :module_hash, :author, :message, :source, :now, :runtime)",
-        {**fields, "number": number, "now": _stamp()},
+        " message, source, created_at, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            namespace,
+            path,
+            number,
+            version.language,
+            version.module_hash,
+            version.author,
+            version.message,
+            version.source,
+            _stamp(),
+            version.runtime,
+        ),
     )
-    if build is not None:
+    if version.build is not None:
         db.execute(
             "INSERT INTO version_builds (namespace, path, number, info, files)"
             " VALUES (?, ?, ?, ?, ?)",
-            (namespace, path, number, *build),
+            (namespace, path, number, *version.build),
         )
-    version = _version(_version_row(db, namespace, path, number))
-    details = _checks.version_details(version)
-    _record(db, version.author, Action.VERSION_ADDED, namespace, path, details)
-    return version
+    added = _version(_version_row(db, namespace, path, number))
+    details = _checks.version_details(added)
+    _record(db, added.author, Action.VERSION_ADDED, namespace, path, details)
+    return added
 
 
 def _activate(
@@ -588,12 +461,7 @@ def _activate(
         "UPDATE endpoints SET active_version = ?, updated_at = ? WHERE namespace = ? AND path = ?",
         (number, _stamp(), namespace, path),
     )
-    details = {
-        "version": version.id,
-        "module_hash": version.module_hash,
-        "previous": None if previous is None else _checks.version_id(previous),
-        "rollback": previous is not None and number < previous,
-    }
+    details = _checks.activation_details(version, previous)
     _record(db, actor, Action.VERSION_ACTIVATED, namespace, path, details)
     return _endpoint(_endpoint_row(db, namespace, path))
 
@@ -609,30 +477,21 @@ def _set_namespace(
     db: sqlite3.Connection,
     namespace: str,
     actor: str,
-    *,
-    enabled: bool | None = None,
-    quotas: dict[str, int] | None = None,
+    enabled: bool | None,
+    quotas: dict[str, int] | None,
 ) -> NamespaceSettings:
     current = _namespace(db, namespace)
-    wanted = NamespaceSettings(
-        namespace,
-        current.enabled if enabled is None else enabled,
-        current.quotas if quotas is None else quotas,
-    )
-    if wanted == current:
+    change = _checks.namespace_change(current, enabled, quotas)
+    if change is None:
         return current
+    wanted, action, details = change
     db.execute(
         "INSERT INTO namespaces (namespace, enabled, quotas) VALUES (?, ?, ?)"
         " ON CONFLICT (namespace) DO UPDATE SET enabled = excluded.enabled,"
         " quotas = excluded.quotas",
         (namespace, int(wanted.enabled), _json(dict(wanted.quotas))),
     )
-    if quotas is not None:
-        details = {"quotas": quotas, "previous": dict(current.quotas)}
-        _record(db, actor, Action.NAMESPACE_QUOTAS_SET, namespace, None, details)
-    else:
-        action = Action.NAMESPACE_ENABLED if wanted.enabled else Action.NAMESPACE_DISABLED
-        _record(db, actor, action, namespace, None, {})
+    _record(db, actor, action, namespace, None, details)
     return wanted
 
 
@@ -728,14 +587,13 @@ def _set_traffic(
     for number in _change_control.version_numbers(wanted):
         _version_row(db, namespace, path, number)
     current = _traffic(db, namespace, path)
-    if current.policy == wanted:
+    change = _change_control.traffic_change(current, wanted, endpoint.active_version)
+    if change is None:
         return current
-    run = _change_control.canary_run(current, wanted, endpoint.active_version)
-    if current.canary_id is not None and run[0] != current.canary_id:
-        _drop_reports(db, namespace, path, current.canary_id)
-    _write_traffic(db, namespace, path, encoded, *run)
-    details = _change_control.traffic_details(wanted, current.policy)
-    _record(db, actor, Action.TRAFFIC_SET, namespace, path, details)
+    if change.dropped_run is not None:
+        _drop_reports(db, namespace, path, change.dropped_run)
+    _write_traffic(db, namespace, path, encoded, *change.run)
+    _record(db, actor, Action.TRAFFIC_SET, namespace, path, change.details)
     return _traffic(db, namespace, path)
 
 
@@ -774,22 +632,18 @@ def _end_canary(
     actor: str,
     verdict: str | None,
 ) -> Traffic:
-    current = _running_canary(db, namespace, path, canary_id)
-    candidate = current.policy.candidate
-    assert candidate is not None
-    previous = _endpoint(_endpoint_row(db, namespace, path)).active_version
-    if outcome is CanaryEnd.PROMOTED:
+    stable = _endpoint(_endpoint_row(db, namespace, path)).active_version
+    current = _traffic(db, namespace, path)
+    ending = _change_control.canary_ending(current, canary_id, outcome, verdict, stable)
+    if ending.promoted is not None:
         db.execute(
             "UPDATE endpoints SET active_version = ?, updated_at = ?"
             " WHERE namespace = ? AND path = ?",
-            (_checks.version_number(candidate), _stamp(), namespace, path),
+            (ending.promoted, _stamp(), namespace, path),
         )
-    _, encoded = _change_control.policy(_change_control.without_candidate(current.policy))
-    kept_verdict = verdict if verdict is not None else _change_control.encoded_verdict(current)
-    _write_traffic(db, namespace, path, encoded, None, None, kept_verdict)
+    _write_traffic(db, namespace, path, ending.policy, None, None, ending.verdict)
     _drop_reports(db, namespace, path, canary_id)
-    details = _change_control.end_details(current, previous, verdict)
-    _record(db, actor, Action(outcome.value), namespace, path, details)
+    _record(db, actor, Action(outcome.value), namespace, path, ending.details)
     return _traffic(db, namespace, path)
 
 
@@ -845,33 +699,24 @@ def _set_label(
     actor: str,
 ) -> dict[str, VersionId]:
     _endpoint_row(db, namespace, path)
+    wanted = None if number is None else _version(_version_row(db, namespace, path, number)).id
     current = _labels(db, namespace, path).get(label)
+    change = _change_control.label_change(namespace, path, label, current, wanted)
+    if change is None:
+        return _labels(db, namespace, path)
     if number is None:
-        if current is None:
-            raise NotFound(f"{namespace}{path} has no label {label!r}")
         db.execute(
             "DELETE FROM version_labels WHERE namespace = ? AND path = ? AND label = ?",
             (namespace, path, label),
         )
-        _record(
-            db,
-            actor,
-            Action.VERSION_UNLABELLED,
-            namespace,
-            path,
-            {"label": label, "previous": current},
+    else:
+        db.execute(
+            "INSERT INTO version_labels (namespace, path, label, number) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (namespace, path, label) DO UPDATE SET number = excluded.number",
+            (namespace, path, label, number),
         )
-        return _labels(db, namespace, path)
-    version = _version(_version_row(db, namespace, path, number))
-    if current == version.id:
-        return _labels(db, namespace, path)
-    db.execute(
-        "INSERT INTO version_labels (namespace, path, label, number) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (namespace, path, label) DO UPDATE SET number = excluded.number",
-        (namespace, path, label, number),
-    )
-    details: dict[str, object] = {"label": label, "version": version.id, "previous": current}
-    _record(db, actor, Action.VERSION_LABELLED, namespace, path, details)
+    action, details = change
+    _record(db, actor, action, namespace, path, details)
     return _labels(db, namespace, path)
 
 
@@ -987,13 +832,6 @@ def _decoded(row: sqlite3.Row, column: str) -> object:
     return bool(value) if column == "enabled" else value
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp)
+_json = _checks.encoded
+_stamp = _checks.stamp
+_time = _checks.moment
