@@ -22,6 +22,7 @@ from host.sandbox._outcome import (
     lower_headers,
     succeeded,
 )
+from host.sandbox._plans import Plans
 from host.sandbox._store import is_instantiation_limit, new_store, rearm
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 from host.sandbox._warm import Warm, WarmInstances, WarmKey
@@ -53,6 +54,7 @@ class ComponentRunner:
         # Results are lowered on several worker threads at once (see _variants).
         variants.install()
         self._warm = WarmInstances()
+        self.plans = Plans()
 
     def run(
         self, component: wc.Component, request: ScriptRequest, context: RequestContext
@@ -64,7 +66,7 @@ class ComponentRunner:
         try:
             with abi.bound(context), wasi.bound(wasi.WasiState()):
                 handle = _instantiate(self._linker, component, store)
-                returned = _call(handle, store, request)
+                returned = self._call(component, handle, store, request)
             meter.fuel_left = store.get_fuel()
             return _result_from_guest(context, meter, returned)
         except Exception as error:
@@ -91,7 +93,7 @@ class ComponentRunner:
                     )
                 else:
                     rearm(store, context.limits)
-                returned = _call(warm.handle, store, request)
+                returned = self._call(component, warm.handle, store, request)
         except Exception as error:
             # A trapped or failed instance is never used again.
             meter.fuel_left = store.get_fuel()
@@ -105,6 +107,18 @@ class ComponentRunner:
         else:
             store.close()
         return result
+
+    def _call(
+        self,
+        component: wc.Component,
+        handle: wc.Func,
+        store: wasmtime.Store,
+        request: ScriptRequest,
+    ) -> Any:
+        plan = self.plans.plan(component, "handle", handle, store)
+        returned = plan.call(handle, store, _request_record(request))
+        handle.post_return(store)
+        return returned
 
 
 def _failure(context: RequestContext, meter: Meter, error: Exception) -> RunResult:
@@ -149,12 +163,6 @@ def _instantiate(linker: wc.Linker, component: wc.Component, store: wasmtime.Sto
     if handle is None:
         raise wasmtime.WasmtimeError("component does not export `handle`")
     return handle
-
-
-def _call(handle: wc.Func, store: wasmtime.Store, request: ScriptRequest) -> Any:
-    returned = handle(store, _request_record(request))
-    handle.post_return(store)
-    return returned
 
 
 def _request_record(request: ScriptRequest) -> wc.Record:
