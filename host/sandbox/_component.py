@@ -54,7 +54,7 @@ class ComponentRunner:
         # Results are lowered on several worker threads at once (see _variants).
         variants.install()
         self._warm = WarmInstances()
-        self.plans = Plans()
+        self.plans = Plans(engine)
 
     def run(
         self, component: wc.Component, request: ScriptRequest, context: RequestContext
@@ -65,7 +65,7 @@ class ComponentRunner:
         store = new_store(self._engine, context.limits)
         try:
             with abi.bound(context), wasi.bound(wasi.WasiState()):
-                handle = _instantiate(self._linker, component, store)
+                handle = self._instantiate(component, store)
                 returned = self._call(component, handle, store, request)
             meter.fuel_left = store.get_fuel()
             return _result_from_guest(context, meter, returned)
@@ -88,9 +88,7 @@ class ComponentRunner:
         try:
             with abi.bound(context), wasi.bound(state):
                 if warm is None:
-                    warm = Warm(
-                        component, store, state, _instantiate(self._linker, component, store)
-                    )
+                    warm = Warm(component, store, state, self._instantiate(component, store))
                 else:
                     rearm(store, context.limits)
                 returned = self._call(component, warm.handle, store, request)
@@ -108,6 +106,14 @@ class ComponentRunner:
             store.close()
         return result
 
+    def _instantiate(self, component: wc.Component, store: wasmtime.Store) -> wc.Func:
+        instance = self._linker.instantiate(store, component)
+        export = self.plans.export(component, "handle")
+        handle = None if export is None else instance.get_func(store, export.index)
+        if handle is None:
+            raise wasmtime.WasmtimeError("component does not export `handle`")
+        return handle
+
     def _call(
         self,
         component: wc.Component,
@@ -115,8 +121,9 @@ class ComponentRunner:
         store: wasmtime.Store,
         request: ScriptRequest,
     ) -> Any:
-        plan = self.plans.plan(component, "handle", handle, store)
-        returned = plan.call(handle, store, _request_record(request))
+        export = self.plans.export(component, "handle")
+        assert export is not None, "an instance of it exported `handle`"
+        returned = export.plan.call(handle, store, _request_record(request))
         handle.post_return(store)
         return returned
 
@@ -155,14 +162,6 @@ def _read_result(context: RequestContext, meter: Meter, returned: Any) -> RunRes
         body=bytes(payload.body),
     )
     return succeeded(context, meter, response)
-
-
-def _instantiate(linker: wc.Linker, component: wc.Component, store: wasmtime.Store) -> wc.Func:
-    instance = linker.instantiate(store, component)
-    handle = instance.get_func(store, "handle")
-    if handle is None:
-        raise wasmtime.WasmtimeError("component does not export `handle`")
-    return handle
 
 
 def _request_record(request: ScriptRequest) -> wc.Record:

@@ -17,6 +17,7 @@ import ctypes
 import threading
 import weakref
 from ctypes import byref, pointer
+from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
@@ -179,27 +180,38 @@ class FuncPlan:
                 ffi.wasmtime_component_val_delete(byref(lowered[index]))
 
 
-class Plans:
-    """Plans per component and export name, built on first use and kept while the component is."""
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A function export of a component: where instances keep it, and how to call it."""
 
-    def __init__(self) -> None:
-        self._plans: weakref.WeakKeyDictionary[wc.Component, dict[str, FuncPlan]] = (
+    index: wc.ExportIndex
+    plan: FuncPlan
+
+
+class Plans:
+    """The exports of each component, read on first use and kept while the component is."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._exports: weakref.WeakKeyDictionary[wc.Component, dict[str, Export]] = (
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
         # How many plans were ever built: each export of each component once.
         self.built = 0
 
-    def plan(
-        self, component: wc.Component, name: str, func: wc.Func, store: wasmtime.Store
-    ) -> FuncPlan:
-        """The plan for export `name` of `component`; `func` is that export in some instance."""
-        found = self._plans.get(component, {}).get(name)
+    def export(self, component: wc.Component, name: str) -> Export | None:
+        """Function export `name` of `component`, or None when it has no such function."""
+        found = self._exports.get(component, {}).get(name)
         if found is not None:
             return found
         with self._lock:
-            by_name = self._plans.setdefault(component, {})
+            by_name = self._exports.setdefault(component, {})
             if name not in by_name:
-                by_name[name] = FuncPlan(func.type(store))
+                index = component.get_export_index(name)
+                item = component.type.exports(self._engine).get(name)
+                if index is None or item is None or not isinstance(item.ty, wc.FuncType):
+                    return None
+                by_name[name] = Export(index, FuncPlan(item.ty))
                 self.built += 1
             return by_name[name]

@@ -81,12 +81,13 @@ def test_a_plan_lowers_and_lifts_what_wasmtime_py_does(
 ) -> None:
     component = _component(compile_file(build_cached(ECHO_JS)))
     linker = component_linker(sandbox_engine.engine)
-    plans = Plans()
+    plans = Plans(sandbox_engine.engine)
     returned = []
     for planned in (True, False):
         store = new_store(sandbox_engine.engine, Limits())
         with abi.bound(_context()), wasi.bound(wasi.WasiState()):
-            handle = linker.instantiate(store, component).get_func(store, "handle")
+            instance = linker.instantiate(store, component)
+            handle = instance.get_func(store, "handle")
             assert handle is not None
             record = abi.make_record(
                 method=REQUEST.method,
@@ -99,8 +100,11 @@ def test_a_plan_lowers_and_lifts_what_wasmtime_py_does(
                 **{"request-id": REQUEST.request_id},
             )
             if planned:
-                plan = plans.plan(component, "handle", handle, store)
-                returned.append(plan.call(handle, store, record))
+                export = plans.export(component, "handle")
+                assert export is not None
+                planned_handle = instance.get_func(store, export.index)
+                assert planned_handle is not None
+                returned.append(export.plan.call(planned_handle, store, record))
             else:
                 returned.append(handle(store, record))
             handle.post_return(store)
