@@ -22,6 +22,7 @@ from host.sandbox._outcome import (
     lower_headers,
     succeeded,
 )
+from host.sandbox._plans import Plans
 from host.sandbox._store import is_instantiation_limit, new_store, rearm
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
 from host.sandbox._warm import Warm, WarmInstances, WarmKey
@@ -53,6 +54,7 @@ class ComponentRunner:
         # Results are lowered on several worker threads at once (see _variants).
         variants.install()
         self._warm = WarmInstances()
+        self.plans = Plans(engine)
 
     def run(
         self, component: wc.Component, request: ScriptRequest, context: RequestContext
@@ -63,8 +65,8 @@ class ComponentRunner:
         store = new_store(self._engine, context.limits)
         try:
             with abi.bound(context), wasi.bound(wasi.WasiState()):
-                handle = _instantiate(self._linker, component, store)
-                returned = _call(handle, store, request)
+                handle = self._instantiate(component, store)
+                returned = self._call(component, handle, store, request)
             meter.fuel_left = store.get_fuel()
             return _result_from_guest(context, meter, returned)
         except Exception as error:
@@ -86,12 +88,10 @@ class ComponentRunner:
         try:
             with abi.bound(context), wasi.bound(state):
                 if warm is None:
-                    warm = Warm(
-                        component, store, state, _instantiate(self._linker, component, store)
-                    )
+                    warm = Warm(component, store, state, self._instantiate(component, store))
                 else:
                     rearm(store, context.limits)
-                returned = _call(warm.handle, store, request)
+                returned = self._call(component, warm.handle, store, request)
         except Exception as error:
             # A trapped or failed instance is never used again.
             meter.fuel_left = store.get_fuel()
@@ -105,6 +105,27 @@ class ComponentRunner:
         else:
             store.close()
         return result
+
+    def _instantiate(self, component: wc.Component, store: wasmtime.Store) -> wc.Func:
+        instance = self._linker.instantiate(store, component)
+        export = self.plans.export(component, "handle")
+        handle = None if export is None else instance.get_func(store, export.index)
+        if handle is None:
+            raise wasmtime.WasmtimeError("component does not export `handle`")
+        return handle
+
+    def _call(
+        self,
+        component: wc.Component,
+        handle: wc.Func,
+        store: wasmtime.Store,
+        request: ScriptRequest,
+    ) -> Any:
+        export = self.plans.export(component, "handle")
+        assert export is not None, "an instance of it exported `handle`"
+        returned = export.plan.call(handle, store, _request_record(request))
+        handle.post_return(store)
+        return returned
 
 
 def _failure(context: RequestContext, meter: Meter, error: Exception) -> RunResult:
@@ -141,20 +162,6 @@ def _read_result(context: RequestContext, meter: Meter, returned: Any) -> RunRes
         body=bytes(payload.body),
     )
     return succeeded(context, meter, response)
-
-
-def _instantiate(linker: wc.Linker, component: wc.Component, store: wasmtime.Store) -> wc.Func:
-    instance = linker.instantiate(store, component)
-    handle = instance.get_func(store, "handle")
-    if handle is None:
-        raise wasmtime.WasmtimeError("component does not export `handle`")
-    return handle
-
-
-def _call(handle: wc.Func, store: wasmtime.Store, request: ScriptRequest) -> Any:
-    returned = handle(store, _request_record(request))
-    handle.post_return(store)
-    return returned
 
 
 def _request_record(request: ScriptRequest) -> wc.Record:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Hashable
-from concurrent.futures import ThreadPoolExecutor
 
 import wasmtime
 from wasmtime import component as wc
@@ -18,6 +18,7 @@ from host.sandbox._javy import JavyRunner
 from host.sandbox._runtime import RuntimeRunner, ScriptOnRuntime
 from host.sandbox._slot import GateSlot
 from host.sandbox._types import RunResult, ScriptRequest
+from host.sandbox._workers import Workers
 
 
 class Sandbox:
@@ -39,7 +40,7 @@ class Sandbox:
         self.runtimes = RuntimeRunner(engine.engine, self._components)
         self._gate = gate
         self.workers = gate.capacity if gate is not None else workers
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sandbox")
+        self._pool = Workers(self.workers, "sandbox")
 
     def run_sync(
         self, module: CompiledModule, request: ScriptRequest, context: RequestContext
@@ -60,13 +61,14 @@ class Sandbox:
     ) -> RunResult:
         """Run on a worker thread; with a gate, in a fairly shared slot of endpoint `key`."""
         loop = context.loop = context.loop or asyncio.get_running_loop()
+        run = functools.partial(self.run_sync, module, request, context)
         if self._gate is None or key is None:
-            return await loop.run_in_executor(self._pool, self.run_sync, module, request, context)
+            return await self._pool.submit(run)
         await self._gate.acquire(key)
         # The wall-clock quota counts from the slot, not from the queue before it.
         context.deadline = time.monotonic() + context.limits.timeout_ms / 1000
         slot = context.slot = GateSlot(self._gate, key, loop)
-        running = loop.run_in_executor(self._pool, self.run_sync, module, request, context)
+        running = self._pool.submit(run)
         try:
             result = await asyncio.shield(running)
         except asyncio.CancelledError:
@@ -80,4 +82,4 @@ class Sandbox:
         return result
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._pool.close()
