@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from registry import Action, open_registry
+from registry import Action, RegistryUnavailable, open_registry
 from tests.support.cassandra import CQL_PORT, LocalCluster, node_local
 from tests.support.hosts import HostProcess, example_backends
 
@@ -63,12 +63,30 @@ def keyspaces(cluster: LocalCluster, created: list[str]) -> Iterator[Callable[[s
     def create(replication: str) -> str:
         keyspace = f"cluster_{uuid.uuid4().hex[:12]}"
         url = cluster.url(keyspace, replication=replication, local_dc="dc1")
-        asyncio.run(_open_and_close(url))
         created.append(keyspace)
+        _migrate_patiently(cluster, url)
         return keyspace
 
     yield create
     cluster.up()
+
+
+def _migrate_patiently(cluster: LocalCluster, url: str, attempts: int = 3) -> None:
+    """Create the keyspace's tables, again if a schema change's outcome is unknown.
+
+    Each table is a schema change every node must agree on, and a node of a
+    cluster just started on two shared cores can take longer than the
+    driver's timeout to coordinate one. The migrations are idempotent; what
+    the tests measure starts once they are done.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            asyncio.run(_open_and_close(url))
+            return
+        except RegistryUnavailable:
+            if attempt == attempts:
+                raise
+            cluster.settled()
 
 
 async def _open_and_close(url: str) -> None:
