@@ -155,6 +155,12 @@ jvm_flags() {
     # Lets a test read one replica's own copy (CONSISTENCY NODE_LOCAL) to
     # check what a restarted node caught up on. Never on a production node.
     echo "-Dcassandra.enable_nodelocal_queries=true -Dcassandra.ring_delay_ms=1000"
+    # A node that misses a schema push (it was restarting, or the push was
+    # dropped) only catches up at its next pull: by default every 60 s, and
+    # not before a minute of uptime. Until then the driver waits for schema
+    # agreement, longer than a statement's timeout; a small cluster that
+    # restarts nodes on purpose pulls within seconds instead.
+    echo "-Dcassandra.schema_pull_interval_ms=2000 -Dcassandra.migration_delay_ms=2000"
   else
     # A single local node: no gossip to wait for, no ring to settle.
     echo "-Dcassandra.ring_delay_ms=100"

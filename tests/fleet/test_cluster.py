@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from registry import Action, RegistryUnavailable, open_registry
+from registry import Action, open_registry
 from tests.support.cassandra import CQL_PORT, LocalCluster, node_local
 from tests.support.hosts import HostProcess, example_backends
 
@@ -64,29 +64,11 @@ def keyspaces(cluster: LocalCluster, created: list[str]) -> Iterator[Callable[[s
         keyspace = f"cluster_{uuid.uuid4().hex[:12]}"
         url = cluster.url(keyspace, replication=replication, local_dc="dc1")
         created.append(keyspace)
-        _migrate_patiently(cluster, url)
+        asyncio.run(_open_and_close(url))
         return keyspace
 
     yield create
     cluster.up()
-
-
-def _migrate_patiently(cluster: LocalCluster, url: str, attempts: int = 3) -> None:
-    """Create the keyspace's tables, again if a schema change's outcome is unknown.
-
-    Each table is a schema change every node must agree on, and a node of a
-    cluster just started on two shared cores can take longer than the
-    driver's timeout to coordinate one. The migrations are idempotent; what
-    the tests measure starts once they are done.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            asyncio.run(_open_and_close(url))
-            return
-        except RegistryUnavailable:
-            if attempt == attempts:
-                raise
-            cluster.settled()
 
 
 async def _open_and_close(url: str) -> None:
@@ -385,8 +367,16 @@ async def read_back(url: str) -> Record:
         await registry.close()
 
 
-def assert_gap_free(host: HostProcess, latest: int) -> None:
-    """The host applied every change once, in order, from the seq it started at to `latest`."""
+def assert_gap_free(host: HostProcess, latest: int, limit: float = 60.0) -> None:
+    """The host applied every change once, in order, from the seq it started at to `latest`.
+
+    A host can serve a version before its feed has passed every change before
+    it (it reads the endpoint itself; the feed waits for the changes a replica
+    has not caught up on yet), so the feed is given time to reach `latest`.
+    """
+    started = time.monotonic()
+    while applied_up_to(host) < latest and time.monotonic() - started < limit:
+        time.sleep(0.1)
     events = host.log_events()
     seq: int = [e["seq"] for e in events if e.get("event") == "host ready"][-1]
     for event in events:
@@ -395,6 +385,11 @@ def assert_gap_free(host: HostProcess, latest: int) -> None:
             assert event["changes"] == event["last_seq"] - seq
             seq = event["last_seq"]
     assert seq == latest
+
+
+def applied_up_to(host: HostProcess) -> int:
+    applied = [e["last_seq"] for e in host.log_events() if e.get("event") == "changes applied"]
+    return max(applied, default=0)
 
 
 # What each replica holds
