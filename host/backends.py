@@ -13,7 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+import aiohttp
 import httpx
+import yarl
 
 from host.backend_cache import CACHE_STATUS_HEADER, SharedResponses
 from host.backend_types import (
@@ -53,6 +55,8 @@ __all__ = [
     "service_url",
 ]
 
+# Connections open at once to all services together (each keeps its idle ones).
+_MAX_CONNECTIONS = 256
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Headers a script may not set: they would let it impersonate the host or
 # smuggle a second request.
@@ -172,24 +176,31 @@ class BackendGateway:
     shared response cache where HTTP's rules allow (host.backend_cache).
     """
 
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        client: httpx.AsyncClient | None = None,
-        cache: ResponseCache | None = None,
-    ) -> None:
+    def __init__(self, catalogue: Catalogue, cache: ResponseCache | None = None) -> None:
         self.catalogue = catalogue
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+        self._session: aiohttp.ClientSession | None = None
         self.responses = SharedResponses(cache) if cache is not None else None
 
     async def aclose(self) -> None:
         if self.responses is not None:
             await self.responses.aclose()
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use: a session belongs to the event loop it was made on.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(total=None),
+                # Redirects, proxies and cookies are not a script's to use.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            # aiohttp sends an idempotent request again, once, when a kept-alive
+            # connection fails; a service's `retries` alone decide how often it
+            # is asked (aiohttp's own test client turns this off the same way).
+            self._session._retry_connection = False
+        return self._session
 
     def use_catalogue(self, catalogue: Catalogue) -> None:
         """Serve `catalogue` from now on; cached answers of services that changed or left go."""
@@ -320,7 +331,7 @@ class BackendGateway:
                 )
         except TimeoutError:
             return BackendError(BackendErrorKind.TIMEOUT, f"{service.name} did not answer in time")
-        except httpx.TransportError as error:
+        except (aiohttp.ClientError, OSError) as error:
             return BackendError(
                 BackendErrorKind.UNAVAILABLE, f"{service.name}: {type(error).__name__}"
             )
@@ -328,30 +339,32 @@ class BackendGateway:
     async def _exchange(
         self, service: Service, request: BackendRequest, url: httpx.URL, headers: Headers
     ) -> BackendOutcome:
-        outgoing = self._client.build_request(
-            request.method.upper(), url, headers=headers, content=request.body or None
-        )
-        response = await self._client.send(outgoing, stream=True)
-        try:
+        async with self._client().request(
+            request.method.upper(),
+            # Sent exactly as checked: no second encoding or normalisation.
+            yarl.URL(str(url), encoded=True),
+            headers=headers,
+            data=request.body or None,
+            allow_redirects=False,
+        ) as response:
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.content.iter_any():
                 body += chunk
                 if len(body) > service.max_response_bytes:
+                    response.close()
                     return BackendError(
                         BackendErrorKind.BAD_RESPONSE,
                         f"{service.name} answered more than {service.max_response_bytes} bytes",
                     )
             return BackendResponse(
-                status=response.status_code,
+                status=response.status,
                 headers=[
                     (name.lower(), value)
-                    for name, value in response.headers.multi_items()
+                    for name, value in response.headers.items()
                     if name.lower() not in _DROPPED_RESPONSE_HEADERS
                 ],
                 body=bytes(body),
             )
-        finally:
-            await response.aclose()
 
 
 def _outgoing_headers(service: Service, request: BackendRequest) -> Headers:

@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import json
 
-import httpx
+import aiohttp
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart, Response, request
@@ -17,12 +17,21 @@ from quart import Quart, Response, request
 
 def create_app(backend: str) -> Quart:
     app = Quart("baseline")
-    clients: list[httpx.AsyncClient] = []
+    # The client scripthost's backend calls use, so the two differ by the sandbox only.
+    clients: list[aiohttp.ClientSession] = []
 
     @app.before_serving
     async def open_client() -> None:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        clients.append(httpx.AsyncClient(base_url=backend, limits=limits))
+        connector = aiohttp.TCPConnector(limit=256, limit_per_host=0)
+        clients.append(aiohttp.ClientSession(backend, connector=connector))
+
+    @app.after_serving
+    async def close_client() -> None:
+        await clients[0].close()
+
+    async def fetch(path: str) -> object:
+        async with clients[0].get(path) as answer:
+            return await answer.json()
 
     @app.get("/hello")
     async def hello() -> Response:
@@ -30,8 +39,7 @@ def create_app(backend: str) -> Quart:
 
     @app.get("/aggregate")
     async def aggregate() -> Response:
-        answers = await asyncio.gather(*(clients[0].get(f"/{part}") for part in "abc"))
-        parts = [answer.json() for answer in answers]
+        parts = await asyncio.gather(*(fetch(f"/{part}") for part in "abc"))
         return Response(json.dumps({"parts": parts}), content_type="application/json")
 
     @app.post("/cpu")
