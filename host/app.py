@@ -26,7 +26,7 @@ from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.processes import SiblingServer
-from host.protect import FairGate, Guards, LoadShedder
+from host.protect import FairGate, Guards, LoadShedder, RefusalPacer
 from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
@@ -214,10 +214,16 @@ async def open_host_state(settings: Settings) -> HostState:
         services,
         settings.refresh_interval_s,
     )
-    guards = Guards(shedder, settings.breaker, on_trip=observer.breaker_tripped)
+    guards = Guards(
+        shedder,
+        settings.breaker,
+        on_trip=observer.breaker_tripped,
+        pacer=RefusalPacer(settings.refusal_hold_s, settings.max_held_refusals),
+    )
     observer.metrics.watch_gauge(
         observer.metrics.open_breakers, lambda: len(guards.open_breakers())
     )
+    observer.metrics.watch_gauge(observer.metrics.held_refusals, lambda: guards.pacer.held)
     return HostState(
         settings=settings,
         registry=registry,

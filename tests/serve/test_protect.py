@@ -240,6 +240,39 @@ def test_switched_off_and_paused_endpoints_are_refused_cheaply_and_counted(
     assert counted == {"slow": 3 + 1, "fast": 1}
 
 
+def test_refusals_of_an_endpoint_that_will_not_run_are_held_at_most_max_held_at_once(
+    start_host: HostFactory,
+) -> None:
+    """A client asking again at once cannot make the host refuse in a tight loop; the
+    held refusals are capped (each keeps a connection open) and hold up nobody else."""
+    host = start_host("--refusal-hold-ms", "10000", "--max-held-refusals", "2")
+    with host.admin() as admin:
+        admin.put("/endpoints/tv/slow/-/enabled", json={"enabled": False}).raise_for_status()
+    with ThreadPoolExecutor(2) as pool:
+        paced = [pool.submit(get, host, "slow") for _ in range(2)]
+        _until_held(host, 2)
+        beyond_the_cap = get(host, "slow")
+        served = get(host, "fast")
+        during = host.host_info()
+        answered_while_held = [future.done() for future in paced]
+        refusals = [future.result() for future in paced]
+    assert (during["held_refusals"], during["unpaced_refusals"]) == (2, 1)
+    assert answered_while_held == [False, False]
+    assert served.status_code == 200
+    for refused in (beyond_the_cap, *refusals):
+        assert (refused.status_code, refused.json()["error"]) == (503, "disabled")
+        assert refused.headers["retry-after"] == "30"
+    assert host.host_info()["held_refusals"] == 0
+
+
+def _until_held(host: HostProcess, count: int) -> None:
+    for _ in range(600):
+        if host.host_info()["held_refusals"] == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the host never held {count} refusals")
+
+
 SLEEPER_DEADLINE_MS = 3000
 # A WASI timer far beyond any deadline: waiting for it is the bug.
 SLEEPER_TIMER_S = 30
