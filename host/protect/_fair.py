@@ -10,15 +10,20 @@ scripts all run to their time limit leaves the other half to its neighbours;
 and an endpoint none of whose runs has ended yet holds one slot (a slow
 start), so that endpoints whose cost nobody knows, such as scripts that
 block until their deadline, cannot take all the slots with their first burst.
+Long turns share half the slots: endpoints whose turns typically hold a slot
+longer than `long_turn_ms` (scripts that run to their fuel or time limit)
+together hold at most half of them, so two or three such endpoints cannot
+take every slot between them either, and the other half serves the short
+turns at once.
 
-Waiting is not running: a script blocked in a backend call `pause`s, giving
-its slot to the next request while it waits, and `resume`s when its answer
-is back. A resuming script takes a slot at once, even when that puts more
-scripts running than there are slots: its wall-clock deadline kept running
-while it waited, and it must not lose it queueing behind scripts that hold
-their slots for long (it held one, before it waited). New requests then
-start only once fewer than `slots` run. Only the time a script holds a slot
-is charged. A paused script still holds its instance's memory, so
+Waiting is not running: a script blocked in a backend call or on a timer
+`pause`s, giving its slot to the next request while it waits, and `resume`s
+when its answer is back. A resuming script takes a slot at once, even when
+that puts more scripts running than there are slots: its wall-clock deadline
+kept running while it waited, and it must not lose it queueing behind scripts
+that hold their slots for long (it held one, before it waited). New requests
+then start only once fewer than `slots` run. Only the time a script holds a
+slot is charged. A paused script still holds its instance's memory, so
 `capacity` bounds how many are alive at once, running or paused (half of it
 for one endpoint); a new request starts only below it.
 """
@@ -32,6 +37,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 _SMOOTHING = 0.3
+# A turn this long is twenty times a typical script's whole run.
+LONG_TURN_MS = 100.0
 
 
 @dataclass(eq=False, slots=True)
@@ -44,8 +51,11 @@ class _Ticket:
 
 
 class FairGate:
-    def __init__(self, slots: int, capacity: int | None = None) -> None:
+    def __init__(
+        self, slots: int, capacity: int | None = None, long_turn_ms: float = LONG_TURN_MS
+    ) -> None:
         self.slots = slots
+        self.long_turn_ms = long_turn_ms
         self.capacity = max(slots, capacity or slots)
         self._free = slots
         self._per_endpoint = max(1, slots // 2)
@@ -147,7 +157,16 @@ class FairGate:
 
     def _may_run(self, key: Hashable) -> bool:
         limit = self._per_endpoint if key in self._typical_ms else 1
-        return self._running.get(key, 0) < limit
+        if self._running.get(key, 0) >= limit:
+            return False
+        return not self._takes_long(key) or self._running_long() < self._per_endpoint
+
+    def _takes_long(self, key: Hashable) -> bool:
+        return self._typical_ms.get(key, 0.0) > self.long_turn_ms
+
+    def _running_long(self) -> int:
+        # As many endpoints as hold slots: a handful, whatever the traffic.
+        return sum(count for key, count in self._running.items() if self._takes_long(key))
 
     def _may_start(self, key: Hashable) -> bool:
         return (

@@ -126,3 +126,25 @@ async def test_capacity_bounds_the_runs_alive_paused_included() -> None:
     gate.leave("a")
     await third
     assert (gate.running, gate.alive, gate.paused) == (1, 2, 1)
+
+
+async def test_endpoints_with_long_turns_share_half_the_slots() -> None:
+    gate = FairGate(slots=4, long_turn_ms=100)
+    for key in ("slow", "slower"):
+        await gate.acquire(key)
+        gate.release(key, 500)
+    for key in ("slow", "slower"):
+        await gate.acquire(key)
+    # Each may hold half the slots, but together they hold no more.
+    third_long = asyncio.create_task(gate.acquire("slow"))
+    await asyncio.sleep(0)
+    assert not third_long.done()
+    await gate.acquire("quick")
+    await gate.acquire("new")
+    assert (gate.running, gate.waiting) == (4, 1)
+    gate.release("quick", 5)
+    await asyncio.sleep(0)
+    assert not third_long.done()
+    gate.release("slower", 500)
+    await third_long
+    assert gate.running == 3

@@ -313,6 +313,32 @@ def test_scripts_blocked_in_a_host_call_free_their_workers_at_their_deadline(
     assert slept == [(504, "timeout")] * 2
 
 
+def test_scripts_sleeping_on_a_timer_hold_no_cpu_slot(sleepy_host: HostProcess) -> None:
+    """Both CPU slots' scripts wait on a WASI timer: another team's script runs meanwhile."""
+    url = sleepy_host.url
+    for endpoint in ("tv/sleep-a", "tv/sleep-b"):
+        with sleepy_host.admin() as admin:
+            quotas = {"timeout_ms": 10_000}
+            admin.put(f"/endpoints/{endpoint}/-/quotas", json={"quotas": quotas}).raise_for_status()
+    with ThreadPoolExecutor(2) as pool:
+        sleeping = [pool.submit(status_and_error, f"{url}/tv/sleep-{name}") for name in "ab"]
+        _until_paused(sleepy_host, 2)
+        other_team = status_and_error(f"{url}/music/home?user=42")
+        still_sleeping = [not future.done() for future in sleeping]
+        slept = [future.result() for future in sleeping]
+    assert other_team == (200, None)
+    assert still_sleeping == [True, True]
+    assert slept == [(504, "timeout")] * 2
+
+
+def _until_paused(host: HostProcess, count: int) -> None:
+    for _ in range(600):
+        if Scrape(host).value("scripthost_sandbox_paused") == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} scripts never waited at once")
+
+
 def test_shutdown_does_not_wait_for_sleepers_beyond_their_deadline(
     sleepy_host: HostProcess,
 ) -> None:
