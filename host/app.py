@@ -26,7 +26,7 @@ from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.processes import SiblingServer
-from host.protect import FairGate, Guards, LoadShedder, RefusalPacer
+from host.protect import EndpointKey, FairGate, Guards, LoadShedder, RefusalPacer
 from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
@@ -187,6 +187,11 @@ async def _publish_metrics(state: HostState) -> None:
         await asyncio.sleep(state.settings.refresh_interval_s)
 
 
+def _tripped(observer: Observer, gate: FairGate, key: EndpointKey) -> None:
+    observer.breaker_tripped(key)
+    gate.withdraw(key)
+
+
 async def open_host_state(settings: Settings) -> HostState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = await open_registry(settings.registry_url, settings.data_dir)
@@ -217,7 +222,7 @@ async def open_host_state(settings: Settings) -> HostState:
     guards = Guards(
         shedder,
         settings.breaker,
-        on_trip=observer.breaker_tripped,
+        on_trip=lambda key: _tripped(observer, gate, key),
         pacer=RefusalPacer(settings.refusal_hold_s, settings.max_held_refusals),
     )
     observer.metrics.watch_gauge(

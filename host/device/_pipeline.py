@@ -22,7 +22,7 @@ from host.device._route import MethodNotAllowed, NotFound, Refused, decide
 from host.device._run import run_admitted
 from host.device._version import chosen_version
 from host.observe import Served
-from host.protect import Load, Refusal, RefusalPacer
+from host.protect import Load, Refusal, RefusalPacer, Withdrawn, circuit_open
 from host.routing import Route
 from host.sandbox import ScriptRequest
 from host.state import HostState
@@ -84,7 +84,13 @@ async def serve_device(
         return
     route, selection = chosen_version(route, head, request_id)
     script_request = _script_request(scope, head, route, path, body, request_id)
-    result = await run_admitted(state, route, script_request)
+    try:
+        result = await run_admitted(state, route, script_request)
+    except Withdrawn:
+        # Its breaker opened while it waited for a slot.
+        wait = state.guards.open_for(route.key, time.monotonic()) or 0.0
+        await _refuse(state, send, route, circuit_open(wait), request_id, with_body)
+        return
     # Logged and counted before it is sent: whoever reads the answer finds its log line.
     served = _served(route, selection)
     state.observer.request(served, request_id, result, time.monotonic() - now)

@@ -2,7 +2,7 @@
 
 from host.protect._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from host.protect._bucket import TokenBucket
-from host.protect._fair import FairGate
+from host.protect._fair import FairGate, Withdrawn
 from host.protect._guard import DISABLED, EndpointKey, Guards, Load, Refusal, circuit_open
 from host.protect._pacer import RefusalPacer
 from host.protect._shedder import LoadShedder
@@ -20,5 +20,6 @@ __all__ = [
     "Refusal",
     "RefusalPacer",
     "TokenBucket",
+    "Withdrawn",
     "circuit_open",
 ]

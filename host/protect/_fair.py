@@ -26,6 +26,10 @@ then start only once fewer than `slots` run. Only the time a script holds a
 slot is charged. A paused script still holds its instance's memory, so
 `capacity` bounds how many are alive at once, running or paused (half of it
 for one endpoint); a new request starts only below it.
+
+An endpoint whose circuit breaker opens is `withdraw`n: its requests still
+waiting for a slot are not run (each would fail as the ones that tripped the
+breaker did, holding a slot as long), their `acquire` raises `Withdrawn`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ _SMOOTHING = 0.3
 LONG_TURN_MS = 100.0
 
 
+class Withdrawn(Exception):
+    """The request's endpoint was withdrawn from the gate while the request waited."""
+
+
 @dataclass(eq=False, slots=True)
 class _Ticket:
     key: Hashable
@@ -48,6 +56,7 @@ class _Ticket:
     granted: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    withdrawn: bool = False
 
 
 class FairGate:
@@ -71,6 +80,8 @@ class FairGate:
         self._clock_ms = 0.0
         self._running: defaultdict[Hashable, int] = defaultdict(int)
         self._alive: defaultdict[Hashable, int] = defaultdict(int)
+        # Granted a slot, their tasks not yet resumed: a withdrawal still reaches them.
+        self._granted: set[_Ticket] = set()
         self.running = 0
         self.alive = 0
         self.waiting = 0
@@ -111,6 +122,18 @@ class FairGate:
         self._leave(key)
         self._hand_over()
 
+    def withdraw(self, key: Hashable) -> int:
+        """Refuse every request of `key` still waiting for a slot; how many there were."""
+        granted = [ticket for ticket in self._granted if ticket.key == key]
+        for ticket in granted:
+            ticket.withdrawn = True
+        queue = self._waiters.pop(key, None) or deque()
+        self.waiting -= len(queue)
+        for ticket in queue:
+            if not ticket.granted.done():
+                ticket.granted.set_exception(Withdrawn())
+        return len(granted) + len(queue)
+
     def leave(self, key: Hashable) -> None:
         """A paused script has ended without resuming."""
         self._leave(key)
@@ -123,10 +146,15 @@ class FairGate:
         except asyncio.CancelledError:
             if ticket.granted.done() and not ticket.granted.cancelled():
                 # Granted just as it was cancelled: give back what it got.
+                self._granted.discard(ticket)
                 self.release(ticket.key, 0.0)
             else:
                 self._forget(ticket)
             raise
+        self._granted.discard(ticket)
+        if ticket.withdrawn:
+            self.release(ticket.key, 0.0)
+            raise Withdrawn()
 
     def _forget(self, ticket: _Ticket) -> None:
         queue = self._waiters.get(ticket.key)
@@ -182,6 +210,7 @@ class FairGate:
         self._alive[key] += 1
         self._hold(key)
         ticket.granted.set_result(None)
+        self._granted.add(ticket)
 
     def _hold(self, key: Hashable) -> None:
         """`key` holds one more slot: charged what its turns typically cost."""

@@ -208,6 +208,28 @@ def test_five_resource_failures_trip_the_breaker(start_host: HostFactory) -> Non
     assert get(host, "fast").status_code == 200
 
 
+def test_requests_waiting_for_a_slot_when_the_breaker_opens_are_refused_not_run(
+    start_host: HostFactory, held: RecordingBackend
+) -> None:
+    """Each would fail as the five that tripped the breaker did, holding a slot as long."""
+    host = start_host("--max-instances", "1", "--queue-budget-ms", "600000")
+    set_quotas(host, "slow", fuel=1_000_000)
+    held.hold()
+    with ThreadPoolExecutor(9) as pool:
+        running = pool.submit(get, host, "hold")
+        held.wait_for_in_flight(1)
+        queued = [pool.submit(get, host, "slow") for _ in range(8)]
+        wait_for_queue(host, 8)
+        held.release()
+        errors = [future.result().json()["error"] for future in queued]
+        assert running.result().status_code == 200
+    assert sorted(errors) == ["circuit_open"] * 3 + ["fuel_exhausted"] * 5
+    ran = Scrape(host).value(
+        "scripthost_requests_total", endpoint="/slow", status="503", outcome="fuel_exhausted"
+    )
+    assert ran == 5
+
+
 def test_switched_off_and_paused_endpoints_are_refused_cheaply_and_counted(
     start_host: HostFactory,
 ) -> None:
