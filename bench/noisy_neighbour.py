@@ -1,8 +1,10 @@
 """Noisy neighbours: does a well-behaved endpoint keep serving while others misbehave?
 
     python -m bench.noisy_neighbour [--seconds S] [--good-callers N] [--noisy-callers N]
+                                    [--processes N]
 
-One host (a real `scripthost serve` on loopback, default settings) serves the
+One host (a real `scripthost serve` on loopback, default settings: one
+process per core unless `--processes` says otherwise) serves the
 JavaScript home example (two backend calls) and five misbehaving endpoints:
 one that loops until its fuel runs out, one that allocates until its memory
 quota stops it, one that loops until its wall-clock quota stops it, one that
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 from collections.abc import Callable
@@ -66,7 +69,9 @@ def deploy(host: HostProcess, modules: dict[str, Path]) -> None:
         admin.put("/endpoints/bench/slow/-/quotas", json={"quotas": SLOW_QUOTAS}).raise_for_status()
 
 
-def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -> dict[str, Any]:
+def run(
+    seconds: float, good_callers: int, noisy_callers: int, data_dir: Path, processes: int = 1
+) -> dict[str, Any]:
     modules = dict(zip(SCRIPTS, build_all_cached(SCRIPTS.values()), strict=True))
     for name, make in HOSTILE.items():
         modules[name] = data_dir.parent / f"{name}.wasm"
@@ -75,6 +80,7 @@ def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -
         host = HostProcess(
             data_dir,
             backends=[f"profile={backend}/profile", f"recommendations={backend}/recommendations"],
+            processes=processes,
         ).start()
         try:
             deploy(host, modules)
@@ -91,6 +97,7 @@ def run(seconds: float, good_callers: int, noisy_callers: int, data_dir: Path) -
     return {
         "machine": f"{platform.machine()}, {platform.system()}, Python {platform.python_version()}",
         "seconds_per_phase": seconds,
+        "processes": processes,
         "good_callers": good_callers,
         "noisy_callers_per_endpoint": noisy_callers,
         "good_alone": summary(solo),
@@ -145,7 +152,8 @@ def summary(result: WrkResult) -> dict[str, Any]:
 def markdown(figures: dict[str, Any]) -> str:
     alone, noisy = figures["good_alone"], figures["good_with_noise"]
     lines = [
-        f"Noisy neighbours ({figures['machine']}; {figures['seconds_per_phase']} s per phase, "
+        f"Noisy neighbours ({figures['machine']}; {figures['processes']} host processes; "
+        f"{figures['seconds_per_phase']} s per phase, "
         f"{figures['good_callers']} callers on the good endpoint, "
         f"{figures['noisy_callers_per_endpoint']} on each noisy one)",
         "",
@@ -183,9 +191,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--good-callers", type=int, default=4)
     parser.add_argument("--noisy-callers", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="scripthost-bench-"))
-    figures = run(args.seconds, args.good_callers, args.noisy_callers, scratch / "host")
+    figures = run(
+        args.seconds, args.good_callers, args.noisy_callers, scratch / "host", args.processes
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "noisy_neighbour.json").write_text(json.dumps(figures, indent=2) + "\n")
     table = markdown(figures)

@@ -280,7 +280,8 @@ def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
     deadline_ns = int(context.deadline * 1_000_000_000)
     pause = (min(ready_at_ns, deadline_ns) - time.monotonic_ns()) / 1_000_000_000
     if pause > 0:
-        time.sleep(pause)
+        with _waiting(context):
+            time.sleep(pause)
     if ready_at_ns > deadline_ns:
         raise SandboxAbort(
             FailureClass.TIMEOUT, "the script waited on a timer past its wall-clock deadline"
@@ -368,12 +369,18 @@ def _dispatch(
         memo=context.memo,
     )
     future = asyncio.run_coroutine_threadsafe(batch, context.loop)
-    # Waiting is not running: the CPU slot serves another script meanwhile.
+    with _waiting(context):
+        # The gateway bounds every call by the deadline; the margin only covers scheduling.
+        return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+
+
+@contextmanager
+def _waiting(context: RequestContext) -> Iterator[None]:
+    """Waiting is not running: the run's CPU slot serves another script meanwhile."""
     if context.slot is not None:
         context.slot.pause()
     try:
-        # The gateway bounds every call by the deadline; the margin only covers scheduling.
-        return future.result(timeout=max(0.0, context.deadline - time.monotonic()) + 1.0)
+        yield
     finally:
         if context.slot is not None:
             context.slot.resume()

@@ -26,7 +26,7 @@ from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
 from host.processes import SiblingServer
-from host.protect import FairGate, Guards, LoadShedder
+from host.protect import EndpointKey, FairGate, Guards, LoadShedder, RefusalPacer
 from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
@@ -187,6 +187,11 @@ async def _publish_metrics(state: HostState) -> None:
         await asyncio.sleep(state.settings.refresh_interval_s)
 
 
+def _tripped(observer: Observer, gate: FairGate, key: EndpointKey) -> None:
+    observer.breaker_tripped(key)
+    gate.withdraw(key)
+
+
 async def open_host_state(settings: Settings) -> HostState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = await open_registry(settings.registry_url, settings.data_dir)
@@ -214,10 +219,16 @@ async def open_host_state(settings: Settings) -> HostState:
         services,
         settings.refresh_interval_s,
     )
-    guards = Guards(shedder, settings.breaker, on_trip=observer.breaker_tripped)
+    guards = Guards(
+        shedder,
+        settings.breaker,
+        on_trip=lambda key: _tripped(observer, gate, key),
+        pacer=RefusalPacer(settings.refusal_hold_s, settings.max_held_refusals),
+    )
     observer.metrics.watch_gauge(
         observer.metrics.open_breakers, lambda: len(guards.open_breakers())
     )
+    observer.metrics.watch_gauge(observer.metrics.held_refusals, lambda: guards.pacer.held)
     return HostState(
         settings=settings,
         registry=registry,

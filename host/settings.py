@@ -51,6 +51,11 @@ class Settings:
     # longer than this; None: half the endpoint's wall-clock quota.
     queue_latency_budget_ms: float | None = None
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    # Refusals of an endpoint that will not run for a while (breaker open,
+    # switched off) are held this long at most before they are sent, at most
+    # `max_held_refusals` at once per process (host.protect.RefusalPacer).
+    refusal_hold_s: float = 1.0
+    max_held_refusals: int = 1000
     log_format: LogFormat = LogFormat.CONSOLE
     # wasmtime's own compilation cache; None keeps it in the data dir.
     compile_cache_dir: Path | None = None

@@ -413,6 +413,10 @@ class HostOut(BaseModel):
     cache: CacheOut
     sandbox_in_flight: int
     open_breakers: list[str]
+    # Refusals this process holds before sending them, and those it sent at
+    # once because it already held as many as it may.
+    held_refusals: int = 0
+    unpaced_refusals: int = 0
     # The process that answered: with `serve --processes N`, each answers for itself.
     pid: int
 
@@ -464,6 +468,8 @@ async def host_info() -> HostOut:
         open_breakers=[
             f"{ns}{path}" for ns, path in state.guards.open_breakers() if caller.may_touch(ns)
         ],
+        held_refusals=state.guards.pacer.held,
+        unpaced_refusals=state.guards.pacer.unpaced,
         pid=os.getpid(),
     )
 

@@ -18,6 +18,7 @@ from host.device import run_module
 from host.errors import BadRequest, HostError, TooLarge
 from host.invoke import request_from_json, result_document
 from host.logs import get_logger
+from host.protect import Withdrawn
 from host.sandbox import ModuleKind, module_kind
 from host.state import host_state
 
@@ -34,6 +35,11 @@ class NotServed(HostError):
 class Disabled(HostError):
     status = 503
     code = "disabled"
+
+
+class Paused(HostError):
+    status = 503
+    code = "circuit_open"
 
 
 async def run_scratch(
@@ -64,7 +70,10 @@ async def run_scratch(
     )
     module = await state.loader.unstored(bundle, route.endpoint)
     scratch = dataclasses.replace(route, version=SCRATCH_VERSION)
-    result = await run_module(state, scratch, module, request)
+    try:
+        result = await run_module(state, scratch, module, request)
+    except Withdrawn:
+        raise Paused(f"{route.endpoint}'s circuit breaker opened while this run waited") from None
     log.info(
         "scratch run",
         endpoint=route.endpoint,

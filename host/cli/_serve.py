@@ -65,6 +65,23 @@ _DEFAULTS = Settings()
     "(default: half the endpoint's timeout).",
 )
 @click.option(
+    "--refusal-hold-ms",
+    type=click.IntRange(min=0),
+    default=int(_DEFAULTS.refusal_hold_s * 1000),
+    show_default=True,
+    help="Hold a refusal of an endpoint that will not run for a while (breaker open, "
+    "switched off) this long at most before sending it, so clients retrying at once "
+    "cannot make the host refuse in a tight loop; 0 sends refusals at once.",
+)
+@click.option(
+    "--max-held-refusals",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.max_held_refusals,
+    show_default=True,
+    help="Refusals held at once per process (each keeps its connection open); "
+    "beyond this they are sent at once.",
+)
+@click.option(
     "--processes",
     type=click.IntRange(min=1),
     default=os.cpu_count() or 1,
@@ -146,6 +163,8 @@ def serve(
     catalogue_file: Path | None,
     max_queue: int,
     queue_budget_ms: float | None,
+    refusal_hold_ms: int,
+    max_held_refusals: int,
     processes: int,
     workers: int,
     max_instances: int,
@@ -183,6 +202,8 @@ def serve(
             max_instances=max_instances,
             max_queue=max_queue,
             queue_latency_budget_ms=queue_budget_ms,
+            refusal_hold_s=refusal_hold_ms / 1000,
+            max_held_refusals=max_held_refusals,
             refresh_interval_s=refresh_interval_s,
             canary_interval_s=canary_interval_s,
             response_cache_bytes=response_cache_mb * MiB,

@@ -11,6 +11,7 @@ JSON error shape.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from host.device._asgi import HTTPScope, Receive, Send, send_error
@@ -21,7 +22,7 @@ from host.device._route import MethodNotAllowed, NotFound, Refused, decide
 from host.device._run import run_admitted
 from host.device._version import chosen_version
 from host.observe import Served
-from host.protect import Load, Refusal
+from host.protect import Load, Refusal, RefusalPacer, Withdrawn, circuit_open
 from host.routing import Route
 from host.sandbox import ScriptRequest
 from host.state import HostState
@@ -83,7 +84,13 @@ async def serve_device(
         return
     route, selection = chosen_version(route, head, request_id)
     script_request = _script_request(scope, head, route, path, body, request_id)
-    result = await run_admitted(state, route, script_request)
+    try:
+        result = await run_admitted(state, route, script_request)
+    except Withdrawn:
+        # Its breaker opened while it waited for a slot.
+        wait = state.guards.open_for(route.key, time.monotonic()) or 0.0
+        await _refuse(state, send, route, circuit_open(wait), request_id, with_body)
+        return
     # Logged and counted before it is sent: whoever reads the answer finds its log line.
     served = _served(route, selection)
     state.observer.request(served, request_id, result, time.monotonic() - now)
@@ -99,6 +106,8 @@ async def _refuse(
     with_body: bool,
 ) -> None:
     state.observer.refusal(_served(route), request_id, refusal)
+    if refusal.paced:
+        await _held(state.guards.pacer, refusal.retry_after_s)
     retry_after = [(b"retry-after", refusal.retry_after_header.encode())]
     await send_error(
         send,
@@ -109,6 +118,15 @@ async def _refuse(
         retry_after,
         with_body=with_body,
     )
+
+
+async def _held(pacer: RefusalPacer, retry_after_s: float) -> None:
+    seconds = pacer.hold(retry_after_s)
+    if seconds:
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            pacer.release()
 
 
 def _served(route: Route, selection: Selection | None = None) -> Served:

@@ -119,6 +119,12 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.held_refusals = Gauge(
+            "scripthost_refusals_held",
+            "Refusals held before they are sent (an endpoint that will not run for a while)",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         self._readers: list[Callable[[], None]] = []
 
     def watch_gauge(self, gauge: Gauge, read: Callable[[], float]) -> None:

@@ -2,8 +2,9 @@
 
 from host.protect._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from host.protect._bucket import TokenBucket
-from host.protect._fair import FairGate
+from host.protect._fair import FairGate, Withdrawn
 from host.protect._guard import DISABLED, EndpointKey, Guards, Load, Refusal, circuit_open
+from host.protect._pacer import RefusalPacer
 from host.protect._shedder import LoadShedder
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "Load",
     "LoadShedder",
     "Refusal",
+    "RefusalPacer",
     "TokenBucket",
+    "Withdrawn",
     "circuit_open",
 ]

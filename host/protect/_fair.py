@@ -10,17 +10,26 @@ scripts all run to their time limit leaves the other half to its neighbours;
 and an endpoint none of whose runs has ended yet holds one slot (a slow
 start), so that endpoints whose cost nobody knows, such as scripts that
 block until their deadline, cannot take all the slots with their first burst.
+Long turns share half the slots: endpoints whose turns typically hold a slot
+longer than `long_turn_ms` (scripts that run to their fuel or time limit)
+together hold at most half of them, so two or three such endpoints cannot
+take every slot between them either, and the other half serves the short
+turns at once.
 
-Waiting is not running: a script blocked in a backend call `pause`s, giving
-its slot to the next request while it waits, and `resume`s when its answer
-is back. A resuming script takes a slot at once, even when that puts more
-scripts running than there are slots: its wall-clock deadline kept running
-while it waited, and it must not lose it queueing behind scripts that hold
-their slots for long (it held one, before it waited). New requests then
-start only once fewer than `slots` run. Only the time a script holds a slot
-is charged. A paused script still holds its instance's memory, so
+Waiting is not running: a script blocked in a backend call or on a timer
+`pause`s, giving its slot to the next request while it waits, and `resume`s
+when its answer is back. A resuming script takes a slot at once, even when
+that puts more scripts running than there are slots: its wall-clock deadline
+kept running while it waited, and it must not lose it queueing behind scripts
+that hold their slots for long (it held one, before it waited). New requests
+then start only once fewer than `slots` run. Only the time a script holds a
+slot is charged. A paused script still holds its instance's memory, so
 `capacity` bounds how many are alive at once, running or paused (half of it
 for one endpoint); a new request starts only below it.
+
+An endpoint whose circuit breaker opens is `withdraw`n: its requests still
+waiting for a slot are not run (each would fail as the ones that tripped the
+breaker did, holding a slot as long), their `acquire` raises `Withdrawn`.
 """
 
 from __future__ import annotations
@@ -32,6 +41,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 _SMOOTHING = 0.3
+# A turn this long is twenty times a typical script's whole run.
+LONG_TURN_MS = 100.0
+
+
+class Withdrawn(Exception):
+    """The request's endpoint was withdrawn from the gate while the request waited."""
 
 
 @dataclass(eq=False, slots=True)
@@ -41,11 +56,15 @@ class _Ticket:
     granted: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    withdrawn: bool = False
 
 
 class FairGate:
-    def __init__(self, slots: int, capacity: int | None = None) -> None:
+    def __init__(
+        self, slots: int, capacity: int | None = None, long_turn_ms: float = LONG_TURN_MS
+    ) -> None:
         self.slots = slots
+        self.long_turn_ms = long_turn_ms
         self.capacity = max(slots, capacity or slots)
         self._free = slots
         self._per_endpoint = max(1, slots // 2)
@@ -61,6 +80,8 @@ class FairGate:
         self._clock_ms = 0.0
         self._running: defaultdict[Hashable, int] = defaultdict(int)
         self._alive: defaultdict[Hashable, int] = defaultdict(int)
+        # Granted a slot, their tasks not yet resumed: a withdrawal still reaches them.
+        self._granted: set[_Ticket] = set()
         self.running = 0
         self.alive = 0
         self.waiting = 0
@@ -101,6 +122,18 @@ class FairGate:
         self._leave(key)
         self._hand_over()
 
+    def withdraw(self, key: Hashable) -> int:
+        """Refuse every request of `key` still waiting for a slot; how many there were."""
+        granted = [ticket for ticket in self._granted if ticket.key == key]
+        for ticket in granted:
+            ticket.withdrawn = True
+        queue = self._waiters.pop(key, None) or deque()
+        self.waiting -= len(queue)
+        for ticket in queue:
+            if not ticket.granted.done():
+                ticket.granted.set_exception(Withdrawn())
+        return len(granted) + len(queue)
+
     def leave(self, key: Hashable) -> None:
         """A paused script has ended without resuming."""
         self._leave(key)
@@ -113,10 +146,15 @@ class FairGate:
         except asyncio.CancelledError:
             if ticket.granted.done() and not ticket.granted.cancelled():
                 # Granted just as it was cancelled: give back what it got.
+                self._granted.discard(ticket)
                 self.release(ticket.key, 0.0)
             else:
                 self._forget(ticket)
             raise
+        self._granted.discard(ticket)
+        if ticket.withdrawn:
+            self.release(ticket.key, 0.0)
+            raise Withdrawn()
 
     def _forget(self, ticket: _Ticket) -> None:
         queue = self._waiters.get(ticket.key)
@@ -147,7 +185,16 @@ class FairGate:
 
     def _may_run(self, key: Hashable) -> bool:
         limit = self._per_endpoint if key in self._typical_ms else 1
-        return self._running.get(key, 0) < limit
+        if self._running.get(key, 0) >= limit:
+            return False
+        return not self._takes_long(key) or self._running_long() < self._per_endpoint
+
+    def _takes_long(self, key: Hashable) -> bool:
+        return self._typical_ms.get(key, 0.0) > self.long_turn_ms
+
+    def _running_long(self) -> int:
+        # As many endpoints as hold slots: a handful, whatever the traffic.
+        return sum(count for key, count in self._running.items() if self._takes_long(key))
 
     def _may_start(self, key: Hashable) -> bool:
         return (
@@ -163,6 +210,7 @@ class FairGate:
         self._alive[key] += 1
         self._hold(key)
         ticket.granted.set_result(None)
+        self._granted.add(ticket)
 
     def _hold(self, key: Hashable) -> None:
         """`key` holds one more slot: charged what its turns typically cost."""

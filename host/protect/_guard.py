@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from host.failures import FailureClass
 from host.protect._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from host.protect._bucket import TokenBucket
+from host.protect._pacer import RefusalPacer
 from host.protect._shedder import LoadShedder
 from host.quotas import EndpointQuotas
 
@@ -39,6 +40,9 @@ class Refusal:
     error: str
     message: str
     retry_after_s: float
+    # Held before it is sent (see RefusalPacer): the endpoint will not run for a while,
+    # so asking again at once cannot change the answer.
+    paced: bool = False
 
     @property
     def retry_after_header(self) -> str:
@@ -59,6 +63,7 @@ class Guards:
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     on_trip: Callable[[EndpointKey], None] | None = None
     on_shed: Callable[[EndpointKey], None] | None = None
+    pacer: RefusalPacer = field(default_factory=RefusalPacer)
     _endpoints: dict[EndpointKey, _EndpointState] = field(default_factory=dict)
 
     def admit(
@@ -127,11 +132,11 @@ class Guards:
 
 
 def circuit_open(wait_s: float) -> Refusal:
-    return Refusal(503, "circuit_open", _CIRCUIT_OPEN, wait_s)
+    return Refusal(503, "circuit_open", _CIRCUIT_OPEN, wait_s, paced=True)
 
 
 # A switched-off endpoint: clients come back after a while, not at once.
-DISABLED = Refusal(503, "disabled", "this endpoint is switched off", 30.0)
+DISABLED = Refusal(503, "disabled", "this endpoint is switched off", 30.0, paced=True)
 
 
 def _bucket(state: _EndpointState, quotas: EndpointQuotas) -> TokenBucket:

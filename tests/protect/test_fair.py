@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from host.protect import FairGate
+import pytest
+
+from host.protect import FairGate, Withdrawn
 
 
 async def test_a_light_endpoint_overtakes_a_heavy_one_in_the_queue() -> None:
@@ -126,3 +128,54 @@ async def test_capacity_bounds_the_runs_alive_paused_included() -> None:
     gate.leave("a")
     await third
     assert (gate.running, gate.alive, gate.paused) == (1, 2, 1)
+
+
+async def test_endpoints_with_long_turns_share_half_the_slots() -> None:
+    gate = FairGate(slots=4, long_turn_ms=100)
+    for key in ("slow", "slower"):
+        await gate.acquire(key)
+        gate.release(key, 500)
+    for key in ("slow", "slower"):
+        await gate.acquire(key)
+    # Each may hold half the slots, but together they hold no more.
+    third_long = asyncio.create_task(gate.acquire("slow"))
+    await asyncio.sleep(0)
+    assert not third_long.done()
+    await gate.acquire("quick")
+    await gate.acquire("new")
+    assert (gate.running, gate.waiting) == (4, 1)
+    gate.release("quick", 5)
+    await asyncio.sleep(0)
+    assert not third_long.done()
+    gate.release("slower", 500)
+    await third_long
+    assert gate.running == 3
+
+
+async def test_a_withdrawn_endpoints_waiters_are_refused_and_others_keep_their_place() -> None:
+    gate = FairGate(slots=1)
+    await gate.acquire("running")
+    tripped = [asyncio.create_task(gate.acquire("tripped")) for _ in range(3)]
+    other = asyncio.create_task(gate.acquire("other"))
+    await asyncio.sleep(0)
+    assert gate.withdraw("tripped") == 3
+    assert gate.waiting == 1
+    for waiter in tripped:
+        with pytest.raises(Withdrawn):
+            await waiter
+    gate.release("running", 1)
+    await other
+    assert (gate.running, gate.waiting, gate.withdraw("tripped")) == (1, 0, 0)
+
+
+async def test_a_request_granted_a_slot_but_not_yet_started_is_withdrawn_too() -> None:
+    gate = FairGate(slots=1)
+    await gate.acquire("tripped")
+    next_run = asyncio.create_task(gate.acquire("tripped"))
+    await asyncio.sleep(0)
+    # The run that trips the breaker hands its slot over before its outcome is counted.
+    gate.release("tripped", 1)
+    assert gate.withdraw("tripped") == 1
+    with pytest.raises(Withdrawn):
+        await next_run
+    assert (gate.running, gate.alive, gate.waiting) == (0, 0, 0)

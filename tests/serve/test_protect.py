@@ -208,6 +208,28 @@ def test_five_resource_failures_trip_the_breaker(start_host: HostFactory) -> Non
     assert get(host, "fast").status_code == 200
 
 
+def test_requests_waiting_for_a_slot_when_the_breaker_opens_are_refused_not_run(
+    start_host: HostFactory, held: RecordingBackend
+) -> None:
+    """Each would fail as the five that tripped the breaker did, holding a slot as long."""
+    host = start_host("--max-instances", "1", "--queue-budget-ms", "600000")
+    set_quotas(host, "slow", fuel=1_000_000)
+    held.hold()
+    with ThreadPoolExecutor(9) as pool:
+        running = pool.submit(get, host, "hold")
+        held.wait_for_in_flight(1)
+        queued = [pool.submit(get, host, "slow") for _ in range(8)]
+        wait_for_queue(host, 8)
+        held.release()
+        errors = [future.result().json()["error"] for future in queued]
+        assert running.result().status_code == 200
+    assert sorted(errors) == ["circuit_open"] * 3 + ["fuel_exhausted"] * 5
+    ran = Scrape(host).value(
+        "scripthost_requests_total", endpoint="/slow", status="503", outcome="fuel_exhausted"
+    )
+    assert ran == 5
+
+
 def test_switched_off_and_paused_endpoints_are_refused_cheaply_and_counted(
     start_host: HostFactory,
 ) -> None:
@@ -238,6 +260,39 @@ def test_switched_off_and_paused_endpoints_are_refused_cheaply_and_counted(
         for endpoint, error in refusals.items()
     }
     assert counted == {"slow": 3 + 1, "fast": 1}
+
+
+def test_refusals_of_an_endpoint_that_will_not_run_are_held_at_most_max_held_at_once(
+    start_host: HostFactory,
+) -> None:
+    """A client asking again at once cannot make the host refuse in a tight loop; the
+    held refusals are capped (each keeps a connection open) and hold up nobody else."""
+    host = start_host("--refusal-hold-ms", "10000", "--max-held-refusals", "2")
+    with host.admin() as admin:
+        admin.put("/endpoints/tv/slow/-/enabled", json={"enabled": False}).raise_for_status()
+    with ThreadPoolExecutor(2) as pool:
+        paced = [pool.submit(get, host, "slow") for _ in range(2)]
+        _until_held(host, 2)
+        beyond_the_cap = get(host, "slow")
+        served = get(host, "fast")
+        during = host.host_info()
+        answered_while_held = [future.done() for future in paced]
+        refusals = [future.result() for future in paced]
+    assert (during["held_refusals"], during["unpaced_refusals"]) == (2, 1)
+    assert answered_while_held == [False, False]
+    assert served.status_code == 200
+    for refused in (beyond_the_cap, *refusals):
+        assert (refused.status_code, refused.json()["error"]) == (503, "disabled")
+        assert refused.headers["retry-after"] == "30"
+    assert host.host_info()["held_refusals"] == 0
+
+
+def _until_held(host: HostProcess, count: int) -> None:
+    for _ in range(600):
+        if host.host_info()["held_refusals"] == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the host never held {count} refusals")
 
 
 SLEEPER_DEADLINE_MS = 3000
@@ -278,6 +333,32 @@ def test_scripts_blocked_in_a_host_call_free_their_workers_at_their_deadline(
         slept = [future.result() for future in sleeping]
     assert other_team == (200, None)
     assert slept == [(504, "timeout")] * 2
+
+
+def test_scripts_sleeping_on_a_timer_hold_no_cpu_slot(sleepy_host: HostProcess) -> None:
+    """Both CPU slots' scripts wait on a WASI timer: another team's script runs meanwhile."""
+    url = sleepy_host.url
+    for endpoint in ("tv/sleep-a", "tv/sleep-b"):
+        with sleepy_host.admin() as admin:
+            quotas = {"timeout_ms": 10_000}
+            admin.put(f"/endpoints/{endpoint}/-/quotas", json={"quotas": quotas}).raise_for_status()
+    with ThreadPoolExecutor(2) as pool:
+        sleeping = [pool.submit(status_and_error, f"{url}/tv/sleep-{name}") for name in "ab"]
+        _until_paused(sleepy_host, 2)
+        other_team = status_and_error(f"{url}/music/home?user=42")
+        still_sleeping = [not future.done() for future in sleeping]
+        slept = [future.result() for future in sleeping]
+    assert other_team == (200, None)
+    assert still_sleeping == [True, True]
+    assert slept == [(504, "timeout")] * 2
+
+
+def _until_paused(host: HostProcess, count: int) -> None:
+    for _ in range(600):
+        if Scrape(host).value("scripthost_sandbox_paused") == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} scripts never waited at once")
 
 
 def test_shutdown_does_not_wait_for_sleepers_beyond_their_deadline(
