@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
+from wasmtime.component import _enter, _linker
 
 from host.backends import (
     BackendCallRecord,
@@ -98,6 +99,13 @@ class ScriptSource:
 
     payload: str
     prepared: str
+    # Encoded once, when the bundle is loaded, not by every instance that asks.
+    payload_utf8: bytes = field(init=False, repr=False, compare=False)
+    prepared_utf8: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload_utf8", self.payload.encode())
+        object.__setattr__(self, "prepared_utf8", self.prepared.encode())
 
 
 @dataclass(slots=True)
@@ -245,8 +253,50 @@ def link(linker: wc.Linker) -> None:
             config.add_func("get", host_function(_config_get))
             config.add_func("get-all", host_function(_config_get_all))
         with root.add_instance(interface("script")) as script:
-            script.add_func("bundle", host_function(_script_bundle))
-            script.add_func("prepared", host_function(_script_prepared))
+            add_string_func(script, "bundle", host_function(_script_bundle))
+            add_string_func(script, "prepared", host_function(_script_prepared))
+
+
+def add_string_func(instance: wc.LinkerInstance, name: str, func: Callable[[Any], bytes]) -> None:
+    """Define `name: func() -> string` on `instance`, `func` giving the string as UTF-8.
+
+    wasmtime-py's own trampoline reads the function's type from the C API and
+    encodes the returned text on every call: for a hello bundle 63 µs of the
+    host's Python per instance, against 40 µs here. This one knows the type,
+    and takes text encoded once per bundle (see ScriptSource); wasmtime still
+    checks the value against the import's type as it lowers it.
+    """
+    name_bytes = name.encode()
+    index = _linker.FUNCTIONS.allocate(func)
+    error = ffi.wasmtime_component_linker_instance_add_func(
+        instance.ptr(),
+        ctypes.create_string_buffer(name_bytes),
+        len(name_bytes),
+        _string_func_impl,
+        index,
+        _linker.func_finalize,
+    )
+    if error:
+        raise WasmtimeError._from_ptr(error)
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+def _string_func_impl(
+    index: int | None, context: Any, _type: Any, _args: Any, nargs: int, results: Any, nresults: int
+) -> int:
+    def run(store: Any) -> None:
+        if nargs != 0 or nresults != 1:
+            raise WasmtimeError(
+                "a `script` import called with another type than `func() -> string`"
+            )
+        func = _linker.FUNCTIONS.get(index or 0)
+        assert func is not None, "linked by add_string_func"
+        text = func(store)
+        assert isinstance(text, bytes), "a string function gives UTF-8 bytes"
+        results.contents.kind = ffi.WASMTIME_COMPONENT_STRING
+        results.contents.of.string = ffi.bytes_to_capi(text)
+
+    return int(_enter.catch_exceptions(context, run))
 
 
 def take_all_fuel(store: Any) -> int:
@@ -457,20 +507,20 @@ def _config_get_all(store: Any) -> list[tuple[str, str]]:
     return list(context.config.items())
 
 
-def _script_bundle(store: Any) -> str:
-    script = _script_served(store)
-    charge_fuel(store, len(script.payload))
-    return script.payload
+def _script_bundle(store: Any) -> bytes:
+    text = _script_served().payload_utf8
+    enter_host_call(store, HOST_CALL_FUEL + len(text))
+    return text
 
 
-def _script_prepared(store: Any) -> str:
-    script = _script_served(store)
-    charge_fuel(store, len(script.prepared))
-    return script.prepared
+def _script_prepared(store: Any) -> bytes:
+    text = _script_served().prepared_utf8
+    enter_host_call(store, HOST_CALL_FUEL + len(text))
+    return text
 
 
-def _script_served(store: Any) -> ScriptSource:
-    script = enter_host_call(store).script
+def _script_served() -> ScriptSource:
+    script = current().script
     if script is None:
         raise SandboxAbort(
             FailureClass.ABI_VIOLATION, "the module asked for a script but runs without a bundle"

@@ -14,41 +14,55 @@ import { installLazyTable, mapFrame } from './source-lines.js';
 const SDK_MODULE = '@scripthost/sdk';
 
 let served = null;
+// The payload this instance evaluated. Its line table is parsed only when a
+// stack needs it; the getter is installed here, at build time, so that no
+// instance pays for installing it.
+let evaluated = null;
+installLazyTable(BUNDLE_FILE, () => (evaluated === null ? undefined : tableOf(evaluated)));
 
 /** The `handle` export: evaluate the script on first use, then serve. */
-export async function handle(raw) {
+export function handle(raw) {
   if (served === null) {
     // Console output and Math.random of the script's top level belong to this request.
     beginRequest(raw.requestId);
+    let pending;
     try {
-      served = await scripthostEvaluate(bundle());
+      pending = scripthostEvaluate(bundle());
     } catch (thrown) {
       throw toGuestError(thrown);
     }
+    // Only a script with top-level await returns a promise: the rest serve at once.
+    if (pending !== undefined) return pending.then(() => served(raw), (thrown) => Promise.reject(toGuestError(thrown)));
   }
   return served(raw);
 }
 
 /** The `prepare` export: a payload must compile here; nothing is kept for later. */
 export function prepare(payload) {
-  const { code, tableText } = splitPayload(payload);
   try {
-    compileBody(code);
+    compileBody(payload);
   } catch (thrown) {
-    throw describeCompileError(thrown, tableText);
+    throw describeCompileError(thrown, payload);
   }
   return '';
 }
 
-/** The script's `handle` wrapped by the SDK (named so stacks can be cut here). */
-async function scripthostEvaluate(payload) {
-  const { code, tableText } = splitPayload(payload);
-  if (tableText !== null) installLazyTable(BUNDLE_FILE, () => JSON.parse(tableText));
+/**
+ * Evaluate the script and wrap its `handle` with the SDK (named so stacks
+ * can be cut here). The payload compiles as it is: its line table follows a
+ * line comment. A script with top-level await gets a promise back.
+ */
+function scripthostEvaluate(payload) {
+  evaluated = payload;
   const module = { exports: {} };
-  const pending = compileBody(code)(requireFromScript, module, module.exports);
-  // Only a script with top-level await returns a promise; awaiting nothing costs a turn.
-  if (pending !== undefined) await pending;
-  return serve(module.exports.handle);
+  const pending = compileBody(payload)(requireFromScript, module, module.exports);
+  if (pending === undefined) {
+    served = serve(module.exports.handle);
+    return undefined;
+  }
+  return pending.then(() => {
+    served = serve(module.exports.handle);
+  });
 }
 
 function requireFromScript(name) {
@@ -56,11 +70,15 @@ function requireFromScript(name) {
   throw new Error(`cannot require ${JSON.stringify(name)}: a bundle holds every module it imports except ${SDK_MODULE}`);
 }
 
+function tableOf(payload) {
+  const { tableText } = splitPayload(payload);
+  return tableText === null ? undefined : JSON.parse(tableText);
+}
+
 // Compiling runs none of the code, so a SyntaxError is about the bundle's own
 // lines (SpiderMonkey names the calling file for some, not the bundle).
-function describeCompileError(thrown, tableText) {
+function describeCompileError(thrown, payload) {
   if (!(thrown instanceof SyntaxError) || !thrown.lineNumber) return String(thrown);
-  const table = tableText === null ? undefined : JSON.parse(tableText);
-  const where = mapFrame(`${BUNDLE_FILE}:${thrown.lineNumber}:${thrown.columnNumber}`, table);
+  const where = mapFrame(`${BUNDLE_FILE}:${thrown.lineNumber}:${thrown.columnNumber}`, tableOf(payload));
   return `${where}: ${thrown}`;
 }

@@ -92,6 +92,11 @@ async def test_a_python_failure_names_the_authors_files_and_lines(
     [
         ("top.js", "const ready = null;\nready.go();\nexport function handle() {}\n", "top.js:2"),
         (
+            "later.js",
+            "await null;\nconst ready = null;\nready.go();\nexport function handle() {}\n",
+            "later.js:3",
+        ),
+        (
             "top.py",
             "READY = None\nREADY.go()\n\n\ndef handle(req):\n    pass\n",
             'File "top.py", line 2, in <module>',
@@ -110,6 +115,20 @@ async def test_a_top_level_exception_fails_each_request_where_it_happened(
         assert frame in result.guest_detail, result.guest_detail
         assert "_runtime_world" not in result.guest_detail
         assert "importlib" not in result.guest_detail
+
+
+async def test_a_js_script_with_top_level_await_serves_once_it_has_settled(
+    sandbox: Sandbox, bundled: Bundled, tmp_path: Path
+) -> None:
+    script = tmp_path / "later.js"
+    script.write_text(
+        "import { json } from '@scripthost/sdk';\n"
+        "const answer = await Promise.resolve(41);\n"
+        "export function handle() {\n  return json({ answer: answer + 1 });\n}\n"
+    )
+    module = bundled(script)
+    for _ in range(2):
+        assert body(await run_once(sandbox, module, request())) == {"answer": 42}
 
 
 async def test_the_engine_has_the_last_word_on_syntax(

@@ -59,7 +59,6 @@ def load_world() -> type:
     _abi.install(_guest.WitAbi())
     _traceback.hide_frames_of(is_loader_frame)
     _traceback.remember_sources_from(bundle_sources)
-    sys.addaudithook(refuse_files_while_preparing)
     # Everything so far lives in the snapshot: the collector need never visit it.
     gc.freeze()
 
@@ -76,6 +75,9 @@ def load_world() -> type:
 
         def prepare(self, payload: str) -> str:
             global _refusing_files
+            # Hooked here, not at build time: every Python audit event would
+            # call the hook, in every instance that serves a request.
+            sys.addaudithook(refuse_files_while_preparing)
             _refusing_files = True
             try:
                 return _script.prepare(payload, lambda name: name in sys.modules)
