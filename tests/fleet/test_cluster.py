@@ -220,7 +220,10 @@ def test_each_data_centre_serves_and_deploys_on_its_own(
     fourth = deploy(east, built["v2"])
     wait_until_serving(west, fourth, limit=10.0)
     wait_until_serving(east, fourth, limit=120.0)
-    assert versions(east) == versions(west) == [first, second, third, fourth]
+    # What dc2 wrote while dc1 was dark reaches dc1's replicas as hints, after
+    # dc1's own deploy has already been served; until then dc1 lists less.
+    for host in (east, west):
+        wait_until_listed(host, [first, second, third, fourth], limit=120.0)
     latest = asyncio.run(latest_seq(urls["dc2"]))
     for host in (east, west):
         assert_gap_free(host, latest)
@@ -251,6 +254,13 @@ def wait_until_serving(host: HostProcess, version: str, limit: float = 60.0) -> 
         assert waited < limit, f"{host.url} did not serve {version} within {limit} s"
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def wait_until_listed(host: HostProcess, expected: list[str], limit: float) -> None:
+    started = time.monotonic()
+    while (listed := versions(host)) != expected:
+        assert time.monotonic() - started < limit, f"{host.url} lists {listed}, not {expected}"
+        time.sleep(0.2)
 
 
 def versions(host: HostProcess) -> list[str]:
