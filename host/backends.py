@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 import aiohttp
-import httpx
 import yarl
 
 from host.backend_cache import CACHE_STATUS_HEADER, SharedResponses
@@ -127,11 +126,14 @@ class UnsafePath(ValueError):
     """A service path that could leave the service's base URL."""
 
 
-def service_url(service: Service, path: str) -> httpx.URL:
-    """Join a script's path to its service's base URL, refusing anything that escapes it."""
+def service_url(service: Service, path: str) -> yarl.URL:
+    """Join a script's path to its service's base URL, refusing anything that escapes it.
+
+    The URL returned is the one sent: aiohttp takes it as it is, not parsed again.
+    """
     _check_path_shape(path)
-    base = httpx.URL(service.base_url)
-    url = httpx.URL(service.base_url + path)
+    base = yarl.URL(service.base_url)
+    url = yarl.URL(service.base_url + path)
     if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
         raise UnsafePath("path leaves the service's host")
     if not url.path.startswith(base.path.rstrip("/") + "/"):
@@ -277,7 +279,7 @@ class BackendGateway:
         service: Service,
         policy: CachePolicy,
         request: BackendRequest,
-        url: httpx.URL,
+        url: yarl.URL,
         deadline: float,
     ) -> tuple[BackendOutcome, CallSource]:
         sent = _script_headers(service, request)
@@ -304,7 +306,7 @@ class BackendGateway:
         )
 
     async def _attempts(
-        self, service: Service, request: BackendRequest, url: httpx.URL, deadline: float
+        self, service: Service, request: BackendRequest, url: yarl.URL, deadline: float
     ) -> BackendOutcome:
         attempts = 1 + (service.retries if request.method.upper() in _IDEMPOTENT_METHODS else 0)
         outcome: BackendOutcome = BackendError(BackendErrorKind.UNAVAILABLE, "not attempted")
@@ -317,7 +319,7 @@ class BackendGateway:
         return outcome
 
     async def _send_once(
-        self, service: Service, request: BackendRequest, url: httpx.URL, deadline: float
+        self, service: Service, request: BackendRequest, url: yarl.URL, deadline: float
     ) -> BackendOutcome:
         budget = _call_budget_seconds(service, request, deadline)
         if budget <= 0:
@@ -337,12 +339,11 @@ class BackendGateway:
             )
 
     async def _exchange(
-        self, service: Service, request: BackendRequest, url: httpx.URL, headers: Headers
+        self, service: Service, request: BackendRequest, url: yarl.URL, headers: Headers
     ) -> BackendOutcome:
         async with self._client().request(
             request.method.upper(),
-            # Sent exactly as checked: no second encoding or normalisation.
-            yarl.URL(str(url), encoded=True),
+            url,
             headers=headers,
             data=request.body or None,
             allow_redirects=False,
