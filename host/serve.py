@@ -7,6 +7,7 @@ import asyncio
 import signal
 import socket
 
+import uvloop
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
@@ -45,7 +46,7 @@ async def serve(settings: Settings, listener_fd: int | None = None) -> None:
 def run(settings: Settings, processes: int = 1) -> int:
     """Serve until stopped; the exit status."""
     if processes == 1:
-        asyncio.run(serve(settings))
+        uvloop.run(serve(settings))
         return 0
     return supervise(settings, processes, serve_child)
 
@@ -54,4 +55,4 @@ def serve_child(settings: Settings, listener: socket.socket) -> None:
     """One process of a multi-process host, on the listening socket its parent bound."""
     exit_with_parent()
     # Hypercorn makes its own socket object from the descriptor and owns it.
-    asyncio.run(serve(settings, listener.detach()))
+    uvloop.run(serve(settings, listener.detach()))
