@@ -10,8 +10,8 @@ from collections.abc import Hashable
 import wasmtime
 from wasmtime import component as wc
 
-from host.abi import RequestContext
 from host.protect import FairGate
+from host.sandbox._abi import RequestContext
 from host.sandbox._component import ComponentRunner
 from host.sandbox._engine import CompiledModule, SandboxEngine
 from host.sandbox._javy import JavyRunner
