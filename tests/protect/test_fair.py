@@ -152,6 +152,40 @@ async def test_endpoints_with_long_turns_share_half_the_slots() -> None:
     assert gate.running == 3
 
 
+async def test_turns_still_running_count_as_long_once_their_endpoint_turns_long() -> None:
+    gate = FairGate(slots=4, long_turn_ms=100)
+    for key, cost_ms in (("shifty", 5), ("slow", 500)):
+        await gate.acquire(key)
+        gate.release(key, cost_ms)
+    await gate.acquire("shifty")
+    await gate.acquire("shifty")
+    # Its typical turn passes 100 ms: the turn it still runs is a long one now.
+    gate.release("shifty", 1000)
+    await gate.acquire("slow")
+    second_slow = asyncio.create_task(gate.acquire("slow"))
+    await asyncio.sleep(0)
+    assert (gate.running, second_slow.done()) == (2, False)
+    gate.release("shifty", 1000)
+    await second_slow
+    assert gate.running == 2
+
+
+async def test_turns_still_running_stop_counting_as_long_once_their_endpoint_turns_short() -> None:
+    gate = FairGate(slots=4, long_turn_ms=100)
+    for key, cost_ms in (("shifty", 110), ("slow", 500)):
+        await gate.acquire(key)
+        gate.release(key, cost_ms)
+    await gate.acquire("shifty")
+    await gate.acquire("shifty")
+    # Its typical turn drops to 77 ms: the turn it still runs is a short one now.
+    gate.release("shifty", 0)
+    gate.release("shifty", 0)
+    await gate.acquire("slow")
+    second_slow = asyncio.create_task(gate.acquire("slow"))
+    await asyncio.sleep(0)
+    assert (gate.running, second_slow.done()) == (2, True)
+
+
 async def test_a_withdrawn_endpoints_waiters_are_refused_and_others_keep_their_place() -> None:
     gate = FairGate(slots=1)
     await gate.acquire("running")
