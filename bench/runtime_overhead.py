@@ -26,9 +26,9 @@ from pathlib import Path
 from wasmtime import component as wc
 
 from bench.sandbox_overhead import REQUEST, SCRIPTS, context, percentile
-from host.abi import ABI_VERSION
 from host.build import REPO_ROOT, build_all_cached, build_bundle, runtime_component
 from host.sandbox import (
+    ABI_VERSION,
     CompiledModule,
     Limits,
     Sandbox,

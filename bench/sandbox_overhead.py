@@ -19,9 +19,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from host.abi import RequestContext
 from host.build import REPO_ROOT, build_all_cached
-from host.sandbox import CompiledModule, Limits, SandboxEngine, ScriptRequest
+from host.sandbox import CompiledModule, Limits, RequestContext, SandboxEngine, ScriptRequest
 from host.sandbox._component import ComponentRunner
 
 RESULTS = REPO_ROOT / "bench" / "results"

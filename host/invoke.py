@@ -12,14 +12,16 @@ from typing import Any
 
 from wasmtime import component as wc
 
-from host.abi import ABI_VERSION, BackendPort, RequestContext
 from host.backends import BackendGateway, Catalogue
 from host.build import find_runtime
 from host.sandbox import (
+    ABI_VERSION,
+    BackendPort,
     CompiledModule,
     InvalidBundle,
     Limits,
     ModuleKind,
+    RequestContext,
     RunResult,
     Sandbox,
     SandboxEngine,

@@ -19,13 +19,13 @@ from typing import Protocol
 
 from wasmtime import component as wc
 
-from host.abi import ABI_VERSION
 from host.cache import ArtifactStore, ModuleCache
 from host.errors import HostError
 from host.flights import SingleFlight
 from host.limits import MiB
 from host.logs import get_logger
 from host.sandbox import (
+    ABI_VERSION,
     Bundle,
     CompiledModule,
     ModuleKind,

@@ -9,9 +9,8 @@ from host.build_inputs import BuildInputs
 from host.errors import HostError, TooLarge
 from host.logs import get_logger
 from host.quotas import EndpointQuotas
-from host.sandbox import ModuleKind, module_kind
+from host.sandbox import ModuleKind, check_module, module_kind
 from host.state import host_state
-from host.validation import check_module
 from registry import Language, Version
 from registry.models import merge_quotas
 

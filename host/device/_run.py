@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from host.abi import RequestContext
 from host.device._response import within_output_limits
 from host.routing import Route
-from host.sandbox import CompiledModule, RunResult, ScriptRequest
+from host.sandbox import CompiledModule, RequestContext, RunResult, ScriptRequest
 from host.state import HostState
 
 

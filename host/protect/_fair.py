@@ -79,6 +79,8 @@ class FairGate:
         self._charged_ms: defaultdict[Hashable, deque[float]] = defaultdict(deque)
         self._clock_ms = 0.0
         self._running: defaultdict[Hashable, int] = defaultdict(int)
+        # Slots held by endpoints whose turns take long (see _takes_long).
+        self._running_long = 0
         self._alive: defaultdict[Hashable, int] = defaultdict(int)
         # Granted a slot, their tasks not yet resumed: a withdrawal still reaches them.
         self._granted: set[_Ticket] = set()
@@ -167,15 +169,29 @@ class FairGate:
     def _give_back(self, key: Hashable, cost_ms: float) -> None:
         charged = self._charged_ms[key].popleft() if self._charged_ms[key] else 0.0
         self._used_ms[key] = self._used_ms.get(key, self._clock_ms) + cost_ms - charged
+        self._count_running(key, -1)
+        self._learn_turn(key, cost_ms)
+        self._free += 1
+
+    def _count_running(self, key: Hashable, change: int) -> None:
+        self.running += change
+        self._running[key] += change
+        if self._takes_long(key):
+            self._running_long += change
+        if not self._running[key]:
+            del self._running[key]
+
+    def _learn_turn(self, key: Hashable, cost_ms: float) -> None:
+        """Fold a turn's cost into what `key`'s turns typically cost."""
+        was_long = self._takes_long(key)
         typical = self._typical_ms.get(key)
         self._typical_ms[key] = (
             cost_ms if typical is None else typical + _SMOOTHING * (cost_ms - typical)
         )
-        self.running -= 1
-        self._running[key] -= 1
-        if not self._running[key]:
-            del self._running[key]
-        self._free += 1
+        if self._takes_long(key) != was_long:
+            # The endpoint's turns still running change sides with it.
+            still_running = self._running.get(key, 0)
+            self._running_long += -still_running if was_long else still_running
 
     def _leave(self, key: Hashable) -> None:
         self.alive -= 1
@@ -187,14 +203,10 @@ class FairGate:
         limit = self._per_endpoint if key in self._typical_ms else 1
         if self._running.get(key, 0) >= limit:
             return False
-        return not self._takes_long(key) or self._running_long() < self._per_endpoint
+        return not self._takes_long(key) or self._running_long < self._per_endpoint
 
     def _takes_long(self, key: Hashable) -> bool:
         return self._typical_ms.get(key, 0.0) > self.long_turn_ms
-
-    def _running_long(self) -> int:
-        # As many endpoints as hold slots: a handful, whatever the traffic.
-        return sum(count for key, count in self._running.items() if self._takes_long(key))
 
     def _may_start(self, key: Hashable) -> bool:
         return (
@@ -214,8 +226,7 @@ class FairGate:
 
     def _hold(self, key: Hashable) -> None:
         """`key` holds one more slot: charged what its turns typically cost."""
-        self.running += 1
-        self._running[key] += 1
+        self._count_running(key, 1)
         self._clock_ms = max(self._clock_ms, self._used_ms.get(key, self._clock_ms))
         charge = self._typical_ms.get(key, 0.0)
         self._used_ms[key] = self._used_ms.get(key, self._clock_ms) + charge

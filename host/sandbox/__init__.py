@@ -1,7 +1,13 @@
-"""Run scripts in wasmtime sandboxes: fuel, memory and wall-clock limits, one Store per request."""
+"""Run scripts in wasmtime sandboxes: fuel, memory and wall-clock limits, one Store per request.
+
+The sandbox owns its vocabulary: the host side of the ABI (what a running
+script may reach, `RequestContext`) and what an upload must be to run here
+(`check_module`).
+"""
 
 from host.failures import FailureClass, SandboxAbort, classify_trap
 from host.limits import Limits, MiB
+from host.sandbox._abi import ABI_VERSION, BackendPort, RequestContext
 from host.sandbox._bundle import (
     Bundle,
     InvalidBundle,
@@ -27,8 +33,11 @@ from host.sandbox._runtime import (
 )
 from host.sandbox._sandbox import Sandbox
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse
+from host.sandbox._validation import check_module
 
 __all__ = [
+    "ABI_VERSION",
+    "BackendPort",
     "Bundle",
     "BundleRejected",
     "CompileLimits",
@@ -42,6 +51,7 @@ __all__ = [
     "MiB",
     "ModuleKind",
     "ModuleRejected",
+    "RequestContext",
     "RunResult",
     "RuntimeRef",
     "RuntimeRejected",
@@ -52,6 +62,7 @@ __all__ = [
     "ScriptRequest",
     "ScriptResponse",
     "UnsupportedBundle",
+    "check_module",
     "check_runtime",
     "classify_trap",
     "module_hash",

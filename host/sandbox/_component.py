@@ -8,12 +8,12 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
-from host import abi
-from host.abi import RequestContext
 from host.failures import FailureClass
+from host.sandbox import _abi as abi
 from host.sandbox import _byte_lists as byte_lists
 from host.sandbox import _variants as variants
 from host.sandbox import _wasi as wasi
+from host.sandbox._abi import RequestContext
 from host.sandbox._outcome import (
     Meter,
     drop_tracebacks,

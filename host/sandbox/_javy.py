@@ -24,7 +24,9 @@ from typing import Any
 
 import wasmtime
 
-from host.abi import (
+from host.failures import FailureClass, SandboxAbort
+from host.sandbox import _core_memory as core_memory
+from host.sandbox._abi import (
     HOST_CALL_FUEL,
     GuestLogLine,
     RequestContext,
@@ -32,8 +34,6 @@ from host.abi import (
     sleep_until,
     take_all_fuel,
 )
-from host.failures import FailureClass, SandboxAbort
-from host.sandbox import _core_memory as core_memory
 from host.sandbox._outcome import Meter, drop_tracebacks, failed, from_exception, succeeded
 from host.sandbox._store import is_instantiation_limit, new_store
 from host.sandbox._types import RunResult, ScriptRequest, ScriptResponse

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import wasmtime
 
-from host.abi import HEADER_NAME, RequestContext
 from host.backends import Headers
 from host.failures import FailureClass, SandboxAbort, classify_trap
+from host.sandbox._abi import HEADER_NAME, RequestContext
 from host.sandbox._types import RunResult, ScriptResponse
 
 _GUEST_DETAIL_LIMIT = 16 * 1024

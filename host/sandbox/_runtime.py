@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import wasmtime
 from wasmtime import component as wc
 
-from host import abi
-from host.abi import RequestContext, ScriptSource
 from host.errors import HostError
 from host.limits import Limits, MiB
+from host.sandbox import _abi as abi
 from host.sandbox import _wasi as wasi
+from host.sandbox._abi import RequestContext, ScriptSource
 from host.sandbox._bundle import Bundle
 from host.sandbox._component import ComponentRunner, component_linker
 from host.sandbox._engine import CompiledModule, ModuleKind

@@ -6,19 +6,23 @@ import asyncio
 import functools
 import time
 from collections.abc import Hashable
+from typing import Any, Protocol
 
-import wasmtime
-from wasmtime import component as wc
-
-from host.abi import RequestContext
 from host.protect import FairGate
+from host.sandbox._abi import RequestContext
 from host.sandbox._component import ComponentRunner
-from host.sandbox._engine import CompiledModule, SandboxEngine
+from host.sandbox._engine import CompiledModule, ModuleKind, SandboxEngine
 from host.sandbox._javy import JavyRunner
-from host.sandbox._runtime import RuntimeRunner, ScriptOnRuntime
+from host.sandbox._runtime import RuntimeRunner
 from host.sandbox._slot import GateSlot
 from host.sandbox._types import RunResult, ScriptRequest
 from host.sandbox._workers import Workers
+
+
+class Runner(Protocol):
+    """Runs one request through a module's code, in a fresh Store (see _store.new_store)."""
+
+    def run(self, code: Any, request: ScriptRequest, context: RequestContext, /) -> RunResult: ...
 
 
 class Sandbox:
@@ -38,6 +42,12 @@ class Sandbox:
         self._components = ComponentRunner(engine.engine)
         self._javy = JavyRunner(engine.core_engine)
         self.runtimes = RuntimeRunner(engine.engine, self._components)
+        # A module's kind fixes its code's type, the one its runner takes.
+        self._runners: dict[ModuleKind, Runner] = {
+            ModuleKind.COMPONENT: self._components,
+            ModuleKind.BUNDLE: self.runtimes,
+            ModuleKind.JAVY: self._javy,
+        }
         self._gate = gate
         self.workers = gate.capacity if gate is not None else workers
         self._pool = Workers(self.workers, "sandbox")
@@ -45,12 +55,7 @@ class Sandbox:
     def run_sync(
         self, module: CompiledModule, request: ScriptRequest, context: RequestContext
     ) -> RunResult:
-        if isinstance(module.code, wc.Component):
-            return self._components.run(module.code, request, context)
-        if isinstance(module.code, ScriptOnRuntime):
-            return self.runtimes.run(module.code, request, context)
-        assert isinstance(module.code, wasmtime.Module)
-        return self._javy.run(module.code, request, context)
+        return self._runners[module.kind].run(module.code, request, context)
 
     async def run(
         self,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from host.abi import GuestLogLine, TraceEntry
 from host.backends import BackendCallRecord, Headers
 from host.failures import FailureClass
+from host.sandbox._abi import GuestLogLine, TraceEntry
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,9 @@ from typing import Any
 
 from wasmtime import component as wc
 
-from host import abi
-from host.abi import GuestLogLine
 from host.failures import FailureClass, SandboxAbort
+from host.sandbox import _abi as abi
+from host.sandbox._abi import GuestLogLine
 
 VERSION = "0.2.0"
 # Live pollables one store may hold; each is a small host object.

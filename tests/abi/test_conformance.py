@@ -13,10 +13,16 @@ from typing import Any
 
 import pytest
 
-from host.abi import RequestContext
 from host.backends import BackendGateway, Catalogue, Service
 from host.build import REPO_ROOT, build_all_cached
-from host.sandbox import CompiledModule, Limits, Sandbox, SandboxEngine, ScriptRequest
+from host.sandbox import (
+    CompiledModule,
+    Limits,
+    RequestContext,
+    Sandbox,
+    SandboxEngine,
+    ScriptRequest,
+)
 from tests.support.servers import closed_port_url
 
 CONFORMANCE = json.loads((REPO_ROOT / "abi" / "conformance" / "home.json").read_text())

@@ -23,6 +23,7 @@ import pytest
 from registry import Action, open_registry
 from tests.support.cassandra import CQL_PORT, LocalCluster, node_local
 from tests.support.hosts import HostProcess, example_backends
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -247,20 +248,24 @@ def served_version(host: HostProcess) -> str | None:
     return version
 
 
-def wait_until_serving(host: HostProcess, version: str, limit: float = 60.0) -> float:
-    started = time.monotonic()
-    while served_version(host) != version:
-        waited = time.monotonic() - started
-        assert waited < limit, f"{host.url} did not serve {version} within {limit} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
+def wait_until_serving(host: HostProcess, version: str, limit: float = 60.0) -> None:
+    wait_until(
+        lambda: served_version(host),
+        lambda served: served == version,
+        limit=limit,
+        interval=0.05,
+        failure=lambda served: f"{host.url} serves {served}, not {version}, after {limit} s",
+    )
 
 
 def wait_until_listed(host: HostProcess, expected: list[str], limit: float) -> None:
-    started = time.monotonic()
-    while (listed := versions(host)) != expected:
-        assert time.monotonic() - started < limit, f"{host.url} lists {listed}, not {expected}"
-        time.sleep(0.2)
+    wait_until(
+        lambda: versions(host),
+        lambda listed: listed == expected,
+        limit=limit,
+        interval=0.2,
+        failure=lambda listed: f"{host.url} lists {listed}, not {expected}",
+    )
 
 
 def versions(host: HostProcess) -> list[str]:
@@ -409,16 +414,13 @@ def wait_until_replicas_agree(
     cluster: LocalCluster, keyspace: str, nodes: Sequence[str], limit: float = 180.0
 ) -> dict[str, dict[str, list[Any]]]:
     """Each node's own copy of the keyspace, once the copies are equal (hints delivered)."""
-    started = time.monotonic()
-    while True:
-        contents = {node: replica_contents(cluster, node, keyspace) for node in nodes}
-        copies = list(contents.values())
-        if all(copy == copies[0] for copy in copies):
-            return contents
-        assert time.monotonic() - started < limit, (
-            f"the replicas never agreed: {differences(contents)}"
-        )
-        time.sleep(2.0)
+    return wait_until(
+        lambda: {node: replica_contents(cluster, node, keyspace) for node in nodes},
+        lambda contents: all(copy == contents[nodes[0]] for copy in contents.values()),
+        limit=limit,
+        interval=2.0,
+        failure=lambda contents: f"the replicas never agreed: {differences(contents)}",
+    )
 
 
 def differences(contents: dict[str, dict[str, list[Any]]]) -> dict[str, dict[str, int]]:

@@ -130,11 +130,17 @@ async def test_capacity_bounds_the_runs_alive_paused_included() -> None:
     assert (gate.running, gate.alive, gate.paused) == (1, 2, 1)
 
 
-async def test_endpoints_with_long_turns_share_half_the_slots() -> None:
+async def gate_that_knows(turns_ms: dict[str, float]) -> FairGate:
+    """Four slots, long turns over 100 ms, and one turn of each endpoint ended at its cost."""
     gate = FairGate(slots=4, long_turn_ms=100)
-    for key in ("slow", "slower"):
+    for key, cost_ms in turns_ms.items():
         await gate.acquire(key)
-        gate.release(key, 500)
+        gate.release(key, cost_ms)
+    return gate
+
+
+async def test_endpoints_with_long_turns_share_half_the_slots() -> None:
+    gate = await gate_that_knows({"slow": 500, "slower": 500})
     for key in ("slow", "slower"):
         await gate.acquire(key)
     # Each may hold half the slots, but together they hold no more.
@@ -150,6 +156,34 @@ async def test_endpoints_with_long_turns_share_half_the_slots() -> None:
     gate.release("slower", 500)
     await third_long
     assert gate.running == 3
+
+
+async def test_turns_still_running_count_as_long_once_their_endpoint_turns_long() -> None:
+    gate = await gate_that_knows({"shifty": 5, "slow": 500})
+    await gate.acquire("shifty")
+    await gate.acquire("shifty")
+    # Its typical turn passes 100 ms: the turn it still runs is a long one now.
+    gate.release("shifty", 1000)
+    await gate.acquire("slow")
+    second_slow = asyncio.create_task(gate.acquire("slow"))
+    await asyncio.sleep(0)
+    assert (gate.running, second_slow.done()) == (2, False)
+    gate.release("shifty", 1000)
+    await second_slow
+    assert gate.running == 2
+
+
+async def test_turns_still_running_stop_counting_as_long_once_their_endpoint_turns_short() -> None:
+    gate = await gate_that_knows({"shifty": 110, "slow": 500})
+    await gate.acquire("shifty")
+    await gate.acquire("shifty")
+    # Its typical turn drops to 77 ms: the turn it still runs is a short one now.
+    gate.release("shifty", 0)
+    gate.release("shifty", 0)
+    await gate.acquire("slow")
+    second_slow = asyncio.create_task(gate.acquire("slow"))
+    await asyncio.sleep(0)
+    assert (gate.running, second_slow.done()) == (2, True)
 
 
 async def test_a_withdrawn_endpoints_waiters_are_refused_and_others_keep_their_place() -> None:

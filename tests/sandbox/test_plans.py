@@ -8,10 +8,16 @@ from pathlib import Path
 
 from wasmtime import component as wc
 
-from host import abi
-from host.abi import RequestContext
 from host.build import build_cached
-from host.sandbox import CompiledModule, Limits, SandboxEngine, ScriptOnRuntime, ScriptRequest
+from host.sandbox import (
+    CompiledModule,
+    Limits,
+    RequestContext,
+    SandboxEngine,
+    ScriptOnRuntime,
+    ScriptRequest,
+)
+from host.sandbox import _abi as abi
 from host.sandbox import _wasi as wasi
 from host.sandbox._component import ComponentRunner, component_linker
 from host.sandbox._plans import Plans

@@ -12,9 +12,9 @@ import wasmtime
 from wasmtime import component as wc
 from wasmtime.component import _types
 
-from host.abi import interface, make_record
 from host.sandbox import CompiledModule, SandboxEngine
 from host.sandbox import _variants as variants
+from host.sandbox._abi import interface, make_record
 
 THREADS = 8
 LOWERINGS = 20_000

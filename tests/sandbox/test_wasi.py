@@ -14,8 +14,7 @@ from wasmtime import component as wc
 
 from host.build import REPO_ROOT
 from host.failures import FailureClass
-from host.sandbox import Limits, MiB, Sandbox, SandboxEngine
-from host.validation import check_module
+from host.sandbox import Limits, MiB, Sandbox, SandboxEngine, check_module
 from tests.support.components import handle_component, sleeper, wasi_js_component
 from tests.support.runs import run_once
 

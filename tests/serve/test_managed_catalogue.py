@@ -8,7 +8,6 @@ given with `--backend` at its start.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 
 from tests.support.counting import received
 from tests.support.hosts import TV_TOKEN, HostProcess
+from tests.support.polling import wait_until
 
 Hosts = tuple[HostProcess, HostProcess]
 
@@ -49,10 +49,13 @@ def fetch(host: HostProcess, service: str, path: str) -> dict[str, Any]:
 
 def eventually(check: Callable[[], bool], limit: float = 5.0) -> None:
     """Poll until `check()` holds; fail after `limit` seconds (a refresh is 0.2 s here)."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < limit, "the change never reached the other host"
-        time.sleep(0.05)
+    wait_until(
+        check,
+        lambda held: held,
+        limit=limit,
+        interval=0.05,
+        failure=lambda _: "the change never reached the other host",
+    )
 
 
 def test_a_service_added_on_one_host_reaches_the_other_without_a_restart(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from wasmtime import component as wc
 
-from host.abi import ABI_VERSION
-from host.sandbox import CompiledModule, Sandbox, on_runtime, parse_bundle
+from host.sandbox import ABI_VERSION, CompiledModule, Sandbox, on_runtime, parse_bundle
 
 
 def prepared(sandbox: Sandbox, runtimes: dict[str, CompiledModule], data: bytes) -> CompiledModule:

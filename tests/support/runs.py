@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from host.abi import RequestContext
 from host.backends import BackendGateway
-from host.sandbox import CompiledModule, Limits, RunResult, Sandbox, ScriptRequest
+from host.sandbox import CompiledModule, Limits, RequestContext, RunResult, Sandbox, ScriptRequest
 
 
 async def run_once(

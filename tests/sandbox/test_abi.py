@@ -11,11 +11,18 @@ import pytest
 import wasmtime
 from wasmtime import component as wc
 
-from host.abi import LINE_OVERHEAD_BYTES, GuestLogLine, RequestContext
 from host.backends import BackendGateway, Catalogue, Service
 from host.build import REPO_ROOT, build_cached
 from host.failures import FailureClass
-from host.sandbox import CompiledModule, Limits, Sandbox, SandboxEngine, ScriptRequest
+from host.sandbox import (
+    CompiledModule,
+    Limits,
+    RequestContext,
+    Sandbox,
+    SandboxEngine,
+    ScriptRequest,
+)
+from host.sandbox._abi import LINE_OVERHEAD_BYTES, GuestLogLine
 from host.sandbox._component import component_linker
 from tests.support.runs import run_once
 

@@ -15,16 +15,15 @@ import wasmtime
 from wasmtime import component as wc
 from wasmtime.component._types import ComponentExtern
 
-from host.abi import ABI_PACKAGE, HANDLE_SIGNATURE
-from host.abi import SIGNATURES as ABI_SIGNATURES
-from host.sandbox import CompiledModule, ModuleRejected
+from host.sandbox._abi import ABI_PACKAGE, HANDLE_SIGNATURE
+from host.sandbox._abi import SIGNATURES as ABI_SIGNATURES
+from host.sandbox._engine import CompiledModule
+from host.sandbox._errors import ModuleRejected
 from host.sandbox._javy import WASI_MODULE, preview1_signature
 from host.sandbox._wasi import ANY_SIGNATURE
 from host.sandbox._wasi import RESOURCES as WASI_RESOURCES
 from host.sandbox._wasi import SIGNATURES as WASI_SIGNATURES
 from host.wit_text import Renderer, TypeTooLarge
-
-__all__ = ["ModuleRejected", "check_module"]
 
 # interface@version: the ABI at 0.1.x, WASI at 0.2.x (wasmtime's linker
 # resolves any patch version to the host's definitions).
