@@ -215,3 +215,24 @@ async def test_service_status_codes_are_responses_not_errors(example_backend: st
     assert isinstance(outcome, BackendResponse)
     assert outcome.status == 404
     assert ("content-type", "application/json") in outcome.headers
+
+
+async def test_a_script_is_handed_no_header_about_the_connection() -> None:
+    sent = [
+        ("Connection", "keep-alive, X-Route-Hint"),
+        ("Keep-Alive", "timeout=5"),
+        ("X-Route-Hint", "edge-7"),
+        ("X-Request-Cost", "3"),
+    ]
+    with recording_backend({"ok": True}, headers=sent) as service:
+        gateway = BackendGateway(Catalogue([Service("svc", service.url)]))
+        try:
+            outcome, _ = await gateway.call(
+                call("svc", "/x"), allowed=None, deadline=time.monotonic() + 10
+            )
+        finally:
+            await gateway.aclose()
+    assert isinstance(outcome, BackendResponse)
+    names = {name for name, _ in outcome.headers}
+    assert {"content-type", "x-request-cost"} <= names
+    assert not names & {"connection", "keep-alive", "x-route-hint", "content-length"}

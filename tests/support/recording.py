@@ -10,7 +10,7 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +33,7 @@ class RecordingBackend:
     - `gather`: each call waits until that many are in flight at once, or
       `patience` seconds have passed, before it is answered.
     - `hold()`: calls wait until `release()`.
+    - `headers`: sent with every answer, after content-type and content-length.
     """
 
     def __init__(
@@ -42,8 +43,10 @@ class RecordingBackend:
         reset_first: int = 0,
         gather: int = 0,
         patience: float = 0.0,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.answer = json.dumps({} if answer is None else answer).encode()
+        self.headers = headers
         self.reset_first = reset_first
         self.gather = gather
         self.patience = patience
@@ -97,6 +100,8 @@ class RecordingBackend:
             handler.send_response(200)
             handler.send_header("content-type", "application/json")
             handler.send_header("content-length", str(len(self.answer)))
+            for name, value in self.headers:
+                handler.send_header(name, value)
             handler.end_headers()
             if handler.command != "HEAD":
                 handler.wfile.write(self.answer)
