@@ -17,8 +17,6 @@ call it directly on the host.
 from __future__ import annotations
 
 import ast
-import base64
-import binascii
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -121,7 +119,7 @@ def prepare(payload: str, available: Callable[[str], bool]) -> str:
         (module.name, module.file, module.package, compile(tree, module.file, "exec"))
         for module, tree in trees
     ]
-    return base64.b64encode(marshal.dumps((bundle.entry, codes))).decode("ascii")
+    return marshal.dumps((bundle.entry, codes)).decode("latin-1")
 
 
 def parse(module: BundledModule) -> ast.Module:
@@ -142,7 +140,7 @@ def load(prepared: str) -> ModuleType:
     more page faults than the script itself. Only the bundle's other modules
     are imported, by a finder.
     """
-    entry, codes = marshal.loads(binascii.a2b_base64(prepared))
+    entry, codes = marshal.loads(prepared.encode("latin-1"))
     if len(codes) > 1:
         finder = BundleFinder({name: (file, package, code) for name, file, package, code in codes})
         sys.meta_path.insert(0, finder)
