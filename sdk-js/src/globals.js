@@ -6,7 +6,6 @@ import { seededRandom } from './random.js';
 // snapshotted and the host's imports do not exist: console output from
 // there is dropped instead of failing the build.
 let consoleOpen = false;
-let currentRequest = null;
 
 /**
  * Called as each request starts: console output goes to the request log from
@@ -14,10 +13,6 @@ let currentRequest = null;
  * in every request (the engine is snapshotted), is seeded from the request id.
  */
 export function beginRequest(requestId) {
-  // The runtime begins a request before it evaluates the script, and its
-  // handler begins it again: seeding once keeps the sequence going.
-  if (requestId === currentRequest) return;
-  currentRequest = requestId;
   consoleOpen = true;
   Math.random = seededRandom(requestId);
 }

@@ -5,10 +5,11 @@ script needs that the runtime does not hold (its own files, pure-Python
 packages), each with its source. `prepare` runs when the bundle is deployed:
 it compiles every module with the runtime's own CPython (bytecode is specific
 to the interpreter that made it), checks that every import is met, and
-returns the code objects, marshalled (as base64 text, which crosses the ABI
-in one copy), which the host stores. `load` runs in
-each fresh instance: it makes those code objects importable and runs the
-entry module, with no parsing or compiling left to do.
+returns the code objects, marshalled, which the host stores. They cross the
+ABI as text, one character per byte (latin-1): turning that back into bytes
+is one copy, where decoding base64 cost every instance ~33 K fuel. `load`
+runs in each fresh instance: it makes those code objects importable and runs
+the entry module, with no parsing or compiling left to do.
 
 Pure Python: the runtime's world passes it what the host hands over; tests
 call it directly on the host.
