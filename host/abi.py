@@ -312,7 +312,8 @@ def _string_func_impl(
         text_of = _linker.FUNCTIONS.get(index or 0)
         assert text_of is not None, "linked by add_string_func"
         text = cast(Utf8Text, text_of(request))
-        _charge_raw(store, request, HOST_CALL_FUEL + len(text))
+        charge_context_fuel(store, HOST_CALL_FUEL + len(text))
+        check_deadline(request)
         value = results.contents
         value.kind = ffi.WASMTIME_COMPONENT_STRING
         ffi.wasm_byte_vec_new(ctypes.byref(value.of.string), len(text), text)
@@ -325,17 +326,6 @@ def _string_func_impl(
         request.stopped_by = stop
     trap = WasmtimeError(stop.message)
     return ctypes.cast(trap._consume(), ctypes.c_void_p).value or 0
-
-
-def _charge_raw(store: Any, context: RequestContext, fuel: int) -> None:
-    """enter_host_call's checks, on the raw store context a C callback is given."""
-    remaining = ctypes.c_uint64(0)
-    ffi.wasmtime_context_get_fuel(store, ctypes.byref(remaining))
-    if remaining.value < fuel:
-        raise SandboxAbort(FailureClass.FUEL_EXHAUSTED, "host calls used up the script's fuel")
-    ffi.wasmtime_context_set_fuel(store, remaining.value - fuel)
-    if time.monotonic() >= context.deadline:
-        raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
 
 
 def take_all_fuel(store: Any) -> int:
@@ -355,9 +345,13 @@ def enter_host_call(store: Any, fuel: int = HOST_CALL_FUEL) -> RequestContext:
     """
     context = current()
     charge_fuel(store, fuel)
+    check_deadline(context)
+    return context
+
+
+def check_deadline(context: RequestContext) -> None:
     if time.monotonic() >= context.deadline:
         raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
-    return context
 
 
 def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
@@ -379,7 +373,11 @@ def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
 
 def charge_fuel(store: Any, amount: int) -> None:
     """Take fuel for host work; stop the guest if it has none left."""
-    context_ptr = store._context()
+    charge_context_fuel(store._context(), amount)
+
+
+def charge_context_fuel(context_ptr: Any, amount: int) -> None:
+    """charge_fuel on the raw store context a C callback is given."""
     remaining = ctypes.c_uint64(0)
     ffi.wasmtime_context_get_fuel(context_ptr, ctypes.byref(remaining))
     if remaining.value < amount:
