@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from wasmtime import WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
-from wasmtime.component import _enter, _linker
+from wasmtime.component import _linker
 
 from host.backends import (
     BackendCallRecord,
@@ -99,13 +99,22 @@ class ScriptSource:
 
     payload: str
     prepared: str
-    # Encoded once, when the bundle is loaded, not by every instance that asks.
-    payload_utf8: bytes = field(init=False, repr=False, compare=False)
-    prepared_utf8: bytes = field(init=False, repr=False, compare=False)
+    # Encoded once, when the bundle is loaded, not by every instance that asks,
+    # and in the form the C API copies from (see add_string_func).
+    payload_utf8: Utf8Text = field(init=False, repr=False, compare=False)
+    prepared_utf8: Utf8Text = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "payload_utf8", self.payload.encode())
-        object.__setattr__(self, "prepared_utf8", self.prepared.encode())
+        object.__setattr__(self, "payload_utf8", utf8_text(self.payload))
+        object.__setattr__(self, "prepared_utf8", utf8_text(self.prepared))
+
+
+Utf8Text = ctypes.Array[ctypes.c_uint8]
+
+
+def utf8_text(text: str) -> Utf8Text:
+    encoded = text.encode()
+    return (ctypes.c_uint8 * len(encoded)).from_buffer_copy(encoded)
 
 
 @dataclass(slots=True)
@@ -253,21 +262,27 @@ def link(linker: wc.Linker) -> None:
             config.add_func("get", host_function(_config_get))
             config.add_func("get-all", host_function(_config_get_all))
         with root.add_instance(interface("script")) as script:
-            add_string_func(script, "bundle", host_function(_script_bundle))
-            add_string_func(script, "prepared", host_function(_script_prepared))
+            add_string_func(script, "bundle", _script_bundle)
+            add_string_func(script, "prepared", _script_prepared)
 
 
-def add_string_func(instance: wc.LinkerInstance, name: str, func: Callable[[Any], bytes]) -> None:
-    """Define `name: func() -> string` on `instance`, `func` giving the string as UTF-8.
+def add_string_func(
+    instance: wc.LinkerInstance, name: str, text_of: Callable[[RequestContext], Utf8Text]
+) -> None:
+    """Define `name: func() -> string` on `instance`, `text_of` giving the request's text.
 
+    Every fresh instance of a runtime makes one such call, so it is kept lean:
     wasmtime-py's own trampoline reads the function's type from the C API and
-    encodes the returned text on every call: for a hello bundle 63 µs of the
-    host's Python per instance, against 40 µs here. This one knows the type,
-    and takes text encoded once per bundle (see ScriptSource); wasmtime still
-    checks the value against the import's type as it lowers it.
+    encodes the returned text on every call, and this host's other functions
+    go through two more wrappers (a store object, `host_function`); measured
+    inside a running guest (cold caches), that took a hello bundle's call 46 µs
+    of the host's Python. Here the text is encoded once per bundle (see
+    ScriptSource), copied by one C call, and the fuel is charged on the raw
+    store context; wasmtime still checks the value against the import's type
+    as it lowers it.
     """
     name_bytes = name.encode()
-    index = _linker.FUNCTIONS.allocate(func)
+    index = _linker.FUNCTIONS.allocate(text_of)
     error = ffi.wasmtime_component_linker_instance_add_func(
         instance.ptr(),
         ctypes.create_string_buffer(name_bytes),
@@ -282,21 +297,35 @@ def add_string_func(instance: wc.LinkerInstance, name: str, func: Callable[[Any]
 
 @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
 def _string_func_impl(
-    index: int | None, context: Any, _type: Any, _args: Any, nargs: int, results: Any, nresults: int
+    index: int | None, store: Any, _type: Any, _args: Any, nargs: int, results: Any, nresults: int
 ) -> int:
-    def run(store: Any) -> None:
+    """The C callback of a string function; a non-zero return is the error that traps."""
+    request = current_or_none()
+    try:
         if nargs != 0 or nresults != 1:
-            raise WasmtimeError(
-                "a `script` import called with another type than `func() -> string`"
+            raise SandboxAbort(
+                FailureClass.ABI_VIOLATION,
+                "a `script` import called with another type than `func() -> string`",
             )
-        func = _linker.FUNCTIONS.get(index or 0)
-        assert func is not None, "linked by add_string_func"
-        text = func(store)
-        assert isinstance(text, bytes), "a string function gives UTF-8 bytes"
-        results.contents.kind = ffi.WASMTIME_COMPONENT_STRING
-        results.contents.of.string = ffi.bytes_to_capi(text)
-
-    return int(_enter.catch_exceptions(context, run))
+        if request is None:
+            raise SandboxAbort(FailureClass.HOST_ERROR, "host call outside of a request")
+        text_of = _linker.FUNCTIONS.get(index or 0)
+        assert text_of is not None, "linked by add_string_func"
+        text = cast(Utf8Text, text_of(request))
+        charge_context_fuel(store, HOST_CALL_FUEL + len(text))
+        check_deadline(request)
+        value = results.contents
+        value.kind = ffi.WASMTIME_COMPONENT_STRING
+        ffi.wasm_byte_vec_new(ctypes.byref(value.of.string), len(text), text)
+        return 0
+    except SandboxAbort as abort:
+        stop = abort
+    except Exception as error:
+        stop = SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+    if request is not None and request.stopped_by is None:
+        request.stopped_by = stop
+    trap = WasmtimeError(stop.message)
+    return ctypes.cast(trap._consume(), ctypes.c_void_p).value or 0
 
 
 def take_all_fuel(store: Any) -> int:
@@ -316,9 +345,13 @@ def enter_host_call(store: Any, fuel: int = HOST_CALL_FUEL) -> RequestContext:
     """
     context = current()
     charge_fuel(store, fuel)
+    check_deadline(context)
+    return context
+
+
+def check_deadline(context: RequestContext) -> None:
     if time.monotonic() >= context.deadline:
         raise SandboxAbort(FailureClass.TIMEOUT, "the script ran past its wall-clock deadline")
-    return context
 
 
 def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
@@ -340,7 +373,11 @@ def sleep_until(context: RequestContext, ready_at_ns: int) -> None:
 
 def charge_fuel(store: Any, amount: int) -> None:
     """Take fuel for host work; stop the guest if it has none left."""
-    context_ptr = store._context()
+    charge_context_fuel(store._context(), amount)
+
+
+def charge_context_fuel(context_ptr: Any, amount: int) -> None:
+    """charge_fuel on the raw store context a C callback is given."""
     remaining = ctypes.c_uint64(0)
     ffi.wasmtime_context_get_fuel(context_ptr, ctypes.byref(remaining))
     if remaining.value < amount:
@@ -507,20 +544,16 @@ def _config_get_all(store: Any) -> list[tuple[str, str]]:
     return list(context.config.items())
 
 
-def _script_bundle(store: Any) -> bytes:
-    text = _script_served().payload_utf8
-    enter_host_call(store, HOST_CALL_FUEL + len(text))
-    return text
+def _script_bundle(context: RequestContext) -> Utf8Text:
+    return _script_served(context).payload_utf8
 
 
-def _script_prepared(store: Any) -> bytes:
-    text = _script_served().prepared_utf8
-    enter_host_call(store, HOST_CALL_FUEL + len(text))
-    return text
+def _script_prepared(context: RequestContext) -> Utf8Text:
+    return _script_served(context).prepared_utf8
 
 
-def _script_served() -> ScriptSource:
-    script = current().script
+def _script_served(context: RequestContext) -> ScriptSource:
+    script = context.script
     if script is None:
         raise SandboxAbort(
             FailureClass.ABI_VIOLATION, "the module asked for a script but runs without a bundle"

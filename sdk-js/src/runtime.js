@@ -22,19 +22,18 @@ installLazyTable(BUNDLE_FILE, () => (evaluated === null ? undefined : tableOf(ev
 
 /** The `handle` export: evaluate the script on first use, then serve. */
 export function handle(raw) {
-  if (served === null) {
-    // Console output and Math.random of the script's top level belong to this request.
-    beginRequest(raw.requestId);
-    let pending;
-    try {
-      pending = scripthostEvaluate(bundle());
-    } catch (thrown) {
-      throw toGuestError(thrown);
-    }
-    // Only a script with top-level await returns a promise: the rest serve at once.
-    if (pending !== undefined) return pending.then(() => served(raw), (thrown) => Promise.reject(toGuestError(thrown)));
+  if (served !== null) return served(raw);
+  // Console output and Math.random of the script's top level belong to this request.
+  beginRequest(raw.requestId);
+  let pending;
+  try {
+    pending = scripthostEvaluate(bundle());
+  } catch (thrown) {
+    throw toGuestError(thrown);
   }
-  return served(raw);
+  // Only a script with top-level await returns a promise: the rest serve at once.
+  if (pending !== undefined) return pending.then(() => served(raw, true), (thrown) => Promise.reject(toGuestError(thrown)));
+  return served(raw, true);
 }
 
 /** The `prepare` export: a payload must compile here; nothing is kept for later. */

@@ -14,9 +14,11 @@ export function serve(scriptHandle) {
     throw new TypeError(`the script must export a function handle(req), not ${typeof scriptHandle}`);
   }
   // Named so that stack traces can be cut here (see tidyStack in format.js).
-  return async function scripthostHandle(raw) {
+  // `begun`: the shared runtime began the request before it evaluated the
+  // script, so its top level and its handler draw one Math.random sequence.
+  return async function scripthostHandle(raw, begun = false) {
     try {
-      beginRequest(raw.requestId);
+      if (!begun) beginRequest(raw.requestId);
       return toRawResponse(await scriptHandle(new Request(raw)));
     } catch (thrown) {
       throw toGuestError(thrown);

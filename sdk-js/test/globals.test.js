@@ -36,3 +36,15 @@ test('each request reseeds Math.random from its request id', async () => {
   assert.deepEqual(await numbers('req-a'), first);
   assert.notDeepEqual(await numbers('req-b'), first);
 });
+
+test('a request the runtime has begun draws on from the sequence its top level started', async () => {
+  const { beginRequest } = await loadSdk('globals.js');
+  const draw = serve(() => json([Math.random()]));
+  const drawn = async (begun) => JSON.parse(new TextDecoder().decode((await draw({ requestId: 'req-c' }, begun)).body))[0];
+  beginRequest('req-c');
+  const [topLevel, next] = [Math.random(), Math.random()];
+  beginRequest('req-c');
+  Math.random();
+  assert.equal(await drawn(true), next);
+  assert.equal(await drawn(false), topLevel);
+});
