@@ -238,14 +238,9 @@ def host_function(func: Callable[..., Any]) -> Callable[..., Any]:
     def call(store: Any, *args: Any) -> Any:
         try:
             return func(store, *args)
-        except SandboxAbort as abort:
-            stop = abort
         except Exception as error:
-            stop = SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
-        context = current_or_none()
-        if context is not None and context.stopped_by is None:
-            context.stopped_by = stop
-        raise WasmtimeError(stop.message)
+            trap = _stop_for(current_or_none(), error)
+        raise trap
 
     return call
 
@@ -318,14 +313,21 @@ def _string_func_impl(
         value.kind = ffi.WASMTIME_COMPONENT_STRING
         ffi.wasm_byte_vec_new(ctypes.byref(value.of.string), len(text), text)
         return 0
-    except SandboxAbort as abort:
-        stop = abort
     except Exception as error:
-        stop = SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+        trap = _stop_for(request, error)
+    return ctypes.cast(trap._consume(), ctypes.c_void_p).value or 0
+
+
+def _stop_for(request: RequestContext | None, error: Exception) -> WasmtimeError:
+    """Keep why the guest stops in its request (the first reason wins); the trap to raise."""
+    stop = (
+        error
+        if isinstance(error, SandboxAbort)
+        else SandboxAbort(FailureClass.HOST_ERROR, f"{type(error).__name__}: {error}")
+    )
     if request is not None and request.stopped_by is None:
         request.stopped_by = stop
-    trap = WasmtimeError(stop.message)
-    return ctypes.cast(trap._consume(), ctypes.c_void_p).value or 0
+    return WasmtimeError(stop.message)
 
 
 def take_all_fuel(store: Any) -> int:
