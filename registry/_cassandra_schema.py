@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
+from cassandra.pool import Host
 
-from registry._cassandra_session import run
+from registry._cassandra_session import change_schema, run
+from registry.errors import RegistryUnavailable
 
 # Events live in partitions of this many consecutive seqs, so the change feed
 # reads a few rows from one or two partitions and no partition grows forever.
@@ -17,7 +19,7 @@ EVENTS_PER_BUCKET = 10_000
 CHUNK_BYTES = 1 << 20
 
 # Each migration runs once, in order; `meta.schema_version` says how far a
-# keyspace has come. Append, never edit. `{ks}` is the keyspace.
+# keyspace has come. Append; never change what one does. `{ks}` is the keyspace.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE IF NOT EXISTS {ks}.meta (id text PRIMARY KEY, seq bigint,"
@@ -74,8 +76,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE IF NOT EXISTS {ks}.version_builds (namespace text, path text, number int,"
         " info text, files text, PRIMARY KEY ((namespace, path), number))",
     ),
-    # 4: a bundle's version names the runtime that runs it.
-    ("ALTER TABLE {ks}.versions ADD runtime text",),
+    # 4: a bundle's version names the runtime that runs it. (IF NOT EXISTS,
+    # Cassandra 4.1 and later: hosts that start together may both add it.)
+    ("ALTER TABLE {ks}.versions ADD IF NOT EXISTS runtime text",),
 )
 
 
@@ -88,31 +91,51 @@ def replication_clause(replication: dict[str, Any]) -> str:
 
 
 async def migrate(session: Session, keyspace: str, replication: dict[str, Any]) -> None:
-    """Create the keyspace and bring its tables up to the newest migration."""
-    await run(
+    """Create the keyspace and bring its tables up to the newest migration.
+
+    A keyspace already at the newest migration is left alone: hosts that
+    start together change no schema. Otherwise every change goes to one node
+    (see change_schema), the same one from every host of a data centre.
+    """
+    done = await _migrations_done(session, keyspace)
+    if done == len(MIGRATIONS):
+        return
+    coordinator = schema_coordinator(session.get_pool_state())
+    await change_schema(
         session,
         f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
         f"{replication_clause(replication)}",
-        consistency=ConsistencyLevel.ONE,
-        driver_timeout_s=60,
+        coordinator,
     )
-    await run(
-        session,
-        MIGRATIONS[0][0].format(ks=keyspace),
-        consistency=ConsistencyLevel.ONE,
-        driver_timeout_s=60,
-    )
-    rows = await run(session, f"SELECT schema_version FROM {keyspace}.meta WHERE id = 'registry'")
-    done = rows[0].schema_version if rows and rows[0].schema_version is not None else 0
+    await change_schema(session, MIGRATIONS[0][0].format(ks=keyspace), coordinator)
+    done = await _migrations_done(session, keyspace)
     for number, statements in enumerate(MIGRATIONS[done:], start=done + 1):
         for statement in statements:
-            await run(
-                session,
-                statement.format(ks=keyspace),
-                consistency=ConsistencyLevel.ONE,
-                driver_timeout_s=60,
-            )
+            await change_schema(session, statement.format(ks=keyspace), coordinator)
         await run(
             session,
             f"UPDATE {keyspace}.meta SET schema_version = {number} WHERE id = 'registry'",
         )
+
+
+async def _migrations_done(session: Session, keyspace: str) -> int:
+    """How many migrations the keyspace has had; 0 before its `meta` table exists."""
+    tables = getattr(session.cluster.metadata.keyspaces.get(keyspace), "tables", {})
+    if "meta" not in tables:
+        return 0
+    rows = await run(session, f"SELECT schema_version FROM {keyspace}.meta WHERE id = 'registry'")
+    return int(rows[0].schema_version or 0) if rows else 0
+
+
+def schema_coordinator(hosts: Iterable[Host]) -> Host:
+    """The node that takes a migration's schema changes: of those the session
+    keeps connections to (its data centre's), the first up in address order.
+
+    Hosts of one data centre pick the same node while they see the same
+    nodes up, so hosts migrating a new keyspace at once send their
+    `IF NOT EXISTS` to the one node that decides it.
+    """
+    up = [host for host in hosts if host.is_up]
+    if not up:
+        raise RegistryUnavailable("Cassandra: no node is up to take the registry's schema")
+    return min(up, key=lambda host: str(host.address))

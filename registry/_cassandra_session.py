@@ -43,8 +43,10 @@ from cassandra.cluster import (
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
+    FallthroughRetryPolicy,
     TokenAwarePolicy,
 )
+from cassandra.pool import Host
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
 
 from registry.errors import InvalidRegistryURL, RegistryUnavailable
@@ -54,6 +56,9 @@ DEFAULT_PORT = 9042
 # request timeouts (2 s for writes, 5 s for reads by default), so a replica
 # that does not answer surfaces as Cassandra's typed timeout.
 STATEMENT_SECONDS = 10.0
+# How long the driver waits, after a schema change, for every node to report
+# the same schema version; a schema statement's own timeout outlasts it.
+SCHEMA_AGREEMENT_SECONDS = 60.0
 _RELOCATE_SECONDS = 5.0
 _KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
@@ -143,7 +148,7 @@ def connect(target: CassandraTarget) -> tuple[Cluster, Session]:
         reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0),
         # A migration's next statement must find the table it created on every
         # node; a cluster can take longer than the driver's 10 s to agree.
-        max_schema_agreement_wait=60,
+        max_schema_agreement_wait=int(SCHEMA_AGREEMENT_SECONDS),
     )
     try:
         session = cluster.connect()
@@ -234,11 +239,44 @@ async def run_batch(
     await _execute(session, batch, driver_timeout_s)
 
 
+async def change_schema(session: Session, cql: str, coordinator: Host) -> None:
+    """One schema statement on `coordinator` alone, returning once every node agrees on it.
+
+    A `CREATE TABLE IF NOT EXISTS` that reaches a node which has not yet
+    heard of the table creates it again under another table id, and the
+    nodes then disagree about the schema for good. So a migration sends each
+    change to one node, never to another on a retry, and goes on only once
+    the change has reached every node.
+    """
+    statement = SimpleStatement(
+        cql, consistency_level=ConsistencyLevel.ONE, retry_policy=FallthroughRetryPolicy()
+    )
+    _, future = await _answer(
+        session, statement, SCHEMA_AGREEMENT_SECONDS + STATEMENT_SECONDS, coordinator
+    )
+    if not future.is_schema_agreed:
+        raise RegistryUnavailable(
+            f"Cassandra: the nodes did not agree on the schema within"
+            f" {SCHEMA_AGREEMENT_SECONDS:.0f} s of {cql.split('(')[0].strip()!r}"
+            f" on {coordinator.address}"
+        )
+
+
 async def _execute(session: Session, statement: Any, driver_timeout_s: float) -> list[Any]:
+    rows, _ = await _answer(session, statement, driver_timeout_s)
+    return rows
+
+
+async def _answer(
+    session: Session, statement: Any, driver_timeout_s: float, host: Host | None = None
+) -> tuple[list[Any], ResponseFuture]:
+    """The statement's rows and its finished future; the driver's errors as the registry's."""
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[list[Any]] = loop.create_future()
     try:
-        future: ResponseFuture = session.execute_async(statement, timeout=driver_timeout_s)
+        future: ResponseFuture = session.execute_async(
+            statement, timeout=driver_timeout_s, host=host
+        )
     except DriverException as error:
         raise RegistryUnavailable(f"Cassandra: {error}") from None
 
@@ -250,7 +288,7 @@ async def _execute(session: Session, statement: Any, driver_timeout_s: float) ->
 
     future.add_callbacks(done, failed)
     try:
-        return await answer
+        return await answer, future
     except _AMBIGUOUS as error:
         raise OutcomeUnknown(f"Cassandra: {type(error).__name__}: {error}") from None
     except Unavailable as error:

@@ -330,7 +330,23 @@ cluster_up() {
     cluster_node "$node"
     running || fail_with_log "Cassandra on $node exited while starting; the end of its log:"
   done
-  ring wait --timeout "$cluster_wait_seconds" "${nodes[@]}"
+  ring wait --timeout "$cluster_wait_seconds" "${nodes[@]}" || {
+    cluster_errors
+    exit 1
+  }
+}
+
+# What each node last logged as an error or warning: why it is not Up/Normal
+# or disagrees on the schema.
+cluster_errors() {
+  local node
+  for node in $(cluster_addresses); do
+    cluster_node "$node"
+    echo "--- $node: the last errors and warnings in $home/system.log" >&2
+    grep -E '^(ERROR|WARN)' "$home/system.log" 2>/dev/null |
+      grep -v -e 'prepared unqalified statement' -e 'StartupChecks' -e 'local pause of' |
+      tail -n 8 | cut -c1-400 >&2 || true
+  done
 }
 
 # Signal every node first, then wait: nodes stop together.

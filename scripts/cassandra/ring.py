@@ -116,14 +116,38 @@ def schemas(views: Mapping[str, View]) -> set[str]:
     return {gossip.schema for view in views.values() for gossip in view.values()}
 
 
-def survey(nodes: Sequence[str], port: int) -> tuple[dict[str, str], set[str], set[str]]:
-    """Each node's state, which nodes answered CQL, and the schema versions they gossip."""
+def holders(views: Mapping[str, View]) -> str:
+    """Which node gossips which schema version, as the nodes see themselves."""
+    by_version: dict[str, list[str]] = {}
+    for node, view in sorted(views.items()):
+        if node in view:
+            by_version.setdefault(view[node].schema, []).append(node)
+    return "; ".join(f"{version}: {' '.join(nodes)}" for version, nodes in by_version.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    seen: dict[str, str]  # node -> UN/DN/..., as the others see it
+    answering: set[str]
+    live: Mapping[str, View]  # what each answering node gossips of the answering ones
+
+    @property
+    def versions(self) -> set[str]:
+        return schemas(self.live)
+
+
+def survey(nodes: Sequence[str], port: int) -> Survey:
+    """Each node's state, which nodes answered CQL, and what they gossip of each other."""
     before = look_at_all(nodes, port)
     time.sleep(LOOK_APART_S)
     after = look_at_all(nodes, port)
     answering = set(before) & set(after)
-    live = {node: {peer: after[node][peer] for peer in answering} for node in answering}
-    return states(nodes, before, after), answering, schemas(live)
+    # A node that has just started may not have heard of every other one yet.
+    live = {
+        node: {peer: after[node][peer] for peer in answering if peer in after[node]}
+        for node in answering
+    }
+    return Survey(states(nodes, before, after), answering, live)
 
 
 def wait(
@@ -131,11 +155,12 @@ def wait(
 ) -> dict[str, str]:
     deadline = time.monotonic() + timeout_s
     while True:
-        seen, answering, versions = survey(nodes, port)
-        if all(seen[node] == "UN" for node in answering | set(wanted)) and len(versions) == 1:
-            return seen
+        found = survey(nodes, port)
+        ready = all(found.seen[node] == "UN" for node in found.answering | set(wanted))
+        if ready and len(found.versions) == 1:
+            return found.seen
         if time.monotonic() > deadline:
-            raise TimeoutError(seen, versions)
+            raise TimeoutError(found)
 
 
 def report(layout: Mapping[str, str], seen: Mapping[str, str]) -> str:
@@ -156,21 +181,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = {address: dc for dc, _, address in (item.partition(":") for item in args.node)}
     nodes = list(layout)
     if args.command == "status":
-        seen, _, versions = survey(nodes, args.port)
-        print(report(layout, seen))
-        if len(versions) > 1:
-            print(f"the running nodes disagree on the schema: {sorted(versions)}")
-        return 0 if all(state == "UN" for state in seen.values()) and len(versions) == 1 else 1
+        found = survey(nodes, args.port)
+        print(report(layout, found.seen))
+        if len(found.versions) > 1:
+            print(f"the running nodes disagree on the schema: {holders(found.live)}")
+        agreed = len(found.versions) == 1
+        return 0 if all(state == "UN" for state in found.seen.values()) and agreed else 1
     wanted = args.addresses or nodes
     started = time.monotonic()
     try:
         seen = wait(nodes, wanted, args.port, args.timeout)
     except TimeoutError as error:
-        seen, versions = error.args
+        [found] = error.args
         print(f"not every node was Up/Normal in {args.timeout:.0f} s:", file=sys.stderr)
-        print(report(layout, seen), file=sys.stderr)
-        if len(versions) > 1:
-            print(f"schema versions gossiped: {sorted(versions)}", file=sys.stderr)
+        print(report(layout, found.seen), file=sys.stderr)
+        if len(found.versions) > 1:
+            print(f"schema versions gossiped: {holders(found.live)}", file=sys.stderr)
         return 1
     print(report(layout, seen))
     print(f"{', '.join(wanted)} up and normal ({time.monotonic() - started:.0f} s)")

@@ -98,6 +98,30 @@ def start_hosts(
         host.stop()
 
 
+def test_hosts_creating_one_keyspace_at_once_leave_the_nodes_agreeing_on_its_schema(
+    cluster: LocalCluster, created: list[str]
+) -> None:
+    """Each `CREATE TABLE IF NOT EXISTS` on a node that had not heard of the table yet
+    would create it again under another id, a disagreement no node ever resolves."""
+    keyspace = f"cluster_{uuid.uuid4().hex[:12]}"
+    created.append(keyspace)
+    url = cluster.url(keyspace, replication="dc1:3,dc2:3", local_dc="dc1")
+
+    async def open_together() -> None:
+        registries = await asyncio.gather(*(open_registry(url, Path(".")) for _ in range(4)))
+        for registry in registries:
+            await registry.close()
+
+    asyncio.run(open_together())
+    wait_until(
+        cluster.schema_versions,
+        lambda versions: len(versions) == 1,
+        limit=60.0,
+        interval=2.0,
+        failure=lambda versions: f"the nodes disagree on the schema: {versions}",
+    )
+
+
 def test_a_killed_replica_costs_no_request_no_deploy_and_no_data(
     cluster: LocalCluster,
     keyspaces: Callable[[str], str],

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
 from cassandra.cluster import Session
+from cassandra.connection import DefaultEndPoint
+from cassandra.policies import SimpleConvictionPolicy
+from cassandra.pool import Host
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
+from registry._cassandra_schema import schema_coordinator
 from registry._cassandra_session import parse_url
 from tests.support import cassandra as local_cassandra
 from tests.support.registries import CassandraBackend
@@ -126,6 +131,36 @@ async def test_a_keyspace_of_the_first_schema_is_migrated_keeping_its_versions(
     finally:
         await registry.close()
         cassandra_session.execute("DROP KEYSPACE registry_migration")
+
+
+async def test_hosts_opening_a_new_keyspace_at_once_all_open_it(
+    cassandra_session: Session,
+) -> None:
+    url = local_cassandra.url("registry_together")
+    try:
+        registries = await asyncio.gather(*(open_registry(url, Path(".")) for _ in range(4)))
+        await registries[0].put_endpoint("team", "/feed", methods=["GET"], actor="ana")
+        for registry in registries:
+            assert [e.path for e in await registry.list_endpoints("team")] == ["/feed"]
+            await registry.close()
+    finally:
+        cassandra_session.execute("DROP KEYSPACE IF EXISTS registry_together")
+
+
+def test_a_migration_sends_its_schema_changes_to_the_first_node_up() -> None:
+    def host(address: str, *, up: bool) -> Host:
+        node = Host(DefaultEndPoint(address), SimpleConvictionPolicy)
+        if up:
+            node.set_up()
+        else:
+            node.set_down()
+        return node
+
+    nodes = [host("10.0.0.3", up=True), host("10.0.0.1", up=False), host("10.0.0.2", up=True)]
+    assert schema_coordinator(nodes).address == "10.0.0.2"
+    assert schema_coordinator(reversed(nodes)).address == "10.0.0.2"
+    with pytest.raises(RegistryUnavailable, match="no node is up"):
+        schema_coordinator([host("10.0.0.1", up=False)])
 
 
 async def test_an_unreachable_cluster_is_registry_unavailable(tmp_path: Path) -> None:

@@ -92,6 +92,15 @@ class LocalCluster:
             time.sleep(2.0)
         return False
 
+    def schema_versions(self) -> dict[str, set[str]]:
+        """Schema version -> the nodes that hold it, each node asked about itself."""
+        holders: dict[str, set[str]] = {}
+        for node in self.nodes:
+            with self.session(node) as session:
+                [row] = session.execute("SELECT schema_version FROM system.local")
+                holders.setdefault(str(row.schema_version), set()).add(node)
+        return holders
+
     def answers(self) -> bool:
         try:
             with self.session(self.nodes[0]):
