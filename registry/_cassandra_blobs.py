@@ -42,32 +42,34 @@ async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
 
 class BlobTables:
     def __init__(self, session: Session, prepare: Callable[[str], PreparedStatement]) -> None:
+        """`prepare` takes CQL that names each table `{ks}.table`."""
         self._session = session
         self._put_module_chunk = prepare(
-            "INSERT INTO module_chunks (hash, chunk, data) VALUES (?, ?, ?)"
+            "INSERT INTO {ks}.module_chunks (hash, chunk, data) VALUES (?, ?, ?)"
         )
         self._get_module_chunk = prepare(
-            "SELECT data FROM module_chunks WHERE hash = ? AND chunk = ?"
+            "SELECT data FROM {ks}.module_chunks WHERE hash = ? AND chunk = ?"
         )
-        self._put_module = prepare("INSERT INTO modules (hash, size, chunks) VALUES (?, ?, ?)")
-        self._get_module = prepare("SELECT size, chunks FROM modules WHERE hash = ?")
+        self._put_module = prepare("INSERT INTO {ks}.modules (hash, size, chunks) VALUES (?, ?, ?)")
+        self._get_module = prepare("SELECT size, chunks FROM {ks}.modules WHERE hash = ?")
         self._put_artifact_chunk = prepare(
-            "INSERT INTO artifact_chunks (module_hash, fingerprint, chunk, data)"
+            "INSERT INTO {ks}.artifact_chunks (module_hash, fingerprint, chunk, data)"
             " VALUES (?, ?, ?, ?)"
         )
         self._get_artifact_chunk = prepare(
-            "SELECT data FROM artifact_chunks WHERE module_hash = ? AND fingerprint = ?"
+            "SELECT data FROM {ks}.artifact_chunks WHERE module_hash = ? AND fingerprint = ?"
             " AND chunk = ?"
         )
         self._put_artifact = prepare(
-            "INSERT INTO artifacts (module_hash, fingerprint, sha256, size, chunks)"
+            "INSERT INTO {ks}.artifacts (module_hash, fingerprint, sha256, size, chunks)"
             " VALUES (?, ?, ?, ?, ?)"
         )
         self._get_artifact = prepare(
-            "SELECT sha256, size, chunks FROM artifacts WHERE module_hash = ? AND fingerprint = ?"
+            "SELECT sha256, size, chunks FROM {ks}.artifacts WHERE module_hash = ?"
+            " AND fingerprint = ?"
         )
         self._drop_artifact = prepare(
-            "DELETE FROM artifacts WHERE module_hash = ? AND fingerprint = ?"
+            "DELETE FROM {ks}.artifacts WHERE module_hash = ? AND fingerprint = ?"
         )
 
     async def put_module(self, data: bytes) -> str:

@@ -90,69 +90,80 @@ _WRITE_LEASE_SECONDS = 15.0
 _MUTATION_SECONDS = 60.0
 _LEASE_MARGIN_SECONDS = 1.0
 
+# `{ks}` is the registry's keyspace.
 _STATEMENTS = {
-    "meta": "SELECT seq, default_quotas FROM meta WHERE id = 'registry'",
-    "set_seq": "UPDATE meta SET seq = ? WHERE id = 'registry'",
-    "set_defaults": "UPDATE meta SET default_quotas = ? WHERE id = 'registry'",
-    "endpoint": "SELECT * FROM endpoints WHERE namespace = ? AND path = ?",
-    "endpoints": "SELECT * FROM endpoints",
-    "endpoints_of": "SELECT * FROM endpoints WHERE namespace = ?",
-    "count_endpoints_of": "SELECT COUNT(*) AS count FROM endpoints WHERE namespace = ?",
-    "put_endpoint": "INSERT INTO endpoints (namespace, path, methods, config, quotas, enabled,"
+    "meta": "SELECT seq, default_quotas FROM {ks}.meta WHERE id = 'registry'",
+    "set_seq": "UPDATE {ks}.meta SET seq = ? WHERE id = 'registry'",
+    "set_defaults": "UPDATE {ks}.meta SET default_quotas = ? WHERE id = 'registry'",
+    "endpoint": "SELECT * FROM {ks}.endpoints WHERE namespace = ? AND path = ?",
+    "endpoints": "SELECT * FROM {ks}.endpoints",
+    "endpoints_of": "SELECT * FROM {ks}.endpoints WHERE namespace = ?",
+    "count_endpoints_of": "SELECT COUNT(*) AS count FROM {ks}.endpoints WHERE namespace = ?",
+    "put_endpoint": "INSERT INTO {ks}.endpoints (namespace, path, methods, config, quotas, enabled,"
     " active_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "delete_endpoint": "DELETE FROM endpoints WHERE namespace = ? AND path = ?",
-    "version": "SELECT * FROM versions WHERE namespace = ? AND path = ? AND number = ?",
-    "versions": "SELECT * FROM versions WHERE namespace = ? AND path = ?",
-    "put_version": "INSERT INTO versions (namespace, path, number, language, module_hash,"
+    "delete_endpoint": "DELETE FROM {ks}.endpoints WHERE namespace = ? AND path = ?",
+    "version": "SELECT * FROM {ks}.versions WHERE namespace = ? AND path = ? AND number = ?",
+    "versions": "SELECT * FROM {ks}.versions WHERE namespace = ? AND path = ?",
+    "put_version": "INSERT INTO {ks}.versions (namespace, path, number, language, module_hash,"
     " author, message, has_source, created_at, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "source": "SELECT source FROM version_sources WHERE namespace = ? AND path = ? AND number = ?",
-    "put_source": "INSERT INTO version_sources (namespace, path, number, source)"
-    " VALUES (?, ?, ?, ?)",
-    "last_number": "SELECT last FROM version_numbers WHERE namespace = ? AND path = ?",
-    "set_last_number": "UPDATE version_numbers SET last = ? WHERE namespace = ? AND path = ?",
-    "namespace": "SELECT * FROM namespaces WHERE namespace = ?",
-    "put_namespace": "INSERT INTO namespaces (namespace, enabled, quotas) VALUES (?, ?, ?)",
-    "put_event": "INSERT INTO events (bucket, seq, at, actor, action, namespace, path, details)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "put_event_by_namespace": "INSERT INTO events_by_namespace (namespace, seq, at, actor,"
-    " action, path, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "events_after": "SELECT * FROM events WHERE bucket = ? AND seq > ? LIMIT ?",
-    "events_before": "SELECT * FROM events WHERE bucket = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-    "namespace_events": "SELECT * FROM events_by_namespace WHERE namespace = ? AND seq < ? LIMIT ?",
-    # Filtering inside one partition (a namespace's events) reads only that partition.
-    "endpoint_events": "SELECT * FROM events_by_namespace WHERE namespace = ? AND seq < ?"
-    " AND path = ? LIMIT ? ALLOW FILTERING",
-    "services": "SELECT * FROM services",
-    "service": "SELECT * FROM services WHERE name = ?",
-    "put_service": "INSERT INTO services (name, spec, updated_at) VALUES (?, ?, ?)",
-    "delete_service": "DELETE FROM services WHERE name = ?",
-    "traffic": "SELECT * FROM traffic WHERE namespace = ? AND path = ?",
-    "all_traffic": "SELECT * FROM traffic",
-    "put_traffic": "INSERT INTO traffic (namespace, path, policy, canary_id, canary_started_at,"
-    " verdict, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "set_verdict": "UPDATE traffic SET verdict = ? WHERE namespace = ? AND path = ?",
-    "delete_traffic": "DELETE FROM traffic WHERE namespace = ? AND path = ?",
-    "put_report": "INSERT INTO canary_reports (namespace, path, canary_id, reporter, report, at)"
-    " VALUES (?, ?, ?, ?, ?, ?)",
-    "reports": "SELECT * FROM canary_reports WHERE namespace = ? AND path = ? AND canary_id = ?",
-    "delete_reports": "DELETE FROM canary_reports WHERE namespace = ? AND path = ?"
-    " AND canary_id = ?",
-    "labels": "SELECT label, number FROM version_labels WHERE namespace = ? AND path = ?",
-    "put_label": "INSERT INTO version_labels (namespace, path, label, number) VALUES (?, ?, ?, ?)",
-    "delete_label": "DELETE FROM version_labels WHERE namespace = ? AND path = ? AND label = ?",
-    "build": "SELECT info, files FROM version_builds WHERE namespace = ? AND path = ?"
+    "source": "SELECT source FROM {ks}.version_sources WHERE namespace = ? AND path = ?"
     " AND number = ?",
-    "builds": "SELECT number, info FROM version_builds WHERE namespace = ? AND path = ?",
-    "put_build": "INSERT INTO version_builds (namespace, path, number, info, files)"
+    "put_source": "INSERT INTO {ks}.version_sources (namespace, path, number, source)"
+    " VALUES (?, ?, ?, ?)",
+    "last_number": "SELECT last FROM {ks}.version_numbers WHERE namespace = ? AND path = ?",
+    "set_last_number": "UPDATE {ks}.version_numbers SET last = ? WHERE namespace = ? AND path = ?",
+    "namespace": "SELECT * FROM {ks}.namespaces WHERE namespace = ?",
+    "put_namespace": "INSERT INTO {ks}.namespaces (namespace, enabled, quotas) VALUES (?, ?, ?)",
+    "put_event": "INSERT INTO {ks}.events (bucket, seq, at, actor, action, namespace, path,"
+    " details)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "put_event_by_namespace": "INSERT INTO {ks}.events_by_namespace (namespace, seq, at, actor,"
+    " action, path, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "events_after": "SELECT * FROM {ks}.events WHERE bucket = ? AND seq > ? LIMIT ?",
+    "events_before": "SELECT * FROM {ks}.events WHERE bucket = ? AND seq < ? ORDER BY seq DESC"
+    " LIMIT ?",
+    "namespace_events": "SELECT * FROM {ks}.events_by_namespace WHERE namespace = ? AND seq < ?"
+    " LIMIT ?",
+    # Filtering inside one partition (a namespace's events) reads only that partition.
+    "endpoint_events": "SELECT * FROM {ks}.events_by_namespace WHERE namespace = ? AND seq < ?"
+    " AND path = ? LIMIT ? ALLOW FILTERING",
+    "services": "SELECT * FROM {ks}.services",
+    "service": "SELECT * FROM {ks}.services WHERE name = ?",
+    "put_service": "INSERT INTO {ks}.services (name, spec, updated_at) VALUES (?, ?, ?)",
+    "delete_service": "DELETE FROM {ks}.services WHERE name = ?",
+    "traffic": "SELECT * FROM {ks}.traffic WHERE namespace = ? AND path = ?",
+    "all_traffic": "SELECT * FROM {ks}.traffic",
+    "put_traffic": "INSERT INTO {ks}.traffic (namespace, path, policy, canary_id,"
+    " canary_started_at,"
+    " verdict, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "set_verdict": "UPDATE {ks}.traffic SET verdict = ? WHERE namespace = ? AND path = ?",
+    "delete_traffic": "DELETE FROM {ks}.traffic WHERE namespace = ? AND path = ?",
+    "put_report": "INSERT INTO {ks}.canary_reports (namespace, path, canary_id, reporter, report,"
+    " at)"
+    " VALUES (?, ?, ?, ?, ?, ?)",
+    "reports": "SELECT * FROM {ks}.canary_reports WHERE namespace = ? AND path = ?"
+    " AND canary_id = ?",
+    "delete_reports": "DELETE FROM {ks}.canary_reports WHERE namespace = ? AND path = ?"
+    " AND canary_id = ?",
+    "labels": "SELECT label, number FROM {ks}.version_labels WHERE namespace = ? AND path = ?",
+    "put_label": "INSERT INTO {ks}.version_labels (namespace, path, label, number) VALUES (?, ?,"
+    " ?, ?)",
+    "delete_label": "DELETE FROM {ks}.version_labels WHERE namespace = ? AND path = ?"
+    " AND label = ?",
+    "build": "SELECT info, files FROM {ks}.version_builds WHERE namespace = ? AND path = ?"
+    " AND number = ?",
+    "builds": "SELECT number, info FROM {ks}.version_builds WHERE namespace = ? AND path = ?",
+    "put_build": "INSERT INTO {ks}.version_builds (namespace, path, number, info, files)"
     " VALUES (?, ?, ?, ?, ?)",
-    "delete_build": "DELETE FROM version_builds WHERE namespace = ? AND path = ? AND number = ?",
-    "lease_take": "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?)"
+    "delete_build": "DELETE FROM {ks}.version_builds WHERE namespace = ? AND path = ?"
+    " AND number = ?",
+    "lease_take": "INSERT INTO {ks}.leases (key, holder, expires_at) VALUES (?, ?, ?)"
     " IF NOT EXISTS USING TTL ?",
-    "lease_steal": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
+    "lease_steal": "UPDATE {ks}.leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
     " IF holder = ? AND expires_at = ?",
-    "lease_extend": "UPDATE leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
+    "lease_extend": "UPDATE {ks}.leases USING TTL ? SET holder = ?, expires_at = ? WHERE key = ?"
     " IF holder = ?",
-    "lease_release": "DELETE FROM leases WHERE key = ? IF holder = ?",
+    "lease_release": "DELETE FROM {ks}.leases WHERE key = ? IF holder = ?",
 }
 
 
@@ -183,9 +194,9 @@ class CassandraRegistry(CheckedRegistry):
 
             # Preparing is a blocking round trip per statement: once, at start.
             def prepare(cql: str) -> PreparedStatement:
-                # Tables resolve in the statement's keyspace (protocol v5), not
-                # a session-wide USE that every statement would silently share.
-                return session.prepare(cql, keyspace=target.keyspace)
+                # Every table named with its keyspace: Cassandra warns about
+                # a prepared statement that leaves its keyspace to the session.
+                return session.prepare(cql.format(ks=target.keyspace))
 
             prepared = await asyncio.to_thread(
                 lambda: {name: prepare(text) for name, text in _STATEMENTS.items()}

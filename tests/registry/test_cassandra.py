@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
@@ -145,6 +146,28 @@ async def test_hosts_opening_a_new_keyspace_at_once_all_open_it(
             await registry.close()
     finally:
         cassandra_session.execute("DROP KEYSPACE IF EXISTS registry_together")
+
+
+async def test_the_registry_gives_cassandra_nothing_to_warn_about(
+    cassandra_session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The driver logs each warning a node sends back; a host would log it on every start."""
+    url = local_cassandra.url("registry_warnings")
+    try:
+        with caplog.at_level(logging.WARNING, logger="cassandra.protocol"):
+            registry = await open_registry(url, Path("."))
+            module_hash = await registry.put_module(b"module")
+            await registry.put_endpoint("team", "/feed", methods=["GET"], actor="ana")
+            await registry.add_version(
+                "team", "/feed", language="js", module_hash=module_hash, author="a"
+            )
+            assert [v.module_hash for v in await registry.list_versions("team", "/feed")] == [
+                module_hash
+            ]
+            await registry.close()
+        assert [r.getMessage() for r in caplog.records if r.name == "cassandra.protocol"] == []
+    finally:
+        cassandra_session.execute("DROP KEYSPACE IF EXISTS registry_warnings")
 
 
 def test_a_migration_sends_its_schema_changes_to_the_first_node_up() -> None:
