@@ -155,6 +155,14 @@ jvm_flags() {
     # Lets a test read one replica's own copy (CONSISTENCY NODE_LOCAL) to
     # check what a restarted node caught up on. Never on a production node.
     echo "-Dcassandra.enable_nodelocal_queries=true -Dcassandra.ring_delay_ms=1000"
+    # Gossip drops a peer that has no token yet once it has been silent for
+    # half the quarantine delay, which follows the ring delay (1 s here), and
+    # until it restarts a node ignores the schema versions of a peer it
+    # dropped (CASSANDRA-17883): it never pulls a schema change it missed, and
+    # disagrees for good. Nodes that start together on busy cores can be that
+    # slow to claim their tokens; Cassandra's default delay (60 s, so 30 s of
+    # silence) keeps them.
+    echo "-Dcassandra.gossip_quarantine_delay_ms=60000"
     # A node that misses a schema push (it was restarting, or the push was
     # dropped) only catches up at its next pull: by default every 60 s, and
     # not before a minute of uptime. Until then the driver waits for schema
@@ -343,7 +351,7 @@ cluster_errors() {
   for node in $(cluster_addresses); do
     cluster_node "$node"
     echo "--- $node: the last errors and warnings in $home/system.log" >&2
-    grep -E '^(ERROR|WARN)' "$home/system.log" 2>/dev/null |
+    grep -E '^(ERROR|WARN)|FatClient' "$home/system.log" 2>/dev/null |
       grep -v -e 'prepared unqalified statement' -e 'StartupChecks' -e 'local pause of' |
       tail -n 8 | cut -c1-400 >&2 || true
   done

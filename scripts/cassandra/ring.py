@@ -43,9 +43,9 @@ class Gossip:
 View = Mapping[str, Gossip]  # peer address -> what one node's gossip says of it
 
 
-def look(address: str, port: int) -> View | None:
-    """This node's gossip view, or None when it does not answer CQL."""
-    cluster = Cluster(
+def _cluster(address: str, port: int) -> Cluster:
+    """A driver that sends every statement to this node only."""
+    return Cluster(
         [address],
         port=port,
         execution_profiles={
@@ -58,6 +58,11 @@ def look(address: str, port: int) -> View | None:
         schema_metadata_enabled=False,
         token_metadata_enabled=False,
     )
+
+
+def look(address: str, port: int) -> View | None:
+    """This node's gossip view, or None when it does not answer CQL."""
+    cluster = _cluster(address, port)
     try:
         session = cluster.connect()
         rows = session.execute(
@@ -77,6 +82,44 @@ def look(address: str, port: int) -> View | None:
         return None
     finally:
         cluster.shutdown()
+
+
+# Each node's own keyspaces, left out of its schema version.
+LOCAL_KEYSPACES = {"system", "system_schema"}
+# The schema tables whose rows make up a schema version, and what identifies a row.
+SCHEMA_TABLES = {
+    "keyspaces": "keyspace_name, durable_writes, replication, writetime(replication)",
+    "tables": "keyspace_name, table_name, id, writetime(id)",
+    "columns": "keyspace_name, table_name, column_name, type, writetime(type)",
+}
+
+
+def schema_rows(address: str, port: int) -> set[str] | None:
+    """The node's own schema rows (with their write times), or None when it does not answer."""
+    cluster = _cluster(address, port)
+    try:
+        session = cluster.connect()
+        return {
+            f"{table}: {tuple(row)}"
+            for table, columns in SCHEMA_TABLES.items()
+            for row in session.execute(f"SELECT {columns} FROM system_schema.{table}")
+            if row.keyspace_name not in LOCAL_KEYSPACES
+        }
+    except (NoHostAvailable, DriverException, OSError):
+        return None
+    finally:
+        cluster.shutdown()
+
+
+def schema_differences(nodes: Iterable[str], port: int, limit: int = 20) -> list[str]:
+    """The schema rows some answering nodes hold and others lack: why versions differ."""
+    held = {node: rows for node in nodes if (rows := schema_rows(node, port)) is not None}
+    everywhere = set.intersection(*held.values()) if held else set()
+    lines = []
+    for row in sorted(set.union(set(), *held.values()) - everywhere):
+        holders = " ".join(node for node, rows in held.items() if row in rows)
+        lines.append(f"{row[:300]} -- held by {holders}")
+    return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def look_at_all(addresses: Iterable[str], port: int) -> dict[str, View]:
@@ -185,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(layout, found.seen))
         if len(found.versions) > 1:
             print(f"the running nodes disagree on the schema: {holders(found.live)}")
+            for line in schema_differences(found.answering, args.port):
+                print(f"  {line}")
         agreed = len(found.versions) == 1
         return 0 if all(state == "UN" for state in found.seen.values()) and agreed else 1
     wanted = args.addresses or nodes
@@ -197,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(layout, found.seen), file=sys.stderr)
         if len(found.versions) > 1:
             print(f"schema versions gossiped: {holders(found.live)}", file=sys.stderr)
+            for line in schema_differences(found.answering, args.port):
+                print(f"  {line}", file=sys.stderr)
         return 1
     print(report(layout, seen))
     print(f"{', '.join(wanted)} up and normal ({time.monotonic() - started:.0f} s)")

@@ -98,6 +98,17 @@ def start_hosts(
         host.stop()
 
 
+def test_no_node_drops_a_starting_peer_from_gossip(cluster: LocalCluster) -> None:
+    """A node that dropped a peer as a tokenless "fat client" ignores that peer's
+    schema versions until it restarts (CASSANDRA-17883): a schema change it
+    missed it never pulls, and the cluster disagrees for good."""
+    dropped = {
+        node: [line for line in cluster.log_since_start(node) if "FatClient" in line]
+        for node in cluster.nodes
+    }
+    assert {node: lines for node, lines in dropped.items() if lines} == {}
+
+
 def test_hosts_creating_one_keyspace_at_once_leave_the_nodes_agreeing_on_its_schema(
     cluster: LocalCluster, created: list[str]
 ) -> None:

@@ -92,6 +92,13 @@ class LocalCluster:
             time.sleep(2.0)
         return False
 
+    def log_since_start(self, address: str) -> list[str]:
+        """The node's log lines since its JVM last started."""
+        log = REPO_ROOT / ".cassandra" / "cluster" / address / "system.log"
+        lines = log.read_text(errors="replace").splitlines()
+        starts = [number for number, line in enumerate(lines) if "Node configuration:[" in line]
+        return lines[starts[-1] :] if starts else lines
+
     def schema_versions(self) -> dict[str, set[str]]:
         """Schema version -> the nodes that hold it, each node asked about itself."""
         holders: dict[str, set[str]] = {}
