@@ -115,8 +115,7 @@ _STATEMENTS = {
     "namespace": "SELECT * FROM {ks}.namespaces WHERE namespace = ?",
     "put_namespace": "INSERT INTO {ks}.namespaces (namespace, enabled, quotas) VALUES (?, ?, ?)",
     "put_event": "INSERT INTO {ks}.events (bucket, seq, at, actor, action, namespace, path,"
-    " details)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "put_event_by_namespace": "INSERT INTO {ks}.events_by_namespace (namespace, seq, at, actor,"
     " action, path, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
     "events_after": "SELECT * FROM {ks}.events WHERE bucket = ? AND seq > ? LIMIT ?",
@@ -134,20 +133,18 @@ _STATEMENTS = {
     "traffic": "SELECT * FROM {ks}.traffic WHERE namespace = ? AND path = ?",
     "all_traffic": "SELECT * FROM {ks}.traffic",
     "put_traffic": "INSERT INTO {ks}.traffic (namespace, path, policy, canary_id,"
-    " canary_started_at,"
-    " verdict, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    " canary_started_at, verdict, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     "set_verdict": "UPDATE {ks}.traffic SET verdict = ? WHERE namespace = ? AND path = ?",
     "delete_traffic": "DELETE FROM {ks}.traffic WHERE namespace = ? AND path = ?",
-    "put_report": "INSERT INTO {ks}.canary_reports (namespace, path, canary_id, reporter, report,"
-    " at)"
-    " VALUES (?, ?, ?, ?, ?, ?)",
+    "put_report": "INSERT INTO {ks}.canary_reports (namespace, path, canary_id, reporter,"
+    " report, at) VALUES (?, ?, ?, ?, ?, ?)",
     "reports": "SELECT * FROM {ks}.canary_reports WHERE namespace = ? AND path = ?"
     " AND canary_id = ?",
     "delete_reports": "DELETE FROM {ks}.canary_reports WHERE namespace = ? AND path = ?"
     " AND canary_id = ?",
     "labels": "SELECT label, number FROM {ks}.version_labels WHERE namespace = ? AND path = ?",
-    "put_label": "INSERT INTO {ks}.version_labels (namespace, path, label, number) VALUES (?, ?,"
-    " ?, ?)",
+    "put_label": "INSERT INTO {ks}.version_labels (namespace, path, label, number)"
+    " VALUES (?, ?, ?, ?)",
     "delete_label": "DELETE FROM {ks}.version_labels WHERE namespace = ? AND path = ?"
     " AND label = ?",
     "build": "SELECT info, files FROM {ks}.version_builds WHERE namespace = ? AND path = ?"
