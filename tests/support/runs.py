@@ -18,9 +18,20 @@ async def run_once(
     config: Mapping[str, str] | None = None,
     gateway: BackendGateway | None = None,
 ) -> RunResult:
-    limits = limits or Limits()
     request = request or ScriptRequest("GET", "/", endpoint="tests/run", request_id="req-1")
-    context = RequestContext(
+    context = request_context(request, limits=limits, config=config, gateway=gateway)
+    return await sandbox.run(module, request, context)
+
+
+def request_context(
+    request: ScriptRequest,
+    *,
+    limits: Limits | None = None,
+    config: Mapping[str, str] | None = None,
+    gateway: BackendGateway | None = None,
+) -> RequestContext:
+    limits = limits or Limits()
+    return RequestContext(
         request_id=request.request_id,
         endpoint=request.endpoint,
         version=request.version,
@@ -29,4 +40,3 @@ async def run_once(
         config=dict(config or {}),
         backends=gateway,
     )
-    return await sandbox.run(module, request, context)

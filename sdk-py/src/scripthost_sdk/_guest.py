@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from componentize_py_types import Err, Ok  # type: ignore[import-not-found]
 from wit_world.imports import backend, config, log, types  # type: ignore[import-not-found]
 
-from scripthost_sdk import _abi, _runtime, _stdio, _traceback
+from scripthost_sdk import _abi, _heap, _runtime, _stdio, _traceback
 from scripthost_sdk._http import Request
 from scripthost_sdk.backend import BackendError, BackendErrorKind, BackendRequest, BackendResponse
 
@@ -208,6 +208,7 @@ def load_world(module_name: str) -> type:
     script_dir = os.path.dirname(script.__file__ or "")
     sdk_dir = os.path.dirname(os.path.abspath(__file__))
     remember_sources_under([script_dir, sdk_dir])
+    _heap.pack()
 
     class WitWorld:
         def handle(self, req: Any) -> Any:
