@@ -43,12 +43,12 @@ async def serve(settings: Settings, listener_fd: int | None = None) -> None:
     await hypercorn_serve(app, hypercorn_config(settings, listener_fd), shutdown_trigger=stop.wait)
 
 
-def run(settings: Settings, processes: int = 1) -> int:
+def run(settings: Settings, processes: int = 1, *, pin_cores: bool = True) -> int:
     """Serve until stopped; the exit status."""
     if processes == 1:
         uvloop.run(serve(settings))
         return 0
-    return supervise(settings, processes, serve_child)
+    return supervise(settings, processes, serve_child, pin_cores=pin_cores)
 
 
 def serve_child(settings: Settings, listener: socket.socket) -> None:

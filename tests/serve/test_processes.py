@@ -232,6 +232,49 @@ def test_a_child_that_stops_on_its_own_is_replaced_too(tmp_path: Path) -> None:
         served.stop()
 
 
+def cores_of_every_thread(pid: int) -> set[frozenset[int]]:
+    return {
+        frozenset(os.sched_getaffinity(int(task.name)))
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    }
+
+
+def test_each_process_keeps_to_a_core_of_its_own_and_its_replacement_to_the_same(
+    tmp_path: Path,
+) -> None:
+    usable = sorted(os.sched_getaffinity(0))  # the host inherits the test's
+    served = HostProcess(tmp_path / "host", processes=PROCESSES).start()
+    try:
+        wait_for_every_process(served, lambda info: True)
+        cores = {pid: cores_of_every_thread(pid) for pid in children(served)}
+        # Every thread of a process on the one core, the cores dealt round robin.
+        assert all(
+            len(threads) == 1 and len(next(iter(threads))) == 1 for threads in cores.values()
+        )
+        dealt = sorted(min(next(iter(threads))) for threads in cores.values())
+        assert dealt == sorted(usable[slot % len(usable)] for slot in range(PROCESSES))
+
+        victim = min(cores)
+        os.kill(victim, signal.SIGKILL)
+        replacement = replaced(served, victim)
+        wait_for_every_process(served, lambda info: True)
+        assert cores_of_every_thread(replacement) == cores[victim]
+    finally:
+        served.stop()
+
+
+def test_with_no_pin_cores_every_process_may_run_on_every_core(tmp_path: Path) -> None:
+    usable = frozenset(os.sched_getaffinity(0))
+    served = HostProcess(tmp_path / "host", processes=PROCESSES, extra_args=["--no-pin-cores"])
+    served.start()
+    try:
+        wait_for_every_process(served, lambda info: True)
+        for pid in children(served):
+            assert cores_of_every_thread(pid) == {usable}
+    finally:
+        served.stop()
+
+
 def test_a_process_that_cannot_start_stops_the_host_instead_of_restarting(
     tmp_path: Path,
 ) -> None:
