@@ -141,8 +141,8 @@ class _Supervisor:
         self._listener = listener
         self._context = get_context("spawn")
         self._cores = cores
-        self._children: dict[int, BaseProcess] = {}  # by sentinel
-        self._slots: dict[int, int] = {}  # by sentinel: which of the `count` a child is
+        # By sentinel: each live child, and which of the `count` it is.
+        self._children: dict[int, tuple[BaseProcess, int]] = {}
         self._stopping = False
         self._status = 0
 
@@ -163,7 +163,7 @@ class _Supervisor:
                     os.read(wake_read, 512)
                 for sentinel in ready:
                     if sentinel in self._children:
-                        self._child_exited(self._children.pop(sentinel), self._slots.pop(sentinel))
+                        self._child_exited(*self._children.pop(sentinel))
             self._stop_children()
         finally:
             signal.set_wakeup_fd(previous_wakeup)
@@ -184,8 +184,7 @@ class _Supervisor:
             daemon=False,
         )
         process.start()
-        self._children[process.sentinel] = process
-        self._slots[process.sentinel] = slot
+        self._children[process.sentinel] = (process, slot)
         log.info("process started", child_pid=process.pid, core=core)
         return process
 
@@ -215,9 +214,9 @@ class _Supervisor:
         return was_serving
 
     def _stop_children(self) -> None:
-        for process in self._children.values():
+        for process, _ in self._children.values():
             process.terminate()
-        for process in self._children.values():
+        for process, _ in self._children.values():
             process.join(_STOP_SECONDS)
             if process.is_alive():
                 log.warning("process did not stop; killing it", child_pid=process.pid)

@@ -26,13 +26,11 @@ _LARGEST_BLOCK = 8192
 _STEP = 16
 # Header bytes dlmalloc adds to each request on wasm32.
 _MALLOC_OVERHEAD = 4
-# How many objects the fill may keep (measured: ~6,600 for the runtime). The
+# How many objects `pack` may keep (measured: ~6,600 for the runtime). The
 # list is made once at full length: growing it would free blocks as it goes.
 _CAPACITY = 32 * 1024
 # No one size takes more than this, whatever the allocator does.
 _BUDGET_PER_SIZE = 128 * 1024
-
-
 # What `pack` took: alive as long as the instance.
 _taken: list[object] = []
 
