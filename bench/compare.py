@@ -4,7 +4,8 @@
     python -m bench.compare --before DIR [--quick]
 
 Systems: scripthost (JavaScript and Python endpoints, a fresh instance per
-request and with instance reuse), a plain Quart app on Hypercorn (the Python
+request and with instance reuse; one process per core, as `serve` runs by
+default), a plain Quart app on Hypercorn (the Python
 stack's ceiling), Node.js running the same handlers natively, and `wasmtime
 serve` running them as a wasi-http component on the engine scripthost's
 JavaScript runs on (the native host: bench/baselines/wasi_http). Workloads:
@@ -59,6 +60,8 @@ RESULTS = REPO_ROOT / "bench" / "results"
 WORKLOADS_DIR = REPO_ROOT / "bench" / "workloads"
 WORKLOADS = ("hello", "aggregate", "cpu")
 NODE = shutil.which("node") or "node"
+# Hosts run as `serve` does by default: one process per core.
+HOST_PROCESSES = os.cpu_count() or 1
 
 
 @dataclass
@@ -116,6 +119,7 @@ def start_scripthost(scratch: Path, backend: str) -> tuple[HostProcess, dict[str
         scratch / "scripthost",
         backends=[f"slow={backend}"],
         extra_args=["--workers", "8", "--log-format", "json"],
+        processes=HOST_PROCESSES,
     ).start()
     paths: dict[str, str] = {}
     with host.admin(ADMIN_TOKEN) as admin:
@@ -246,9 +250,11 @@ def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Ro
     rows = hello_in_turns(
         {
             "scripthost before": HostProcess(
-                scratch / "before", env={"PYTHONPATH": str(before.resolve())}
+                scratch / "before",
+                env={"PYTHONPATH": str(before.resolve())},
+                processes=HOST_PROCESSES,
             ),
-            "scripthost after": HostProcess(scratch / "after"),
+            "scripthost after": HostProcess(scratch / "after", processes=HOST_PROCESSES),
         },
         settings,
     )
