@@ -19,6 +19,7 @@ let served = null;
 // instance pays for installing it.
 let evaluated = null;
 installLazyTable(BUNDLE_FILE, () => (evaluated === null ? undefined : tableOf(evaluated)));
+warmRequestPath();
 
 /** The `handle` export: evaluate the script on first use, then serve. */
 export function handle(raw) {
@@ -62,6 +63,20 @@ function scripthostEvaluate(payload) {
   return pending.then(() => {
     served = serve(module.exports.handle);
   });
+}
+
+/**
+ * Serve one request through the SDK at build time, to a handler of the
+ * runtime's own: SpiderMonkey compiles a function when it is first called
+ * and the snapshot keeps what was compiled, so no fresh instance compiles
+ * the SDK's request path again. It calls no import (none exists yet) and
+ * does not begin a request (the script's Math.random and console are not
+ * touched).
+ */
+function warmRequestPath() {
+  const warm = serve(() => sdk.json({ warm: true }));
+  warm({ method: 'GET', path: '/', query: '', headers: [['accept', '*/*']], body: new Uint8Array(0), endpoint: '', version: '', requestId: '' }, true);
+  compileBody('');
 }
 
 function requireFromScript(name) {
