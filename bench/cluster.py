@@ -16,7 +16,9 @@ release), an empty change-feed poll (what every host does each refresh
 interval), an 8 MiB artifact read, and end to end `scripthost deploy` of an
 already-compiled module on a real host until that host answered. Across data
 centres: from that command's return on a dc1 host until a dc2 host serves the
-new version (and, for comparison, another dc1 host). Hosts poll every 0.2 s.
+new version (and, for comparison, another dc1 host). Then a new script (a
+bundle no cache has seen) from `scripthost deploy` on a dc1 host until every
+host answers it. Hosts poll every 0.2 s.
 Results go to bench/results/cluster.{json,md}.
 """
 
@@ -35,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bench.distinct_scripts import script_source
 from host.build import REPO_ROOT, build_all_cached
 from registry import Registry, open_registry
 from tests.support import cassandra
@@ -115,6 +118,21 @@ def seconds_until_serving(host: HostProcess, version: str, limit: float = 60.0) 
     return time.perf_counter() - started
 
 
+def seconds_until_every_host_serves(hosts: list[HostProcess], scratch: Path, n: int) -> float:
+    """A script new to every cache, deployed on the first host as `scripthost deploy`
+    does by default (a bundle): seconds from the command until every host answers 200."""
+    source = scratch / f"new-{uuid.uuid4().hex[:12]}.js"
+    source.write_text(script_source("js", n, source.stem))
+    endpoint = f"bench/{source.stem}"
+    started = time.perf_counter()
+    hosts[0].cli("deploy", str(source), "--endpoint", endpoint)
+    for host in hosts:
+        with host.device() as device:
+            while device.get(f"/{endpoint}").status_code != 200:
+                time.sleep(0.005)
+    return time.perf_counter() - started
+
+
 def deploys(
     cluster: cassandra.LocalCluster,
     setup: str,
@@ -147,6 +165,9 @@ def deploys(
             for host, dc in zip(others, dcs[1:], strict=True):
                 label = "same DC" if dc == "dc1" else "other DC"
                 times[label].append(seconds_until_serving(host, version))
+        times["new script, every host"] = [
+            seconds_until_every_host_serves(hosts, scratch, n) for n in range(repeats)
+        ]
         return {label: summary(values) for label, values in times.items() if values}
     finally:
         for host in hosts:
