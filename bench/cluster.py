@@ -118,9 +118,11 @@ def seconds_until_serving(host: HostProcess, version: str, limit: float = 60.0) 
     return time.perf_counter() - started
 
 
-def seconds_until_every_host_serves(hosts: list[HostProcess], scratch: Path, n: int) -> float:
-    """A script new to every cache, deployed on the first host as `scripthost deploy`
-    does by default (a bundle): seconds from the command until every host answers 200."""
+def seconds_until_every_host_serves(
+    hosts: list[HostProcess], scratch: Path, n: int, limit: float = 60.0
+) -> float:
+    """Seconds from deploying a script new to every cache on the first host (a
+    bundle, as `scripthost deploy` makes one) until every host answers it."""
     source = scratch / f"new-{uuid.uuid4().hex[:12]}.js"
     source.write_text(script_source("js", n, source.stem))
     endpoint = f"bench/{source.stem}"
@@ -129,6 +131,8 @@ def seconds_until_every_host_serves(hosts: list[HostProcess], scratch: Path, n: 
     for host in hosts:
         with host.device() as device:
             while device.get(f"/{endpoint}").status_code != 200:
+                if time.perf_counter() - started > limit:
+                    raise TimeoutError(f"{host.url} did not serve {endpoint} in {limit} s")
                 time.sleep(0.005)
     return time.perf_counter() - started
 

@@ -5,10 +5,10 @@
 
 Systems: scripthost (JavaScript and Python endpoints, a fresh instance per
 request and with instance reuse; one process per core, as `serve` runs by
-default), a plain Quart app on Hypercorn (the Python
-stack's ceiling), Node.js running the same handlers natively, and `wasmtime
-serve` running them as a wasi-http component on the engine scripthost's
-JavaScript runs on (the native host: bench/baselines/wasi_http). Workloads:
+default), a plain Quart app on Hypercorn (the Python stack's ceiling),
+Node.js running the same handlers natively, and `wasmtime serve` running
+them as a wasi-http component on the engine scripthost's JavaScript runs on
+(the native host: bench/baselines/wasi_http). Workloads:
 hello (no backend), aggregate (three calls to a backend that answers in
 20 ms), cpu (a JSON transform of a 100 KB body). Load comes from wrk at fixed
 concurrency after a warm-up. Also measured: cold start (deploy to first

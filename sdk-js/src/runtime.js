@@ -67,11 +67,11 @@ function scripthostEvaluate(payload) {
 
 /**
  * Serve one request through the SDK at build time, to a handler of the
- * runtime's own: SpiderMonkey compiles a function when it is first called
- * and the snapshot keeps what was compiled, so no fresh instance compiles
- * the SDK's request path again. It calls no import (none exists yet) and
- * does not begin a request (the script's Math.random and console are not
- * touched).
+ * runtime's own, and compile an empty bundle: SpiderMonkey compiles a
+ * function when it is first called and the snapshot keeps what was
+ * compiled, so no fresh instance compiles the SDK's request path again. It
+ * calls no import (none exists yet) and does not begin a request (the
+ * script's Math.random and console are not touched).
  */
 function warmRequestPath() {
   const warm = serve(() => sdk.json({ warm: true }));
