@@ -11,6 +11,7 @@ from wasmtime import component as wc
 from host.failures import FailureClass
 from host.sandbox import _abi as abi
 from host.sandbox import _byte_lists as byte_lists
+from host.sandbox import _gil as gil
 from host.sandbox import _variants as variants
 from host.sandbox import _wasi as wasi
 from host.sandbox._abi import RequestContext
@@ -53,6 +54,8 @@ class ComponentRunner:
         byte_lists.install()
         # Results are lowered on several worker threads at once (see _variants).
         variants.install()
+        # Cheap C calls keep the GIL instead of handing it round (see _gil).
+        gil.install()
         self._warm = WarmInstances()
         self.plans = Plans(engine)
 
