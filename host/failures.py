@@ -46,10 +46,14 @@ class SandboxAbort(Exception):
         self.message = message
 
 
+# What a guest's call fails with when the host stops it at its wall-clock
+# deadline (host.sandbox._deadline).
+DEADLINE_MESSAGE = "the run reached its wall-clock deadline"
 # Substrings of wasmtime trap messages, checked in order.
 _TRAP_SIGNATURES: tuple[tuple[str, FailureClass, str], ...] = (
     ("all fuel consumed", FailureClass.FUEL_EXHAUSTED, "the script used all its fuel (CPU quota)"),
     ("wasm trap: interrupt", FailureClass.TIMEOUT, "the script ran past its wall-clock deadline"),
+    (DEADLINE_MESSAGE, FailureClass.TIMEOUT, "the script ran past its wall-clock deadline"),
     ("call stack exhausted", FailureClass.STACK_OVERFLOW, "the script exhausted the wasm stack"),
 )
 

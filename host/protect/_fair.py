@@ -14,7 +14,8 @@ Long turns share half the slots: endpoints whose turns typically hold a slot
 longer than `long_turn_ms` (scripts that run to their fuel or time limit)
 together hold at most half of them, so two or three such endpoints cannot
 take every slot between them either, and the other half serves the short
-turns at once.
+turns at once. Slots are not cores, though: a long turn also yields the CPU
+while others hold or want slots (host.sandbox._deadline).
 
 Waiting is not running: a script blocked in a backend call or on a timer
 `pause`s, giving its slot to the next request while it waits, and `resume`s

@@ -73,6 +73,14 @@ class Slot(Protocol):
 
     def resume(self) -> None: ...
 
+    def held_ms(self, now: float) -> float:
+        """How long the run has held the slot since it last took it (0 while paused)."""
+        ...
+
+    def contended(self) -> bool:
+        """Whether other runs of this process hold slots or wait for one."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class GuestLogLine:

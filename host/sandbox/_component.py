@@ -65,7 +65,7 @@ class ComponentRunner:
         if context.limits.reuse > 1:
             return self._run_reused(component, request, context)
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
-        store = new_store(self._engine, context.limits)
+        store = new_store(self._engine, context.limits, slot=context.slot)
         try:
             with abi.bound(context), wasi.bound(wasi.WasiState()):
                 handle = self._instantiate(component, store)
@@ -86,14 +86,18 @@ class ComponentRunner:
         key = WarmKey(id(component), request.endpoint, request.version, context.limits.memory_bytes)
         warm = self._warm.take(key)
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
-        store = warm.store if warm is not None else new_store(self._engine, context.limits)
+        store = (
+            warm.store
+            if warm is not None
+            else new_store(self._engine, context.limits, slot=context.slot)
+        )
         state = warm.wasi if warm is not None else wasi.WasiState()
         try:
             with abi.bound(context), wasi.bound(state):
                 if warm is None:
                     warm = Warm(component, store, state, self._instantiate(component, store))
                 else:
-                    rearm(store, context.limits)
+                    rearm(store, context.limits, context.slot)
                 returned = self._call(component, warm.handle, store, request)
         except Exception as error:
             # A trapped or failed instance is never used again.

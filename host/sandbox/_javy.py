@@ -113,7 +113,7 @@ class JavyRunner:
         self, module: wasmtime.Module, request: ScriptRequest, context: RequestContext
     ) -> RunResult:
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
-        store = new_store(self._engine, context.limits, memory_from_host=True)
+        store = new_store(self._engine, context.limits, memory_from_host=True, slot=context.slot)
         stdio = _Stdio(stdin=stdin_document(request))
         run = _local.run = _Run(context, stdio)
         try:

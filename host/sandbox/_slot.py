@@ -36,6 +36,14 @@ class GateSlot:
         self._loop.call_soon_threadsafe(self._gate.resume, self._key)
         self._held_since = time.monotonic()
 
+    def held_ms(self, now: float) -> float:
+        held_since = self._held_since
+        return 0.0 if held_since is None else (now - held_since) * 1000
+
+    def contended(self) -> bool:
+        # Read from the worker thread: a moment stale at worst, never torn (the GIL).
+        return self._gate.running > 1 or self._gate.waiting > 0
+
     def end(self) -> None:
         """On the loop, once the run is over: give back whatever the run still holds."""
         if self._held_since is None:

@@ -8,12 +8,11 @@ sixteenth of it more, so no table or second memory takes memory unbounded.
 
 from __future__ import annotations
 
-import math
-
 import wasmtime
 
 from host.limits import Limits
-from host.sandbox._engine import EPOCH_TICK_SECONDS
+from host.sandbox import _deadline as deadline
+from host.sandbox._abi import Slot
 
 # One linear memory per script: the quota then bounds all of it. SDK builds
 # of both languages have exactly one.
@@ -34,9 +33,14 @@ def table_elements(limits: Limits) -> int:
 
 
 def new_store(
-    engine: wasmtime.Engine, limits: Limits, *, memory_from_host: bool = False
+    engine: wasmtime.Engine,
+    limits: Limits,
+    *,
+    memory_from_host: bool = False,
+    slot: Slot | None = None,
 ) -> wasmtime.Store:
-    """A Store with the request's limits, fuel and deadline.
+    """A Store with the request's limits, fuel and deadline (yielding, in `slot`, when
+    its turns grow long: see _deadline).
 
     With `memory_from_host`, the engine's memory creator (see _core_memory)
     enforces the memory quota itself, and so sees every refused growth.
@@ -55,20 +59,14 @@ def new_store(
         tables=MAX_TABLES,
         memories=MAX_MEMORIES,
     )
-    rearm(store, limits)
+    rearm(store, limits, slot)
     return store
 
 
-def rearm(store: wasmtime.Store, limits: Limits) -> None:
+def rearm(store: wasmtime.Store, limits: Limits, slot: Slot | None = None) -> None:
     """A full tank and a fresh deadline for the request about to run in `store`."""
     store.set_fuel(limits.fuel)
-    store.set_epoch_deadline(deadline_ticks(limits.timeout_ms))
-
-
-def deadline_ticks(timeout_ms: int) -> int:
-    # The ticker's next tick may come at once, so one extra tick keeps the
-    # deadline from ever firing before `timeout_ms` has passed.
-    return math.ceil(timeout_ms / 1000 / EPOCH_TICK_SECONDS) + 1
+    deadline.arm(store, limits.timeout_ms, slot)
 
 
 def is_instantiation_limit(text: str) -> bool:
