@@ -84,8 +84,8 @@ def _reached(_context: Any, key: int | None, delta: Any, kind: Any) -> int:
             delta[0] = _ticks_to_next_look(run, now)
         kind[0] = _CONTINUE
         return 0
-    except Exception as error:  # an exception must not unwind into wasmtime
-        return _error(f"{DEADLINE_MESSAGE}: {error!r}")
+    except Exception as error:  # an exception must not unwind into wasmtime: stop the guest
+        return _error(f"the host could not check the run's deadline: {error!r}")
 
 
 def _yields(run: _Run, now: float) -> bool:

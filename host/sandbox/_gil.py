@@ -31,6 +31,7 @@ _CHEAP = re.compile(
     r"|wasmtime_component_instance_get_func|wasmtime_component_export_index_delete"
     r"|wasmtime_store_context|wasmtime_store_limiter|wasmtime_context_set_wasi"
     r"|wasmtime_context_[gs]et_fuel|wasmtime_context_set_epoch_deadline"
+    r"|wasmtime_store_epoch_deadline_callback"
     r"|wasmtime_engine_increment_epoch|wasmtime_error_message|wasmtime_error_delete"
 )
 
