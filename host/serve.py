@@ -1,5 +1,5 @@
 """Running the host: the Quart app on Hypercorn until SIGINT or SIGTERM, in one process
-or in several on one listening socket."""
+or in several that the parent hands its connections to."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypercorn.config import Config
 
 from host.app import create_app
 from host.device import Front
-from host.processes import exit_with_parent, supervise
+from host.processes import exit_with_parent, serve_handed, supervise
 from host.settings import Settings
 from host.state import STATE_KEY
 
@@ -21,11 +21,9 @@ from host.state import STATE_KEY
 _GRACEFUL_SHUTDOWN_SECONDS = 10.0
 
 
-def hypercorn_config(settings: Settings, listener_fd: int | None = None) -> Config:
+def hypercorn_config(settings: Settings) -> Config:
     config = Config()
-    config.bind = [
-        f"fd://{listener_fd}" if listener_fd is not None else f"{settings.host}:{settings.port}"
-    ]
+    config.bind = [f"{settings.host}:{settings.port}"]
     # The host writes its own structured request line; Hypercorn's would repeat it.
     config.accesslog = None
     config.errorlog = "-"
@@ -33,14 +31,19 @@ def hypercorn_config(settings: Settings, listener_fd: int | None = None) -> Conf
     return config
 
 
-async def serve(settings: Settings, listener_fd: int | None = None) -> None:
+async def serve(settings: Settings, channel: socket.socket | None = None) -> None:
+    """Serve on the configured address, or on the connections a parent hands down `channel`."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     quart = create_app(settings)
     app = Front(quart, lambda: quart.extensions.get(STATE_KEY))
-    await hypercorn_serve(app, hypercorn_config(settings, listener_fd), shutdown_trigger=stop.wait)
+    config = hypercorn_config(settings)
+    if channel is None:
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+    else:
+        await serve_handed(app, config, channel, stop)
 
 
 def run(settings: Settings, processes: int = 1, *, pin_cores: bool = True) -> int:
@@ -51,8 +54,7 @@ def run(settings: Settings, processes: int = 1, *, pin_cores: bool = True) -> in
     return supervise(settings, processes, serve_child, pin_cores=pin_cores)
 
 
-def serve_child(settings: Settings, listener: socket.socket) -> None:
-    """One process of a multi-process host, on the listening socket its parent bound."""
+def serve_child(settings: Settings, channel: socket.socket) -> None:
+    """One process of a multi-process host, on the connections its parent hands it."""
     exit_with_parent()
-    # Hypercorn makes its own socket object from the descriptor and owns it.
-    uvloop.run(serve(settings, listener.detach()))
+    uvloop.run(serve(settings, channel))

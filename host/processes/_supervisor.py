@@ -1,10 +1,12 @@
 """The parent of a multi-process host: one listening socket, N children, each replaced
 when it dies, all stopped together.
 
-The children inherit the parent's listening socket rather than binding their
-own with SO_REUSEPORT: one accept queue is shared, so the connections a
-killed child had not yet accepted stay queued for its siblings instead of
-being reset with it.
+The parent accepts every connection and hands it to the ready children in
+turn (`_dealer`, `_handoff`). On a listening socket the children shared,
+whichever child woke first took every connection waiting: `wrk -c16` against
+two processes split 16/0, 12/4 or 14/2 in most of twelve rounds, so one core
+served while the other idled. Connections the parent has not yet accepted
+wait in its queue, so a killed child loses only those it had taken.
 
 Each child is pinned to one of the cores the parent may use (round robin; a
 replacement takes its predecessor's core). A fresh instance's first write to
@@ -24,6 +26,7 @@ import ctypes
 import dataclasses
 import multiprocessing
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -31,7 +34,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from multiprocessing import get_context
-from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -40,6 +42,8 @@ from hypercorn.config import Config
 from prometheus_client import multiprocess
 
 from host.logs import configure_logging, get_logger
+from host.processes._dealer import Dealer, Slot
+from host.processes._handoff import READY, channel_pair, hand_over
 from host.settings import Settings
 
 log = get_logger("scripthost.processes")
@@ -48,8 +52,10 @@ METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # timeout) before this runs out; then it is killed.
 _STOP_SECONDS = 30.0
 _PR_SET_PDEATHSIG = 1
+# Connections accepted per wake-up, before the parent looks at its children again.
+_ACCEPT_AT_ONCE = 64
 
-# What a child runs: a full host on the inherited listening socket.
+# What a child runs: a full host on the connections handed down its channel.
 ChildMain = Callable[[Settings, socket.socket], None]
 
 
@@ -93,12 +99,12 @@ def _usable_cores() -> list[int] | None:
 
 
 def _run_child(
-    child_main: ChildMain, core: int | None, settings: Settings, listener: socket.socket
+    child_main: ChildMain, core: int | None, settings: Settings, channel: socket.socket
 ) -> None:
     # First thing: every thread the child starts inherits its affinity.
     if core is not None:
         os.sched_setaffinity(0, {core})
-    child_main(settings, listener)
+    child_main(settings, channel)
 
 
 @contextlib.contextmanager
@@ -112,8 +118,8 @@ def _shared_dir() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _listening_socket(settings: Settings) -> Iterator[socket.socket]:
-    """Bound as Hypercorn binds a single process's socket, and listening before any child
-    is: connections wait in its queue until a child is ready to accept them."""
+    """Bound as Hypercorn binds a single process's socket, and listening at once:
+    connections wait in its queue until a child is ready to take them."""
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     (listener,) = config.create_sockets().insecure_sockets
@@ -122,6 +128,14 @@ def _listening_socket(settings: Settings) -> Iterator[socket.socket]:
         yield listener
     finally:
         listener.close()
+
+
+@dataclasses.dataclass
+class _Child:
+    process: BaseProcess
+    slot: Slot
+    # The parent's end of the child's handoff channel.
+    channel: socket.socket
 
 
 class _Supervisor:
@@ -141,8 +155,10 @@ class _Supervisor:
         self._listener = listener
         self._context = get_context("spawn")
         self._cores = cores
-        # By sentinel: each live child, and which of the `count` it is.
-        self._children: dict[int, tuple[BaseProcess, int]] = {}
+        self._children: dict[Slot, _Child] = {}
+        self._dealer = Dealer()
+        self._selector = selectors.DefaultSelector()
+        self._accepting = False
         self._stopping = False
         self._status = 0
 
@@ -154,21 +170,21 @@ class _Supervisor:
         previous_handlers = {
             signum: signal.signal(signum, self._stop) for signum in (signal.SIGINT, signal.SIGTERM)
         }
+        self._listener.setblocking(False)
+        self._selector.register(wake_read, selectors.EVENT_READ, self._woken)
         try:
             for slot in range(self._count):
                 self._start_child(slot)
             while not self._stopping:
-                ready = wait([*self._children, wake_read])
-                with contextlib.suppress(BlockingIOError):
-                    os.read(wake_read, 512)
-                for sentinel in ready:
-                    if sentinel in self._children:
-                        self._child_exited(*self._children.pop(sentinel))
+                for key, _ in self._selector.select():
+                    key.data(key.fileobj)
+                self._accept_while_any_ready()
             self._stop_children()
         finally:
             signal.set_wakeup_fd(previous_wakeup)
             for signum, handler in previous_handlers.items():
                 signal.signal(signum, handler)
+            self._selector.close()
             os.close(wake_read)
             os.close(wake_write)
         return self._status
@@ -176,20 +192,82 @@ class _Supervisor:
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
 
+    @staticmethod
+    def _woken(wake_read: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(wake_read, 512)
+
     def _start_child(self, slot: int) -> BaseProcess:
         core = None if self._cores is None else self._cores[slot % len(self._cores)]
+        ours, theirs = channel_pair()
         process = self._context.Process(
             target=_run_child,
-            args=(self._child_main, core, self._settings, self._listener),
+            args=(self._child_main, core, self._settings, theirs),
             daemon=False,
         )
         process.start()
-        self._children[process.sentinel] = (process, slot)
+        theirs.close()
+        ours.setblocking(False)
+        child = _Child(process, slot, ours)
+        self._children[slot] = child
+        events = selectors.EVENT_READ
+        self._selector.register(process.sentinel, events, lambda _: self._exited(child))
+        self._selector.register(ours, events, lambda _: self._heard(child))
         log.info("process started", child_pid=process.pid, core=core)
         return process
 
-    def _child_exited(self, process: BaseProcess, slot: int) -> None:
+    def _accept_while_any_ready(self) -> None:
+        """Have the listener in the selector only while some child can take a connection:
+        until then connections wait in the kernel's queue."""
+        if self._dealer.any_ready and not self._accepting:
+            self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
+        elif self._accepting and not self._dealer.any_ready:
+            self._selector.unregister(self._listener)
+        self._accepting = self._dealer.any_ready
+
+    def _accept(self, _: object) -> None:
+        for _ in range(_ACCEPT_AT_ONCE):
+            try:
+                connection, _address = self._listener.accept()
+            except BlockingIOError:
+                return
+            with connection:
+                self._deal(connection)
+
+    def _deal(self, connection: socket.socket) -> None:
+        refused: set[Slot] = set()
+        while (slot := self._dealer.choose(excluding=refused)) is not None:
+            try:
+                hand_over(self._children[slot].channel, connection)
+            except OSError as error:
+                # Its channel is full (it is stuck) or closed (it is dying): another may take it.
+                log.warning("process refused a connection", slot=slot, error=repr(error))
+                refused.add(slot)
+                continue
+            return
+        log.error("no process could take a connection; closing it", refused=len(refused))
+
+    def _heard(self, child: _Child) -> None:
+        if self._children.get(child.slot) is not child:
+            return  # Reaped earlier in the same round of events.
+        while True:
+            try:
+                message = child.channel.recv(16)
+            except BlockingIOError:
+                return
+            except OSError:
+                message = b""
+            if message == READY:
+                self._dealer.ready(child.slot)
+            elif not message:  # Its end closed: it is exiting; its sentinel follows.
+                self._selector.unregister(child.channel)
+                self._dealer.gone(child.slot)
+                return
+
+    def _exited(self, child: _Child) -> None:
+        process = child.process
         process.join()
+        self._drop(child)
         was_serving = self._forget(process)
         log.warning("process exited", child_pid=process.pid, exitcode=process.exitcode)
         if self._stopping:
@@ -201,8 +279,17 @@ class _Supervisor:
             self._status = 1
             self._stopping = True
             return
-        replacement = self._start_child(slot)
+        replacement = self._start_child(child.slot)
         log.info("process replaced", child_pid=process.pid, replacement_pid=replacement.pid)
+
+    def _drop(self, child: _Child) -> None:
+        """Forget a child in the parent's own books: no more connections, no more events."""
+        del self._children[child.slot]
+        self._dealer.gone(child.slot)
+        self._selector.unregister(child.process.sentinel)
+        with contextlib.suppress(KeyError):
+            self._selector.unregister(child.channel)
+        child.channel.close()
 
     def _forget(self, process: BaseProcess) -> bool:
         """Drop a dead child's live gauges and sibling socket; whether it had been serving."""
@@ -214,13 +301,15 @@ class _Supervisor:
         return was_serving
 
     def _stop_children(self) -> None:
-        for process, _ in self._children.values():
-            process.terminate()
-        for process, _ in self._children.values():
+        children = list(self._children.values())
+        for child in children:
+            child.process.terminate()
+        for child in children:
+            process = child.process
             process.join(_STOP_SECONDS)
             if process.is_alive():
                 log.warning("process did not stop; killing it", child_pid=process.pid)
                 process.kill()
                 process.join()
+            self._drop(child)
             self._forget(process)
-        self._children.clear()

@@ -1,6 +1,6 @@
 """`serve --processes 2`: two full hosts on one socket, seen whole from outside.
 
-Which process accepts a connection is the kernel's choice, so tests send each
+The parent hands connections to the processes in turn, so tests send each
 request on a fresh connection and read who served it from the log (every
 line names its pid) or from `/admin/v1/host` (it answers with its pid).
 Loops that wait for both processes are bounded by a count of tries: they
@@ -9,9 +9,11 @@ guard against a hang, they are no speed expectation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -154,6 +156,23 @@ def test_requests_are_served_by_both_processes_and_counted_once_across_them(
     expect(page.get_by_test_id("rps-tv/home")).to_have_text(
         str(int(rps)) if float(rps).is_integer() else repr(rps)
     )
+
+
+def test_connections_opened_at_once_are_dealt_evenly_between_the_processes(
+    host: HostProcess,
+) -> None:
+    per_process = 8
+    with contextlib.ExitStack() as stack:
+        clients = [
+            stack.enter_context(socket.create_connection(("127.0.0.1", host.port)))
+            for _ in range(per_process * PROCESSES)
+        ]
+        for client in clients:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nhost: scripthost\r\n\r\n")
+        for client in clients:
+            assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        on_each = {pid: established_on(pid, host.port) for pid in children(host)}
+    assert list(on_each.values()) == [per_process] * PROCESSES, on_each
 
 
 def test_a_killed_process_fails_only_its_own_requests_and_is_replaced(
