@@ -4,10 +4,18 @@ The parent (`supervise`) binds the socket, starts one full host per process
 and replaces any that dies. Each process keeps its own route table, caches and
 change feed; what a scrape or the stats API must see whole goes through the
 shared directory: Prometheus's multiprocess files, and one Unix socket per
-process on which it hands its recent traffic to a sibling (`gather_siblings`).
+process on which it hands its recent traffic to a sibling (`gather_siblings`)
+and hears of a sibling's circuit breaker opening (`TripNotices`).
 """
 
-from host.processes._siblings import SiblingServer, gather_siblings
+from host.processes._siblings import SiblingServer, Trip, TripNotices, gather_siblings
 from host.processes._supervisor import exit_with_parent, supervise
 
-__all__ = ["SiblingServer", "exit_with_parent", "gather_siblings", "supervise"]
+__all__ = [
+    "SiblingServer",
+    "Trip",
+    "TripNotices",
+    "exit_with_parent",
+    "gather_siblings",
+    "supervise",
+]
