@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from host.json_request import JsonRequest
 from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
-from host.processes import SiblingServer
+from host.processes import SiblingServer, Trip, TripNotices
 from host.protect import EndpointKey, FairGate, Guards, LoadShedder, RefusalPacer
 from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
@@ -155,7 +156,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         app.extensions["scripthost.canary_task"] = asyncio.create_task(state.canary_judge.run())
         if settings.process_dir is not None:
             app.extensions["scripthost.publish_task"] = asyncio.create_task(_publish_metrics(state))
-            siblings = SiblingServer(settings.process_dir, lambda: stats_snapshot(state))
+            siblings = SiblingServer(
+                settings.process_dir,
+                lambda: stats_snapshot(state),
+                lambda trip: _follow_sibling(state, trip),
+            )
             await siblings.start()
             app.extensions["scripthost.siblings"] = siblings
         log.info(
@@ -187,9 +192,35 @@ async def _publish_metrics(state: HostState) -> None:
         await asyncio.sleep(state.settings.refresh_interval_s)
 
 
-def _tripped(observer: Observer, gate: FairGate, key: EndpointKey) -> None:
+def _tripped(
+    observer: Observer,
+    gate: FairGate,
+    guards: Guards,
+    notices: TripNotices | None,
+    key: EndpointKey,
+) -> None:
     observer.breaker_tripped(key)
     gate.withdraw(key)
+    cooldown_s = guards.open_for(key, time.monotonic())
+    if notices is not None and cooldown_s is not None:
+        notices.tell(Trip(*key, cooldown_s))
+
+
+def _follow_sibling(state: HostState, trip: Trip) -> bool:
+    """A sibling process's breaker opened: open this one's too, if this process serves the
+    endpoint (a trip for any other keeps no state here). Never told on: no echo."""
+    if state.routes.lookup(*trip.key) is None:
+        return False
+    if not state.guards.follow_trip(trip.key, trip.cooldown_s, time.monotonic()):
+        return False
+    state.gate.withdraw(trip.key)
+    log.info(
+        "circuit breaker opened by a sibling",
+        namespace=trip.namespace,
+        endpoint=trip.path,
+        cooldown_s=trip.cooldown_s,
+    )
+    return True
 
 
 async def open_host_state(settings: Settings) -> HostState:
@@ -219,10 +250,11 @@ async def open_host_state(settings: Settings) -> HostState:
         services,
         settings.refresh_interval_s,
     )
+    notices = TripNotices(settings.process_dir) if settings.process_dir is not None else None
     guards = Guards(
         shedder,
         settings.breaker,
-        on_trip=lambda key: _tripped(observer, gate, key),
+        on_trip=lambda key: _tripped(observer, gate, guards, notices, key),
         pacer=RefusalPacer(settings.refusal_hold_s, settings.max_held_refusals),
     )
     observer.metrics.watch_gauge(
@@ -253,6 +285,7 @@ async def open_host_state(settings: Settings) -> HostState:
             interval_s=settings.canary_interval_s,
             on_decided=refresher.poll_once,
         ),
+        trip_notices=notices,
     )
 
 
@@ -276,6 +309,8 @@ def _response_cache(settings: Settings, observer: Observer) -> ResponseCache | N
 
 
 async def close_host_state(state: HostState) -> None:
+    if state.trip_notices is not None:
+        await state.trip_notices.close()
     await state.gateway.aclose()
     state.sandbox.close()
     state.engine.close()

@@ -12,6 +12,7 @@ from host.cache import ModuleCache
 from host.canary import CanaryJudge
 from host.loader import Loader
 from host.observe import Observer
+from host.processes import TripNotices
 from host.protect import FairGate, Guards
 from host.routing import RouteRefresher, RouteTable
 from host.sandbox import Sandbox, SandboxEngine
@@ -39,6 +40,8 @@ class HostState:
     gate: FairGate
     observer: Observer
     canary_judge: CanaryJudge
+    # Tells the host's other processes of this one's breaker trips; None in a single process.
+    trip_notices: TripNotices | None = None
 
 
 def host_state() -> HostState:

@@ -2,15 +2,24 @@
 
 The parent (`supervise`) binds the socket, starts one full host per process,
 hands the connections it accepts to the processes in turn (`serve_handed`
-serves them in the child) and replaces any that dies. Each
-process keeps its own route table, caches and change feed; what a scrape or
-the stats API must see whole goes through the shared directory: Prometheus's
-multiprocess files, and one Unix socket per process on which it hands its
-recent traffic to a sibling (`gather_siblings`).
+serves them in the child) and replaces any that dies. Each process keeps its
+own route table, caches and change feed; what a scrape or the stats API must
+see whole goes through the shared directory: Prometheus's multiprocess files,
+and one Unix socket per process on which it hands its recent traffic to a
+sibling (`gather_siblings`) and hears of a sibling's circuit breaker opening
+(`TripNotices`).
 """
 
 from host.processes._handoff import serve_handed
-from host.processes._siblings import SiblingServer, gather_siblings
+from host.processes._siblings import SiblingServer, Trip, TripNotices, gather_siblings
 from host.processes._supervisor import exit_with_parent, supervise
 
-__all__ = ["SiblingServer", "exit_with_parent", "gather_siblings", "serve_handed", "supervise"]
+__all__ = [
+    "SiblingServer",
+    "Trip",
+    "TripNotices",
+    "exit_with_parent",
+    "gather_siblings",
+    "serve_handed",
+    "supervise",
+]

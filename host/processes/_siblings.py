@@ -1,10 +1,23 @@
-"""What the processes of one host tell each other: each one's recent traffic, on request.
+"""What the processes of one host tell each other: recent traffic on request, and trips.
 
-A process answers on a Unix socket in the host's shared directory with a JSON
-snapshot and closes; the process serving `/admin/v1/stats` asks all the
-others and merges. Asking on demand keeps the request path free of any
-cross-process bookkeeping; a sibling that does not answer in time is left out
-of the answer (the response says how many processes it covers).
+A process answers on a Unix socket in the host's shared directory. Whoever
+connects writes one JSON line saying what it wants, and the process answers
+and closes:
+
+    {"ask": "snapshot"}   its recent traffic, as JSON (`gather_siblings`): the
+                          process serving `/admin/v1/stats` asks all the
+                          others and merges
+    {"trip": {"namespace": ..., "path": ..., "cooldown_s": ...}}
+                          one of its siblings' circuit breakers just opened for
+                          that long (`TripNotices`); it answers whether it
+                          opened or kept open its own
+
+Asking on demand keeps the request path free of any cross-process
+bookkeeping; a sibling that does not answer in time is left out (the stats
+say how many processes they cover; a trip is simply not followed there).
+The socket is in the host's private temporary directory, but what arrives
+on it is still checked as if anyone had written it: one line of at most
+`_MAX_REQUEST_BYTES`, of known shape, or it is ignored.
 """
 
 from __future__ import annotations
@@ -12,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from host.logs import get_logger
 from host.processes._supervisor import sibling_socket
@@ -24,19 +39,58 @@ log = get_logger("scripthost.processes")
 Snapshot = dict[str, Any]
 # Far beyond what answering takes; only a sibling stuck or dying is left out.
 _ASK_SECONDS = 2.0
+# A trip told later than this is not worth waiting for: the teller moves on.
+_TELL_SECONDS = 1.0
+# Far beyond the longest request line: an endpoint path is short.
+_MAX_REQUEST_BYTES = 4096
+_SNAPSHOT_REQUEST = b'{"ask":"snapshot"}\n'
+# The answers to a trip.
+_FOLLOWED = b'{"trip":"followed"}'
+_IGNORED = b'{"trip":"ignored"}'
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """A sibling's breaker for endpoint (namespace, path) opened for `cooldown_s`."""
+
+    namespace: str
+    path: str
+    cooldown_s: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.path)
+
+    def request_line(self) -> bytes:
+        trip = {"namespace": self.namespace, "path": self.path, "cooldown_s": self.cooldown_s}
+        return json.dumps({"trip": trip}).encode() + b"\n"
+
+
+# What a sibling asked for: its snapshot, or to follow a trip.
+Request = Literal["snapshot"] | Trip
+# Follows a sibling's trip; True if this process's breaker opened or stays open longer.
+FollowTrip = Callable[[Trip], bool]
 
 
 class SiblingServer:
     """This process's answer to its siblings, on `siblings/<pid>.sock`."""
 
-    def __init__(self, process_dir: Path, snapshot: Callable[[], Snapshot]) -> None:
+    def __init__(
+        self,
+        process_dir: Path,
+        snapshot: Callable[[], Snapshot],
+        follow_trip: FollowTrip | None = None,
+    ) -> None:
         self._path = sibling_socket(process_dir, os.getpid())
         self._snapshot = snapshot
+        self._follow_trip = follow_trip
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         temporary = self._path.with_suffix(".starting")
-        self._server = await asyncio.start_unix_server(self._answer, path=str(temporary))
+        self._server = await asyncio.start_unix_server(
+            self._answer, path=str(temporary), limit=_MAX_REQUEST_BYTES
+        )
         # The supervisor reads the final name as "this child is serving".
         temporary.replace(self._path)
 
@@ -47,34 +101,137 @@ class SiblingServer:
             self._server.close()
             await self._server.wait_closed()
 
-    async def _answer(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            writer.write(json.dumps(self._snapshot()).encode())
+            request = await _read_request(reader)
+            if request == "snapshot":
+                writer.write(json.dumps(self._snapshot()).encode())
+            elif isinstance(request, Trip):
+                followed = self._follow_trip is not None and self._follow_trip(request)
+                writer.write(_FOLLOWED if followed else _IGNORED)
             await writer.drain()
+        except ConnectionError:
+            pass  # The sibling gave up waiting: nothing to tell it.
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
 
+async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+    """The one line a sibling sent, or None (logged) if it sent no request this host knows."""
+    try:
+        async with asyncio.timeout(_ASK_SECONDS):
+            line = await reader.readuntil(b"\n")
+    except asyncio.LimitOverrunError:
+        log.warning("a sibling's request was too long; ignored", limit=_MAX_REQUEST_BYTES)
+        return None
+    except (asyncio.IncompleteReadError, TimeoutError):
+        log.warning("a sibling sent no complete request; ignored")
+        return None
+    request = parse_request(line)
+    if request is None:
+        log.warning("a sibling's request was malformed; ignored", length=len(line))
+    return request
+
+
+def parse_request(line: bytes) -> Request | None:
+    """What a request line asks for, or None if it is not a request of a known shape."""
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):  # Deeply nested lists exhaust the parser's stack.
+        return None
+    if message == {"ask": "snapshot"}:
+        return "snapshot"
+    if isinstance(message, dict) and message.keys() == {"trip"}:
+        return _trip(message["trip"])
+    return None
+
+
+def _trip(value: object) -> Trip | None:
+    if not isinstance(value, dict) or value.keys() != {"namespace", "path", "cooldown_s"}:
+        return None
+    namespace, path, seconds = value["namespace"], value["path"], value["cooldown_s"]
+    if not (isinstance(namespace, str) and isinstance(path, str)):
+        return None
+    # JSON numbers only (bool is an int to Python), and Python's json reads NaN and Infinity.
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not (math.isfinite(seconds) and seconds > 0):
+        return None
+    return Trip(namespace, path, float(seconds))
+
+
+class TripNotices:
+    """Tells every sibling, in the background, that one of this process's breakers opened.
+
+    `tell` is called on the request path (the run that tripped the breaker
+    has just ended), so it only starts a task: connecting to the siblings
+    and waiting for their answers never holds up a request.
+    """
+
+    def __init__(self, process_dir: Path) -> None:
+        self._process_dir = process_dir
+        # Kept until done: the event loop holds only weak references to tasks.
+        self._telling: set[asyncio.Task[int]] = set()
+
+    def tell(self, trip: Trip) -> None:
+        task = asyncio.get_running_loop().create_task(tell_siblings(self._process_dir, trip))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    async def close(self) -> None:
+        for task in list(self._telling):
+            task.cancel()
+        await asyncio.gather(*self._telling, return_exceptions=True)
+
+
+async def tell_siblings(process_dir: Path, trip: Trip) -> int:
+    """Tell every other process of this host about `trip`; how many followed it."""
+    request = trip.request_line()
+    answers = await asyncio.gather(
+        *(_exchange(path, request, _TELL_SECONDS) for path in _sibling_paths(process_dir))
+    )
+    return sum(1 for answer in answers if answer == _FOLLOWED)
+
+
 async def gather_siblings(process_dir: Path) -> list[Snapshot]:
     """The snapshots of every other process of this host that answers."""
-    own = sibling_socket(process_dir, os.getpid())
-    paths = [path for path in sibling_socket(process_dir, 0).parent.glob("*.sock") if path != own]
-    answers = await asyncio.gather(*(_ask(path) for path in paths))
+    answers = await asyncio.gather(*(_ask(path) for path in _sibling_paths(process_dir)))
     return [answer for answer in answers if answer is not None]
 
 
+def _sibling_paths(process_dir: Path) -> list[Path]:
+    own = sibling_socket(process_dir, os.getpid())
+    return [path for path in own.parent.glob("*.sock") if path != own]
+
+
 async def _ask(path: Path) -> Snapshot | None:
+    body = await _exchange(path, _SNAPSHOT_REQUEST, _ASK_SECONDS)
+    if body is None:
+        return None
     try:
-        async with asyncio.timeout(_ASK_SECONDS):
+        answer: Snapshot = json.loads(body)
+    except ValueError as error:
+        log.warning(
+            "a sibling process's snapshot was unreadable", socket=path.name, error=repr(error)
+        )
+        return None
+    return answer
+
+
+async def _exchange(path: Path, request: bytes, seconds: float) -> bytes | None:
+    """Send `request` to the sibling at `path` and read its answer to the end; None
+    (logged) if it does not answer within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
             reader, writer = await asyncio.open_unix_connection(str(path))
             try:
-                body = await reader.read()
+                writer.write(request)
+                await writer.drain()
+                return await reader.read()
             finally:
                 writer.close()
-        answer: Snapshot = json.loads(body)
-        return answer
-    except (OSError, TimeoutError, ValueError) as error:
+    except (OSError, TimeoutError) as error:
         log.warning("a sibling process did not answer", socket=path.name, error=repr(error))
         return None

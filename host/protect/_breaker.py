@@ -10,6 +10,10 @@ failure opens it again for twice as long (up to `max_cooldown_s`).
 Resource failures are the expensive kind: each one held a worker for its
 whole fuel or time quota. So a handful is enough to trip the breaker.
 
+In a host of several processes each keeps its own breakers, and one that
+trips tells the others (`follow`): they open theirs until the same time
+without failing five times each first.
+
 The window costs the same whatever the traffic: outcomes are counted in
 `_BUCKETS` buckets of a tenth of the window each, with running totals, so
 recording one is O(1) and keeps nothing per request. An outcome is forgotten
@@ -43,6 +47,9 @@ class CircuitBreaker:
     policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     state: BreakerState = BreakerState.CLOSED
     opened_at: float = 0.0
+    # While open: the time requests run again (a probe first).
+    open_until: float = 0.0
+    # Trips of its own: openings that followed a sibling's are not counted.
     trips: int = 0
     # Trips in a row without a successful probe between them.
     consecutive_trips: int = 0
@@ -55,7 +62,7 @@ class CircuitBreaker:
     def admit(self, now: float) -> float | None:
         """None if a request may run now; otherwise the seconds until it may."""
         if self.state is BreakerState.OPEN:
-            remaining = self.opened_at + self.cooldown_s - now
+            remaining = self.open_until - now
             if remaining > 0:
                 return remaining
             self.state = BreakerState.HALF_OPEN
@@ -90,6 +97,37 @@ class CircuitBreaker:
             return self._open(now)
         return False
 
+    def follow(self, now: float, cooldown_s: float) -> bool:
+        """A sibling process's breaker for this endpoint opened for `cooldown_s`: stay open
+        until then too. True if that opened this breaker or kept it open longer.
+
+        The seconds are capped at the policy's longest cooldown, and an opening
+        never shortens one: an open breaker keeps the later of the two
+        deadlines. Following is no trip of this breaker's own, so whoever calls
+        it tells nobody (a trip never echoes back), and `trips` does not count
+        it; `consecutive_trips` does, so a failed probe here doubles the pause
+        as the sibling's own failed probe would. After the deadline each process
+        probes on its own: up to one probe per process, not one per host.
+        """
+        seconds = min(cooldown_s, self.policy.max_cooldown_s)
+        if not seconds > 0:  # NaN as well
+            return False
+        until = now + seconds
+        if self.state is BreakerState.OPEN and self.open_until > now:
+            if until <= self.open_until:
+                return False
+            self.open_until = until
+            return True
+        # Closed, half-open or its cooldown just over: a probe in flight now ends
+        # while open, and is not counted (as any run admitted before an opening).
+        self._probe_in_flight = False
+        self.state = BreakerState.OPEN
+        self.opened_at = now
+        self.open_until = until
+        self.consecutive_trips += 1
+        self._window.clear()
+        return True
+
     @property
     def cooldown_s(self) -> float:
         doubled = self.policy.cooldown_s * 2.0 ** max(0, self.consecutive_trips - 1)
@@ -100,6 +138,7 @@ class CircuitBreaker:
         self.opened_at = now
         self.trips += 1
         self.consecutive_trips += 1
+        self.open_until = now + self.cooldown_s
         self._window.clear()
         return True
 

@@ -90,12 +90,22 @@ class Guards:
             self.on_trip(key)
         return tripped
 
+    def follow_trip(self, key: EndpointKey, cooldown_s: float, now: float) -> bool:
+        """A sibling process's breaker for `key` opened: open this one too (`on_trip` is
+        not called: the sibling has told everyone). True if it opened or now stays open
+        longer.
+
+        The caller makes sure `key` is an endpoint this process serves: each
+        key seen here keeps its state for good.
+        """
+        return self._state(key).breaker.follow(now, cooldown_s)
+
     def open_for(self, key: EndpointKey, now: float) -> float | None:
         """Seconds the endpoint's breaker stays open, without changing its state."""
         state = self._endpoints.get(key)
         if state is None or state.breaker.state is not BreakerState.OPEN:
             return None
-        remaining = state.breaker.opened_at + state.breaker.cooldown_s - now
+        remaining = state.breaker.open_until - now
         return remaining if remaining > 0 else None
 
     def breaker_state(self, key: EndpointKey) -> BreakerState:

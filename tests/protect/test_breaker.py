@@ -167,3 +167,66 @@ def test_successes_age_out_with_their_buckets_too() -> None:
         breaker.record(0.0, resource_failure=False)
     storm(breaker, 5.0, 2)
     assert breaker.record(10.5, resource_failure=True) is True
+
+
+# Opened by a sibling process's trip (`follow`).
+
+
+def test_a_siblings_trip_opens_a_closed_breaker_for_its_cooldown() -> None:
+    breaker = CircuitBreaker(POLICY)
+    assert breaker.follow(1.0, 5.0) is True
+    assert state(breaker) is BreakerState.OPEN
+    assert breaker.admit(2.0) == 5.0 - 1.0
+    assert breaker.admit(6.0) is None
+    assert state(breaker) is BreakerState.HALF_OPEN
+
+
+def test_following_is_not_a_trip_of_its_own() -> None:
+    breaker = CircuitBreaker(POLICY)
+    breaker.follow(0.0, 5.0)
+    assert breaker.trips == 0
+
+
+def test_an_open_breaker_keeps_the_later_deadline() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 3)  # open until 5.0
+    assert breaker.follow(1.0, 2.0) is False
+    assert breaker.admit(1.0) == 4.0
+    assert breaker.follow(1.0, 10.0) is True
+    assert breaker.admit(1.0) == 10.0
+    assert breaker.follow(2.0, 1.0) is False
+    assert breaker.admit(2.0) == 9.0
+
+
+def test_a_siblings_cooldown_is_capped_at_the_policys_longest() -> None:
+    breaker = CircuitBreaker(POLICY)
+    assert breaker.follow(0.0, 10_000.0) is True
+    assert breaker.admit(0.0) == POLICY.max_cooldown_s
+    assert breaker.follow(0.0, float("inf")) is False
+    assert breaker.admit(0.0) == POLICY.max_cooldown_s
+
+
+def test_a_cooldown_that_is_not_positive_opens_nothing() -> None:
+    breaker = CircuitBreaker(POLICY)
+    for seconds in (0.0, -5.0, float("nan"), float("-inf")):
+        assert breaker.follow(0.0, seconds) is False
+    assert state(breaker) is BreakerState.CLOSED
+
+
+def test_a_siblings_trip_during_a_probe_reopens_and_lets_a_later_probe_run() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 3)
+    assert breaker.admit(5.0) is None  # the probe
+    assert breaker.follow(5.1, 10.0) is True
+    breaker.record(5.2, resource_failure=False)  # the probe ends while open: not counted
+    assert state(breaker) is BreakerState.OPEN
+    assert breaker.admit(15.1) is None
+    assert state(breaker) is BreakerState.HALF_OPEN
+
+
+def test_a_failed_probe_after_a_siblings_trip_doubles_the_pause() -> None:
+    breaker = CircuitBreaker(POLICY)
+    breaker.follow(0.0, 5.0)
+    assert breaker.admit(5.0) is None
+    assert breaker.record(5.0, resource_failure=True) is True
+    assert breaker.admit(5.0) == 10.0

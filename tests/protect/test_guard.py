@@ -65,3 +65,16 @@ def test_a_full_queue_sheds_with_503() -> None:
     refused = guard.admit(KEY, EndpointQuotas(), Load(queued=2, own_oldest_wait_ms=0.0), 0.0)
     assert refused is not None
     assert (refused.status, refused.error) == (503, "overloaded")
+
+
+def test_a_siblings_trip_opens_the_breaker_without_reporting_a_trip() -> None:
+    """A trip reported here would be told to the siblings again: an echo."""
+    guard, trips = guards()
+    assert guard.follow_trip(KEY, 5.0, 0.0) is True
+    refused = guard.admit(KEY, EndpointQuotas(), IDLE, 1.0)
+    assert refused is not None
+    assert (refused.status, refused.error, refused.retry_after_s) == (503, "circuit_open", 4.0)
+    assert guard.open_for(KEY, 1.0) == 4.0
+    assert guard.open_breakers() == [KEY]
+    assert trips == []
+    assert guard.admit(OTHER, EndpointQuotas(), IDLE, 1.0) is None

@@ -25,6 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from host.processes._supervisor import METRICS_ENV
 from tests.support.hosts import ADMIN_TOKEN, SCRIPTHOST, HostProcess
 from tests.support.metrics import Scrape
 from tests.support.recording import RecordingBackend, recording_backend
@@ -315,3 +316,112 @@ def test_a_process_that_cannot_start_stops_the_host_instead_of_restarting(
     events = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
     assert "process failed to start; stopping the host" in [e["event"] for e in events]
     assert [e["event"] for e in events].count("process started") == PROCESSES
+
+
+def sibling_socket_of(pid: int) -> Path:
+    """Where child `pid` answers its siblings: in the host's temporary directory, which
+    every child finds beside its metrics directory (named in its environment)."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    prefix = f"{METRICS_ENV}=".encode()
+    (metrics,) = [entry[len(prefix) :].decode() for entry in environ if entry.startswith(prefix)]
+    return Path(metrics).parent / "siblings" / f"{pid}.sock"
+
+
+def ask_sibling(pid: int, request: dict[str, Any]) -> Any:
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.settimeout(30)
+        connection.connect(str(sibling_socket_of(pid)))
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        answer = b"".join(iter(lambda: connection.recv(65536), b""))
+    return json.loads(answer)
+
+
+def request_lines(host: HostProcess, endpoint: str) -> list[dict[str, Any]]:
+    return [
+        event
+        for event in host.log_events()
+        if event.get("event") == "request" and event.get("endpoint") == endpoint
+    ]
+
+
+def wait_for_event(host: HostProcess, event: str) -> dict[str, Any]:
+    for _ in range(_TRIES):
+        found = [e for e in host.log_events() if e.get("event") == event]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no {event!r} in the log:\n{host.log_tail()}")
+
+
+def test_a_breaker_tripped_in_one_process_opens_in_every_process(
+    tmp_path: Path, built: dict[str, Path]
+) -> None:
+    """An endpoint running out of fuel fails five times in the process whose breaker trips,
+    and fewer in the other, which then refuses it too: not five failures per process."""
+    # Refusals sent at once: the test reads several while the breaker is open.
+    served = HostProcess(
+        tmp_path / "host", processes=PROCESSES, extra_args=["--refusal-hold-ms", "0"]
+    ).start()
+    try:
+        served.cli("deploy", str(built["loop"]), "--endpoint", "tv/slow")
+        with served.admin() as admin:
+            admin.put(
+                "/endpoints/tv/slow/-/quotas", json={"quotas": {"fuel": 1_000_000}}
+            ).raise_for_status()
+        wait_for_every_process(served, lambda info: info["endpoints"] == 1)
+        # One request at a time, each on a connection of its own, until a breaker trips.
+        for _ in range(_TRIES):
+            failed = get(served, "slow").json()["error"]
+            assert failed == "fuel_exhausted"
+            if any(e.get("event") == "circuit breaker opened" for e in served.log_events()):
+                break
+        else:
+            raise AssertionError("the breaker never tripped")
+        tripped = wait_for_event(served, "circuit breaker opened")["pid"]
+        (follower,) = children(served) - {tripped}
+        followed = wait_for_event(served, "circuit breaker opened by a sibling")
+        assert (followed["pid"], followed["namespace"], followed["endpoint"]) == (
+            follower,
+            "tv",
+            "/slow",
+        )
+
+        refused_by: set[int] = set()
+        for attempt in range(_TRIES):
+            if refused_by == {tripped, follower}:
+                break
+            request_id = f"after-trip-{attempt}"
+            with httpx.Client(base_url=served.url, timeout=90) as client:
+                refused = client.get("/tv/slow", headers={"x-request-id": request_id})
+            body = refused.json()
+            assert (refused.status_code, body["error"]) == (503, "circuit_open"), body
+            assert body["message"] == (
+                "this endpoint failed too often and is paused; it is tried again shortly"
+            )
+            assert int(refused.headers["retry-after"]) >= 1
+            (line,) = [e for e in served.log_events() if e.get("request_id") == request_id]
+            refused_by.add(line["pid"])
+        else:
+            raise AssertionError(f"only {refused_by} refused the endpoint")
+
+        failures = [e for e in request_lines(served, "/slow") if e["outcome"] == "fuel_exhausted"]
+        on_each = {pid: sum(e["pid"] == pid for e in failures) for pid in (tripped, follower)}
+        assert on_each[tripped] == 5
+        assert on_each[follower] < 5
+        assert len(failures) < 5 * PROCESSES
+        fuel_exhausted = Scrape(served).value(
+            "scripthost_requests_total", endpoint="/slow", outcome="fuel_exhausted"
+        )
+        assert fuel_exhausted == len(failures)
+        # One trip of its own in the host; the follower told nobody (no echo).
+        assert Scrape(served).value("scripthost_breaker_trips_total", endpoint="/slow") == 1
+        opened = [e for e in served.log_events() if e.get("event") == "circuit breaker opened"]
+        assert [e["pid"] for e in opened] == [tripped]
+
+        # What else arrives on a sibling's socket is checked: a trip for an endpoint the
+        # process does not serve is ignored; a snapshot is still answered.
+        unknown = {"namespace": "tv", "path": "/nowhere", "cooldown_s": 60}
+        assert ask_sibling(follower, {"trip": unknown}) == {"trip": "ignored"}
+        assert ask_sibling(follower, {"ask": "snapshot"})["running"] == 0
+    finally:
+        served.stop()
