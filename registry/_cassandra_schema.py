@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.pool import Host
 
-from registry._cassandra_session import SCHEMA_AGREEMENT_SECONDS, change_schema, run
+from registry._cassandra_session import change_schema, run
 from registry.errors import RegistryUnavailable
 
 # Events live in partitions of this many consecutive seqs, so the change feed
@@ -100,7 +99,6 @@ async def migrate(session: Session, keyspace: str, replication: dict[str, Any]) 
     """
     done = await _migrations_done(session, keyspace)
     if done == len(MIGRATIONS):
-        await _nodes_agree(session)
         return
     coordinator = schema_coordinator(session.get_pool_state())
     await change_schema(
@@ -117,25 +115,6 @@ async def migrate(session: Session, keyspace: str, replication: dict[str, Any]) 
         await run(
             session,
             f"UPDATE {keyspace}.meta SET schema_version = {number} WHERE id = 'registry'",
-        )
-
-
-async def _nodes_agree(session: Session) -> None:
-    """Wait until every node this host sees up has the same schema.
-
-    Another host may have finished migrating a moment ago; the nodes it saw
-    agree on its last change need not be all the nodes this host will
-    prepare its statements on (one its driver had marked down, say), and a
-    statement prepared on a node still behind fails ("Undefined column").
-    """
-    control = session.cluster.control_connection
-    agreed = await asyncio.to_thread(
-        control.wait_for_schema_agreement, wait_time=SCHEMA_AGREEMENT_SECONDS
-    )
-    if not agreed:
-        raise RegistryUnavailable(
-            f"Cassandra: the nodes did not agree on the schema within"
-            f" {SCHEMA_AGREEMENT_SECONDS:.0f} s"
         )
 
 

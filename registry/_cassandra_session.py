@@ -26,6 +26,7 @@ from cassandra import (
     ConsistencyLevel,
     CoordinationFailure,
     DriverException,
+    InvalidRequest,
     OperationTimedOut,
     ProtocolVersion,
     Timeout,
@@ -59,6 +60,9 @@ STATEMENT_SECONDS = 10.0
 # How long the driver waits, after a schema change, for every node to report
 # the same schema version; a schema statement's own timeout outlasts it.
 SCHEMA_AGREEMENT_SECONDS = 60.0
+# What a node answers when a statement names a table or column it has not heard of yet.
+_SCHEMA_NOT_YET_APPLIED = ("Undefined column name", "unconfigured table")
+_PREPARE_RETRY_SECONDS = 0.5
 _RELOCATE_SECONDS = 5.0
 _KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
@@ -237,6 +241,34 @@ async def run_batch(
     for statement, parameters in statements:
         batch.add(statement, list(parameters))
     await _execute(session, batch, driver_timeout_s)
+
+
+def prepare_once_known(
+    session: Session, cql: str, within_s: float = SCHEMA_AGREEMENT_SECONDS
+) -> PreparedStatement:
+    """Prepare `cql`, waiting while the node asked has not yet heard of what it names.
+
+    A host that finds the keyspace migrated may start a moment after another
+    host migrated it. The nodes its driver sees can all still report the
+    schema from before the last change, and so agree, while a node that has
+    not applied a new column refuses a statement naming it ("Undefined
+    column name"). A change reaches every node within seconds; one that has
+    not within `within_s` is reported as the registry being unavailable.
+    Blocking: call it from a thread.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return session.prepare(cql)
+        except InvalidRequest as error:
+            if not any(lag in str(error) for lag in _SCHEMA_NOT_YET_APPLIED):
+                raise
+            if time.monotonic() >= deadline:
+                raise RegistryUnavailable(
+                    f"Cassandra: {error} (the schema had not reached every node"
+                    f" within {within_s:.0f} s)"
+                ) from None
+        time.sleep(_PREPARE_RETRY_SECONDS)
 
 
 async def change_schema(session: Session, cql: str, coordinator: Host) -> None:

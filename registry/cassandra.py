@@ -56,6 +56,7 @@ from registry._cassandra_session import (
     Statement,
     connect,
     parse_url,
+    prepare_once_known,
     run,
     run_batch,
 )
@@ -193,7 +194,7 @@ class CassandraRegistry(CheckedRegistry):
             def prepare(cql: str) -> PreparedStatement:
                 # Every table named with its keyspace: Cassandra warns about
                 # a prepared statement that leaves its keyspace to the session.
-                return session.prepare(cql.format(ks=target.keyspace))
+                return prepare_once_known(session, cql.format(ks=target.keyspace))
 
             prepared = await asyncio.to_thread(
                 lambda: {name: prepare(text) for name, text in _STATEMENTS.items()}

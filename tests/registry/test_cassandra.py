@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cassandra import InvalidRequest
 from cassandra.cluster import Session
 from cassandra.connection import DefaultEndPoint
 from cassandra.policies import SimpleConvictionPolicy
@@ -15,9 +20,9 @@ from cassandra.pool import Host
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
 from registry._cassandra_schema import schema_coordinator
-from registry._cassandra_session import parse_url
+from registry._cassandra_session import parse_url, prepare_once_known
 from tests.support import cassandra as local_cassandra
-from tests.support.registries import CassandraBackend
+from tests.support.registries import CASSANDRA_KEYSPACE, CassandraBackend
 from tests.support.servers import free_port
 
 # Larger than one mutation may be (half of the node's 32 MiB commit log segment).
@@ -213,3 +218,52 @@ async def test_the_feed_stops_at_a_change_that_has_not_arrived(cassandra_session
         assert [change.seq for change in await registry.changes_since(1)] == [2, 3]
     finally:
         await backend.close_all()
+
+
+@pytest.fixture
+def table(cassandra_session: Session) -> Iterator[str]:
+    """A table of its own, dropped afterwards: these tests change its schema."""
+    name = f"{CASSANDRA_KEYSPACE}.late_{uuid.uuid4().hex[:12]}"
+    cassandra_session.execute(f"CREATE TABLE {name} (id int PRIMARY KEY)")
+    yield name
+    cassandra_session.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def test_a_statement_naming_a_column_not_yet_added_is_prepared_once_it_is(
+    cassandra_session: Session, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on a node another host's migration has not reached yet."""
+    caplog.set_level(logging.ERROR, logger="cassandra.cluster")
+
+    def refused_once() -> bool:
+        return any(
+            record.exc_info is not None and "Undefined column name late" in str(record.exc_info[1])
+            for record in caplog.records
+        )
+
+    with ThreadPoolExecutor(1) as thread:
+        preparing = thread.submit(
+            prepare_once_known, cassandra_session, f"SELECT late FROM {table} WHERE id = 1"
+        )
+        for _ in range(600):  # a bound against a hang, not a speed expectation
+            if refused_once() or preparing.done():
+                break
+            time.sleep(0.05)
+        assert refused_once(), "the node never refused the statement"
+        assert not preparing.done(), "it gave up instead of waiting"
+        cassandra_session.execute(f"ALTER TABLE {table} ADD late text")
+        prepared = preparing.result(timeout=60)
+    assert [column[2] for column in prepared.result_metadata] == ["late"]
+
+
+def test_a_column_that_never_arrives_is_the_registry_unavailable(
+    cassandra_session: Session, table: str
+) -> None:
+    with pytest.raises(RegistryUnavailable, match="Undefined column name never"):
+        prepare_once_known(cassandra_session, f"SELECT never FROM {table}", within_s=1.0)
+
+
+def test_any_other_refusal_is_raised_at_once(cassandra_session: Session, table: str) -> None:
+    # Within a minute it would have been retried into RegistryUnavailable instead.
+    with pytest.raises(InvalidRequest, match="does not exist"):
+        prepare_once_known(cassandra_session, "SELECT id FROM no_such_keyspace.t")
