@@ -134,7 +134,7 @@ def test_the_diff_shows_every_file_that_changed(
     console_host.cli("deploy", str(work / MULTI_JS.name), "--endpoint", "tv/greet")
 
     log_in(page, console_host, TV_TOKEN, "tv-team")
-    page.get_by_test_id("endpoint-tv/greet").click()
+    show_versions_of(page, "tv/greet")
     page.click("#diff-button")
     # Only the helper changed: the diff names it, and not the entry file.
     expect(page.locator("#diff .file")).to_have_text(["lib/format.js"])
@@ -167,7 +167,7 @@ def test_the_console_fetches_nothing_from_anywhere_else(
     page.route("**/*", record)
     # Every view: endpoints, a detail with versions and quotas, a diff, a refresh.
     log_in(page, console_host, ADMIN_TOKEN, "api-team (admin)")
-    page.get_by_test_id("endpoint-tv/home").click()
+    show_versions_of(page, "tv/home")
     page.click("#diff-button")
     expect(page.locator("#diff .add").first).to_be_visible()
     with page.expect_request(re.compile(r"/admin/v1/stats$")):
@@ -224,3 +224,10 @@ def test_a_team_runs_a_canary_from_start_to_promote(console_host: HostProcess, p
     expect(page.locator("#versions")).to_contain_text("v2 active")
     assert editions_served(console_host, 40) == {"v2"}
     expect(page.locator("#audit li", has_text="canary.promoted")).to_contain_text("by tv-team")
+
+
+def show_versions_of(page: Page, endpoint: str) -> None:
+    """Open an endpoint's detail and wait for its versions: the diff button does nothing
+    until they have arrived (a click before then was lost under load)."""
+    page.get_by_test_id(f"endpoint-{endpoint}").click()
+    expect(page.locator("#diff-to option")).not_to_have_count(0)
