@@ -76,7 +76,7 @@ async def serve_handed(
 
 
 class _Connections:
-    """A child's connections: taken from the channel, served, and reported closed."""
+    """A child's connections: taken from the channel and served."""
 
     def __init__(
         self,
@@ -110,6 +110,8 @@ class _Connections:
                 self._serve(socket.socket(fileno=descriptor))
 
     async def finish(self, within_s: float) -> None:
+        # As in Hypercorn's own workers: idle kept-alive connections close at once.
+        await self._context.terminated.set()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=within_s)
 
