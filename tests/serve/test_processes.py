@@ -55,13 +55,15 @@ def host(tmp_path: Path, built: dict[str, Path], held: RecordingBackend) -> Iter
     ).start()
     served.cli("deploy", str(built["v2"]), "--endpoint", "tv/home")
     served.cli("deploy", str(built["reach"]), "--endpoint", "tv/hold")
-    with served.admin() as admin:
-        admin.put(
-            "/endpoints/tv/hold/-/quotas", json={"quotas": {"timeout_ms": 60_000}}
-        ).raise_for_status()
+    put_quotas(served, "tv/hold", {"timeout_ms": 60_000})
     wait_for_every_process(served, lambda info: info["endpoints"] == 2)
     yield served
     served.stop()
+
+
+def put_quotas(host: HostProcess, endpoint: str, quotas: dict[str, int]) -> None:
+    with host.admin() as admin:
+        admin.put(f"/endpoints/{endpoint}/-/quotas", json={"quotas": quotas}).raise_for_status()
 
 
 def host_info(host: HostProcess) -> dict[str, Any]:
@@ -364,10 +366,7 @@ def test_a_breaker_tripped_in_one_process_opens_in_every_process(
     ).start()
     try:
         served.cli("deploy", str(built["loop"]), "--endpoint", "tv/slow")
-        with served.admin() as admin:
-            admin.put(
-                "/endpoints/tv/slow/-/quotas", json={"quotas": {"fuel": 1_000_000}}
-            ).raise_for_status()
+        put_quotas(served, "tv/slow", {"fuel": 1_000_000})
         wait_for_every_process(served, lambda info: info["endpoints"] == 1)
         # One request at a time, each on a connection of its own, until a breaker trips.
         for _ in range(_TRIES):
