@@ -1,3 +1,5 @@
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -105,3 +107,39 @@ def test_imports_at_request_time_fail_with_advice() -> None:
     import json  # already loaded: still fine
 
     assert json.dumps(1) == "1"
+
+
+# In a fresh interpreter, as in a component's build: which built-in types the ABCs
+# the SDK's per-request checks consult hold in their caches, before and after.
+_CACHED_AFTER = """
+import json
+import sys
+from _abc import _get_dump
+from collections.abc import Mapping, Sequence
+from scripthost_sdk import _runtime
+
+def cached():
+    return sorted(
+        f"{abc.__name__}:{ref().__name__}"
+        for abc in (Mapping, Sequence)
+        for ref in _get_dump(abc)[1] | _get_dump(abc)[2]
+        if ref() in (list, dict)
+    )
+
+before = cached()
+stdout, meta_path = sys.stdout, list(sys.meta_path)
+_runtime.warm_up()
+assert sys.stdout is stdout and sys.meta_path == meta_path, "warm_up armed something"
+print(json.dumps([before, cached()]))
+"""
+
+
+def test_warming_up_fills_the_abc_caches_a_request_consults_and_arms_nothing() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _CACHED_AFTER], capture_output=True, text=True, check=True
+    )
+    before, after = json.loads(completed.stdout)
+    assert before == []
+    # Positive and negative: a dict or a list of headers is a Mapping or not, and
+    # headers (by then a list) a Sequence.
+    assert after == ["Mapping:dict", "Mapping:list", "Sequence:list"]

@@ -208,6 +208,7 @@ def load_world(module_name: str) -> type:
     script_dir = os.path.dirname(script.__file__ or "")
     sdk_dir = os.path.dirname(os.path.abspath(__file__))
     remember_sources_under([script_dir, sdk_dir])
+    _runtime.warm_up()
     _heap.pack()
 
     class WitWorld:

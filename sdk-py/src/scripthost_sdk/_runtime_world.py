@@ -59,6 +59,7 @@ def load_world() -> type:
     _abi.install(_guest.WitAbi())
     _traceback.hide_frames_of(is_loader_frame)
     _traceback.remember_sources_from(bundle_sources)
+    _runtime.warm_up()
     _heap.pack()
     # Everything so far lives in the snapshot: the collector need never visit it.
     gc.freeze()
