@@ -41,6 +41,7 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
+from cassandra.connection import ConnectionBusy
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
@@ -207,6 +208,8 @@ class ReplicasDown(RegistryUnavailable):
 # Errors after which Cassandra may have applied the statement anyway. An
 # Unavailable, by contrast, is refused before anything is written.
 _AMBIGUOUS = (Timeout, OperationTimedOut, CoordinationFailure)
+# The first wait for a busy connection to drain; it doubles, up to a second.
+_BUSY_BACKOFF_SECONDS = 0.02
 
 
 async def run(
@@ -302,7 +305,33 @@ async def _execute(session: Session, statement: Any, driver_timeout_s: float) ->
 async def _answer(
     session: Session, statement: Any, driver_timeout_s: float, host: Host | None = None
 ) -> tuple[list[Any], ResponseFuture]:
-    """The statement's rows and its finished future; the driver's errors as the registry's."""
+    """The statement's rows and its finished future; the driver's errors as the registry's.
+
+    A statement no connection would take because each one's socket buffer
+    was full (the node reading slower than chunks of a large blob are
+    written) was never sent, so it is sent again once they drain, until
+    `driver_timeout_s` has passed.
+    """
+    deadline = time.monotonic() + driver_timeout_s
+    backoff_s = _BUSY_BACKOFF_SECONDS
+    while True:
+        try:
+            return await _answer_once(session, statement, driver_timeout_s, host)
+        except NoHostAvailable as error:
+            if not _only_busy(error) or time.monotonic() >= deadline:
+                raise RegistryUnavailable(f"Cassandra: NoHostAvailable: {error}") from None
+        await asyncio.sleep(backoff_s)
+        backoff_s = min(backoff_s * 2, 1.0)
+
+
+def _only_busy(error: NoHostAvailable) -> bool:
+    refusals = error.errors.values() if isinstance(error.errors, dict) else []
+    return bool(refusals) and all(isinstance(refusal, ConnectionBusy) for refusal in refusals)
+
+
+async def _answer_once(
+    session: Session, statement: Any, driver_timeout_s: float, host: Host | None
+) -> tuple[list[Any], ResponseFuture]:
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[list[Any]] = loop.create_future()
     try:
@@ -325,7 +354,9 @@ async def _answer(
         raise OutcomeUnknown(f"Cassandra: {type(error).__name__}: {error}") from None
     except Unavailable as error:
         raise ReplicasDown(f"Cassandra: {error}") from None
-    except (DriverException, NoHostAvailable, OSError) as error:
+    except NoHostAvailable:
+        raise
+    except (DriverException, OSError) as error:
         raise RegistryUnavailable(f"Cassandra: {type(error).__name__}: {error}") from None
 
 

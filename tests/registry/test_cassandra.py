@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cassandra import InvalidRequest
@@ -20,7 +22,7 @@ from cassandra.pool import Host
 
 from registry import CorruptBlob, InvalidRegistryURL, RegistryUnavailable, open_registry
 from registry._cassandra_schema import schema_coordinator
-from registry._cassandra_session import parse_url, prepare_once_known
+from registry._cassandra_session import parse_url, prepare_once_known, run
 from tests.support import cassandra as local_cassandra
 from tests.support.registries import CASSANDRA_KEYSPACE, CassandraBackend
 from tests.support.servers import free_port
@@ -267,3 +269,55 @@ def test_any_other_refusal_is_raised_at_once(cassandra_session: Session, table: 
     # Within a minute it would have been retried into RegistryUnavailable instead.
     with pytest.raises(InvalidRequest, match="does not exist"):
         prepare_once_known(cassandra_session, "SELECT id FROM no_such_keyspace.t")
+
+
+def connections_of(session: Session) -> list[Any]:
+    return [connection for pool in session.get_pools() for connection in pool.get_connections()]
+
+
+def busy(session: Session, until: threading.Event) -> threading.Thread:
+    """Mark every connection's socket buffer full, as when the node reads slower than
+    a large blob's chunks are written, until `until` is set."""
+    for connection in connections_of(session):
+        connection._socket_writable = False
+
+    def drain() -> None:
+        until.wait()
+        for connection in connections_of(session):
+            connection._socket_writable = True
+
+    thread = threading.Thread(target=drain)
+    thread.start()
+    return thread
+
+
+async def test_a_statement_no_connection_could_take_yet_is_sent_once_one_drains(
+    cassandra_session: Session, table: str
+) -> None:
+    drained = threading.Event()
+    draining = busy(cassandra_session, drained)
+    try:
+        writing = asyncio.ensure_future(
+            run(cassandra_session, f"INSERT INTO {table} (id) VALUES (7)")
+        )
+        await asyncio.sleep(0.2)  # refused at least once meanwhile (the backoff starts at 20 ms)
+        assert not writing.done()
+        drained.set()
+        await writing
+    finally:
+        drained.set()
+        draining.join()
+    assert cassandra_session.execute(f"SELECT id FROM {table}").one().id == 7
+
+
+async def test_connections_that_stay_busy_leave_the_registry_unavailable(
+    cassandra_session: Session, table: str
+) -> None:
+    drained = threading.Event()
+    draining = busy(cassandra_session, drained)
+    try:
+        with pytest.raises(RegistryUnavailable, match="overloaded"):
+            await run(cassandra_session, f"SELECT id FROM {table}", driver_timeout_s=0.5)
+    finally:
+        drained.set()
+        draining.join()
