@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -275,28 +276,32 @@ def connections_of(session: Session) -> list[Any]:
     return [connection for pool in session.get_pools() for connection in pool.get_connections()]
 
 
-def busy(session: Session, until: threading.Event) -> threading.Thread:
-    """Mark every connection's socket buffer full, as when the node reads slower than
-    a large blob's chunks are written, until `until` is set."""
+@contextlib.contextmanager
+def busy(session: Session) -> Iterator[threading.Event]:
+    """Every connection's socket buffer marked full, as when the node reads slower than a
+    large blob's chunks are written, until the event yielded is set (or the block ends)."""
+    drained = threading.Event()
     for connection in connections_of(session):
         connection._socket_writable = False
 
     def drain() -> None:
-        until.wait()
+        drained.wait()
         for connection in connections_of(session):
             connection._socket_writable = True
 
     thread = threading.Thread(target=drain)
     thread.start()
-    return thread
+    try:
+        yield drained
+    finally:
+        drained.set()
+        thread.join()
 
 
 async def test_a_statement_no_connection_could_take_yet_is_sent_once_one_drains(
     cassandra_session: Session, table: str
 ) -> None:
-    drained = threading.Event()
-    draining = busy(cassandra_session, drained)
-    try:
+    with busy(cassandra_session) as drained:
         writing = asyncio.ensure_future(
             run(cassandra_session, f"INSERT INTO {table} (id) VALUES (7)")
         )
@@ -304,20 +309,11 @@ async def test_a_statement_no_connection_could_take_yet_is_sent_once_one_drains(
         assert not writing.done()
         drained.set()
         await writing
-    finally:
-        drained.set()
-        draining.join()
     assert cassandra_session.execute(f"SELECT id FROM {table}").one().id == 7
 
 
 async def test_connections_that_stay_busy_leave_the_registry_unavailable(
     cassandra_session: Session, table: str
 ) -> None:
-    drained = threading.Event()
-    draining = busy(cassandra_session, drained)
-    try:
-        with pytest.raises(RegistryUnavailable, match="overloaded"):
-            await run(cassandra_session, f"SELECT id FROM {table}", driver_timeout_s=0.5)
-    finally:
-        drained.set()
-        draining.join()
+    with busy(cassandra_session), pytest.raises(RegistryUnavailable, match="overloaded"):
+        await run(cassandra_session, f"SELECT id FROM {table}", driver_timeout_s=0.5)
