@@ -8,12 +8,11 @@ import signal
 import socket
 
 import uvloop
-from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from host.app import create_app
 from host.device import Front
-from host.processes import exit_with_parent, serve_handed, supervise
+from host.processes import exit_with_parent, serve_handed, serve_listening, supervise
 from host.settings import Settings
 from host.state import STATE_KEY
 
@@ -41,7 +40,7 @@ async def serve(settings: Settings, channel: socket.socket | None = None) -> Non
     app = Front(quart, lambda: quart.extensions.get(STATE_KEY))
     config = hypercorn_config(settings)
     if channel is None:
-        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+        await serve_listening(app, config, stop)
     else:
         await serve_handed(app, config, channel, stop)
 

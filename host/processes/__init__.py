@@ -8,8 +8,12 @@ see whole goes through the shared directory: Prometheus's multiprocess files,
 and one Unix socket per process on which it hands its recent traffic to a
 sibling (`gather_siblings`) and hears of a sibling's circuit breaker opening
 (`TripNotices`).
+
+A single process serves the connections it accepts itself (`serve_listening`);
+both ways run Hypercorn's lifespan and per-connection server (`_connections`).
 """
 
+from host.processes._connections import serve_listening
 from host.processes._handoff import serve_handed
 from host.processes._siblings import SiblingServer, Trip, TripNotices, gather_siblings
 from host.processes._supervisor import exit_with_parent, supervise
@@ -21,5 +25,6 @@ __all__ = [
     "exit_with_parent",
     "gather_siblings",
     "serve_handed",
+    "serve_listening",
     "supervise",
 ]

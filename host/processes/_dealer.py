@@ -2,9 +2,9 @@
 
 The ready processes take connections in turn (round robin), as Node's cluster
 module deals them. Counting each process's open connections instead was
-tried and dropped: Hypercorn notices a client's close only when the
-connection's keep-alive timeout runs out (5 s), so the counts lag behind and
-a burst of new connections went 11/5 instead of 8/8.
+tried and dropped: the counts lagged, because a connection its client closed
+stayed open until its keep-alive timeout ran out (5 s; `_connections` now
+closes it at once), and a burst of new connections went 11/5 instead of 8/8.
 """
 
 from __future__ import annotations

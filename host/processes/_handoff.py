@@ -5,26 +5,21 @@ parent sends each connection it accepts as a descriptor in a one-byte
 message (`HANDED`); the child says `READY` once it serves, and the parent
 deals to it from then on.
 
-The child runs what Hypercorn's `worker_serve` runs, Hypercorn's own lifespan
-and per-connection server, but takes its connections from the channel
-instead of accepting them from a listening socket of its own.
+The child serves them as a single process serves the connections it accepts
+(`_connections`), but takes them from the channel instead of a listening
+socket of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-from typing import Any
 
-from hypercorn.asyncio.lifespan import Lifespan
-from hypercorn.asyncio.tcp_server import TCPServer
-from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
-from hypercorn.typing import AppWrapper, ASGIFramework, LifespanState
-from hypercorn.utils import wrap_app
+from hypercorn.typing import ASGIFramework
 
 from host.logs import get_logger
+from host.processes._connections import Connections, hosting
 
 log = get_logger("scripthost.processes")
 
@@ -53,47 +48,27 @@ async def serve_handed(
     """Serve `app` on the connections the parent hands down `channel` until `stop` is set
     or the parent closes the channel; then finish them within the graceful timeout."""
     loop = asyncio.get_running_loop()
-    wrapped = wrap_app(app, config.wsgi_max_body_size, "asgi")
-    lifespan_state: LifespanState = {}
-    lifespan = Lifespan(wrapped, config, loop, lifespan_state)
-    lifespan_task = loop.create_task(lifespan.handle_lifespan())
-    await lifespan.wait_for_startup()
-    if lifespan_task.done() and (error := lifespan_task.exception()) is not None:
-        raise error
-    connections = _Connections(wrapped, config, lifespan_state, channel, stop)
-    channel.send(READY)
-    channel.setblocking(False)
-    loop.add_reader(channel.fileno(), connections.take)
-    try:
-        await stop.wait()
-    finally:
-        loop.remove_reader(channel.fileno())
-        await connections.finish(config.graceful_timeout)
-        await lifespan.wait_for_shutdown()
-        lifespan_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lifespan_task
+    async with hosting(app, config) as connections:
+        handed = _Handed(connections, channel, stop)
+        channel.send(READY)
+        channel.setblocking(False)
+        loop.add_reader(channel.fileno(), handed.take)
+        try:
+            await stop.wait()
+        finally:
+            loop.remove_reader(channel.fileno())
 
 
-class _Connections:
-    """A child's connections: taken from the channel and served."""
+class _Handed:
+    """A child's channel: the connections on it, taken and served."""
 
     def __init__(
-        self,
-        app: AppWrapper,
-        config: Config,
-        lifespan_state: LifespanState,
-        channel: socket.socket,
-        parent_gone: asyncio.Event,
+        self, connections: Connections, channel: socket.socket, parent_gone: asyncio.Event
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._app = app
-        self._config = config
-        self._lifespan_state = lifespan_state
+        self._connections = connections
         self._channel = channel
         self._parent_gone = parent_gone
-        self._context = WorkerContext(None)
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def take(self) -> None:
         """Start serving what the channel holds (called when it is readable)."""
@@ -109,37 +84,16 @@ class _Connections:
             for descriptor in descriptors:
                 self._serve(socket.socket(fileno=descriptor))
 
-    async def finish(self, within_s: float) -> None:
-        # As in Hypercorn's own workers: idle kept-alive connections close at once.
-        await self._context.terminated.set()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=within_s)
-
     def _serve(self, connection: socket.socket) -> None:
-        self._track(self._loop.create_task(self._connect(connection)))
-
-    def _track(self, task: asyncio.Task[Any]) -> None:
-        """Keep `task` alive and awaited at shutdown."""
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._connections.track(self._loop.create_task(self._connect(connection)))
 
     async def _connect(self, connection: socket.socket) -> None:
         def protocol() -> asyncio.StreamReaderProtocol:
             reader = asyncio.StreamReader(loop=self._loop)
-            return asyncio.StreamReaderProtocol(reader, self._on_connected, loop=self._loop)
+            return asyncio.StreamReaderProtocol(reader, self._connections.serve, loop=self._loop)
 
         try:
             await self._loop.connect_accepted_socket(protocol, connection)
         except OSError as error:  # Gone before it could be served.
             log.debug("a handed connection could not be served", error=repr(error))
             connection.close()
-
-    async def _on_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._track(task)
-        await TCPServer(
-            self._app, self._loop, self._config, self._context, self._lifespan_state, reader, writer
-        )
