@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import errno
 import multiprocessing
 import os
 import selectors
@@ -32,6 +33,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
@@ -54,6 +56,9 @@ _STOP_SECONDS = 30.0
 _PR_SET_PDEATHSIG = 1
 # Connections accepted per wake-up, before the parent looks at its children again.
 _ACCEPT_AT_ONCE = 64
+# Out of descriptors or memory: accepting waits this long before it tries again.
+_ACCEPT_SHORTAGES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_PAUSE_S = 1.0
 
 # What a child runs: a full host on the connections handed down its channel.
 ChildMain = Callable[[Settings, socket.socket], None]
@@ -159,6 +164,7 @@ class _Supervisor:
         self._dealer = Dealer()
         self._selector = selectors.DefaultSelector()
         self._accepting = False
+        self._accept_paused_until = 0.0
         self._stopping = False
         self._status = 0
 
@@ -176,7 +182,7 @@ class _Supervisor:
             for slot in range(self._count):
                 self._start_child(slot)
             while not self._stopping:
-                for key, _ in self._selector.select():
+                for key, _ in self._selector.select(self._accept_pause_left()):
                     key.data(key.fileobj)
                 self._accept_while_any_ready()
             self._stop_children()
@@ -217,13 +223,19 @@ class _Supervisor:
         return process
 
     def _accept_while_any_ready(self) -> None:
-        """Have the listener in the selector only while some child can take a connection:
-        until then connections wait in the kernel's queue."""
-        if self._dealer.any_ready and not self._accepting:
+        """Have the listener in the selector only while some child can take a connection
+        and accepting is not paused: until then connections wait in the kernel's queue."""
+        should = self._dealer.any_ready and self._accept_pause_left() is None
+        if should and not self._accepting:
             self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
-        elif self._accepting and not self._dealer.any_ready:
+        elif self._accepting and not should:
             self._selector.unregister(self._listener)
-        self._accepting = self._dealer.any_ready
+        self._accepting = should
+
+    def _accept_pause_left(self) -> float | None:
+        """Seconds until accepting resumes, if it is paused."""
+        left = self._accept_paused_until - time.monotonic()
+        return left if left > 0 else None
 
     def _accept(self, _: object) -> None:
         for _ in range(_ACCEPT_AT_ONCE):
@@ -231,8 +243,23 @@ class _Supervisor:
                 connection, _address = self._listener.accept()
             except BlockingIOError:
                 return
+            except OSError as error:
+                self._accept_failed(error)
+                return
             with connection:
                 self._deal(connection)
+
+    def _accept_failed(self, error: OSError) -> None:
+        """A connection gone before it was taken is passed over; running out of descriptors
+        or memory pauses accepting (as asyncio's servers do), the queue holding what comes."""
+        if error.errno in _ACCEPT_SHORTAGES:
+            log.error(
+                "cannot accept connections for now", error=repr(error), pause_s=_ACCEPT_PAUSE_S
+            )
+            self._accept_paused_until = time.monotonic() + _ACCEPT_PAUSE_S
+            self._accept_while_any_ready()
+        else:
+            log.warning("a connection could not be accepted", error=repr(error))
 
     def _deal(self, connection: socket.socket) -> None:
         refused: set[Slot] = set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -251,6 +252,41 @@ def test_a_child_that_stops_on_its_own_is_replaced_too(tmp_path: Path) -> None:
         wait_for_every_process(served, lambda info: True)
         assert replacement in children(served)
     finally:
+        served.stop()
+
+
+def lowest_free_descriptor(pid: int) -> int:
+    used = {int(fd.name) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    return min(set(range(len(used) + 1)) - used)
+
+
+def test_a_parent_out_of_descriptors_pauses_accepting_and_loses_nothing(tmp_path: Path) -> None:
+    served = HostProcess(tmp_path / "host", processes=PROCESSES).start()
+    assert served.process is not None
+    parent = served.process.pid
+    soft, hard = resource.prlimit(parent, resource.RLIMIT_NOFILE)
+    try:
+        # The parent can open no descriptor more: its next accept fails with EMFILE.
+        resource.prlimit(parent, resource.RLIMIT_NOFILE, (lowest_free_descriptor(parent), hard))
+        with socket.create_connection(("127.0.0.1", served.port)) as waiting:
+            waiting.sendall(b"GET /healthz HTTP/1.1\r\nhost: scripthost\r\n\r\n")
+            for _ in range(_TRIES):
+                if any(
+                    event.get("event") == "cannot accept connections for now"
+                    for event in served.log_events()
+                ):
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError(f"no accept failed: {served.log_tail()}")
+            assert served.process.poll() is None
+            resource.prlimit(parent, resource.RLIMIT_NOFILE, (soft, hard))
+            # The connection waited in the queue and is served once accepting resumes.
+            waiting.settimeout(60)
+            assert waiting.recv(65536).startswith(b"HTTP/1.1 200")
+        assert served.status("/healthz") == 200
+    finally:
+        resource.prlimit(parent, resource.RLIMIT_NOFILE, (soft, hard))
         served.stop()
 
 
