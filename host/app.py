@@ -26,7 +26,7 @@ from host.json_request import JsonRequest
 from host.loader import Loader
 from host.logs import configure_logging, get_logger
 from host.observe import Observer
-from host.processes import SiblingServer, Trip, TripNotices
+from host.processes import Recovery, SiblingServer, Trip, TripNotices
 from host.protect import EndpointKey, FairGate, Guards, LoadShedder, RefusalPacer
 from host.response_cache import ResponseCache
 from host.routing import RouteRefresher, RouteTable
@@ -159,7 +159,7 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
             siblings = SiblingServer(
                 settings.process_dir,
                 lambda: stats_snapshot(state),
-                lambda trip: _follow_sibling(state, trip),
+                lambda notice: _follow_sibling(state, notice),
             )
             await siblings.start()
             app.extensions["scripthost.siblings"] = siblings
@@ -206,19 +206,34 @@ def _tripped(
         notices.tell(Trip(*key, cooldown_s))
 
 
-def _follow_sibling(state: HostState, trip: Trip) -> bool:
-    """A sibling process's breaker opened: open this one's too, if this process serves the
-    endpoint (a trip for any other keeps no state here). Never told on: no echo."""
-    if state.routes.lookup(*trip.key) is None:
+def _recovered(notices: TripNotices | None, key: EndpointKey) -> None:
+    if notices is not None:
+        notices.tell(Recovery(*key))
+
+
+def _follow_sibling(state: HostState, notice: Trip | Recovery) -> bool:
+    """A sibling process's breaker opened or, after its probe, closed: do the same here,
+    if this process serves the endpoint (a notice for any other keeps no state here).
+    Never told on: no echo."""
+    if state.routes.lookup(*notice.key) is None:
         return False
-    if not state.guards.follow_trip(trip.key, trip.cooldown_s, time.monotonic()):
+    if isinstance(notice, Recovery):
+        if not state.guards.follow_recovery(notice.key):
+            return False
+        log.info(
+            "circuit breaker closed by a sibling's probe",
+            namespace=notice.namespace,
+            endpoint=notice.path,
+        )
+        return True
+    if not state.guards.follow_trip(notice.key, notice.cooldown_s, time.monotonic()):
         return False
-    state.gate.withdraw(trip.key)
+    state.gate.withdraw(notice.key)
     log.info(
         "circuit breaker opened by a sibling",
-        namespace=trip.namespace,
-        endpoint=trip.path,
-        cooldown_s=trip.cooldown_s,
+        namespace=notice.namespace,
+        endpoint=notice.path,
+        cooldown_s=notice.cooldown_s,
     )
     return True
 
@@ -255,6 +270,7 @@ async def open_host_state(settings: Settings) -> HostState:
         shedder,
         settings.breaker,
         on_trip=lambda key: _tripped(observer, gate, guards, notices, key),
+        on_recover=lambda key: _recovered(notices, key),
         pacer=RefusalPacer(settings.refusal_hold_s, settings.max_held_refusals),
     )
     observer.metrics.watch_gauge(

@@ -7,7 +7,7 @@ own route table, caches and change feed; what a scrape or the stats API must
 see whole goes through the shared directory: Prometheus's multiprocess files,
 and one Unix socket per process on which it hands its recent traffic to a
 sibling (`gather_siblings`) and hears of a sibling's circuit breaker opening
-(`TripNotices`).
+or, after its probe, closing (`TripNotices`).
 
 A single process serves the connections it accepts itself (`serve_listening`);
 both ways run Hypercorn's lifespan and per-connection server (`_connections`).
@@ -15,10 +15,17 @@ both ways run Hypercorn's lifespan and per-connection server (`_connections`).
 
 from host.processes._connections import serve_listening
 from host.processes._handoff import serve_handed
-from host.processes._siblings import SiblingServer, Trip, TripNotices, gather_siblings
+from host.processes._siblings import (
+    Recovery,
+    SiblingServer,
+    Trip,
+    TripNotices,
+    gather_siblings,
+)
 from host.processes._supervisor import exit_with_parent, supervise
 
 __all__ = [
+    "Recovery",
     "SiblingServer",
     "Trip",
     "TripNotices",

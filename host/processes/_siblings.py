@@ -11,6 +11,9 @@ and closes:
                           one of its siblings' circuit breakers just opened for
                           that long (`TripNotices`); it answers whether it
                           opened or kept open its own
+    {"recovered": {"namespace": ..., "path": ...}}
+                          a sibling's probe of that endpoint succeeded and
+                          closed its breaker; it answers whether it closed its own
 
 Asking on demand keeps the request path free of any cross-process
 bookkeeping; a sibling that does not answer in time is left out (the stats
@@ -30,7 +33,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from host.logs import get_logger
 from host.processes._supervisor import sibling_socket
@@ -44,9 +47,9 @@ _TELL_SECONDS = 1.0
 # Far beyond the longest request line: an endpoint path is short.
 _MAX_REQUEST_BYTES = 4096
 _SNAPSHOT_REQUEST = b'{"ask":"snapshot"}\n'
-# The answers to a trip.
-_FOLLOWED = b'{"trip":"followed"}'
-_IGNORED = b'{"trip":"ignored"}'
+# The answers to a trip or a recovery.
+_FOLLOWED = b'{"followed":true}'
+_IGNORED = b'{"followed":false}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +69,29 @@ class Trip:
         return json.dumps({"trip": trip}).encode() + b"\n"
 
 
-# What a sibling asked for: its snapshot, or to follow a trip.
-Request = Literal["snapshot"] | Trip
-# Follows a sibling's trip; True if this process's breaker opened or stays open longer.
-FollowTrip = Callable[[Trip], bool]
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A sibling's probe of endpoint (namespace, path) succeeded: its breaker closed."""
+
+    namespace: str
+    path: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.path)
+
+    def request_line(self) -> bytes:
+        recovered = {"namespace": self.namespace, "path": self.path}
+        return json.dumps({"recovered": recovered}).encode() + b"\n"
+
+
+# What a sibling tells of one of its breakers.
+Notice = Trip | Recovery
+# What a sibling asked for: its snapshot, or to follow a notice.
+Request = Literal["snapshot"] | Notice
+# Follows a sibling's notice; True if this process's breaker changed (opened, stays open
+# longer, or closed).
+FollowNotice = Callable[[Notice], bool]
 
 
 class SiblingServer:
@@ -79,11 +101,11 @@ class SiblingServer:
         self,
         process_dir: Path,
         snapshot: Callable[[], Snapshot],
-        follow_trip: FollowTrip | None = None,
+        follow: FollowNotice | None = None,
     ) -> None:
         self._path = sibling_socket(process_dir, os.getpid())
         self._snapshot = snapshot
-        self._follow_trip = follow_trip
+        self._follow = follow
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -106,8 +128,8 @@ class SiblingServer:
             request = await _read_request(reader)
             if request == "snapshot":
                 writer.write(json.dumps(self._snapshot()).encode())
-            elif isinstance(request, Trip):
-                followed = self._follow_trip is not None and self._follow_trip(request)
+            elif request is not None:
+                followed = self._follow is not None and self._follow(request)
                 writer.write(_FOLLOWED if followed else _IGNORED)
             await writer.drain()
         except ConnectionError:
@@ -145,15 +167,15 @@ def parse_request(line: bytes) -> Request | None:
         return "snapshot"
     if isinstance(message, dict) and message.keys() == {"trip"}:
         return _trip(message["trip"])
+    if isinstance(message, dict) and message.keys() == {"recovered"}:
+        return _recovery(message["recovered"])
     return None
 
 
 def _trip(value: object) -> Trip | None:
-    if not isinstance(value, dict) or value.keys() != {"namespace", "path", "cooldown_s"}:
+    if not _is_endpoint(value, {"cooldown_s"}):
         return None
     namespace, path, seconds = value["namespace"], value["path"], value["cooldown_s"]
-    if not (isinstance(namespace, str) and isinstance(path, str)):
-        return None
     # JSON numbers only (bool is an int to Python), and Python's json reads NaN and Infinity.
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return None
@@ -162,12 +184,29 @@ def _trip(value: object) -> Trip | None:
     return Trip(namespace, path, float(seconds))
 
 
-class TripNotices:
-    """Tells every sibling, in the background, that one of this process's breakers opened.
+def _recovery(value: object) -> Recovery | None:
+    if not _is_endpoint(value, set()):
+        return None
+    return Recovery(value["namespace"], value["path"])
 
-    `tell` is called on the request path (the run that tripped the breaker
-    has just ended), so it only starts a task: connecting to the siblings
-    and waiting for their answers never holds up a request.
+
+def _is_endpoint(value: object, other_keys: set[str]) -> TypeGuard[dict[str, Any]]:
+    """Whether `value` is an object of a string namespace and path and `other_keys`."""
+    return (
+        isinstance(value, dict)
+        and value.keys() == {"namespace", "path"} | other_keys
+        and isinstance(value["namespace"], str)
+        and isinstance(value["path"], str)
+    )
+
+
+class TripNotices:
+    """Tells every sibling, in the background, that one of this process's breakers opened
+    or, after its probe, closed.
+
+    `tell` is called on the request path (the run that tripped or probed has
+    just ended), so it only starts a task: connecting to the siblings and
+    waiting for their answers never holds up a request.
     """
 
     def __init__(self, process_dir: Path) -> None:
@@ -175,8 +214,8 @@ class TripNotices:
         # Kept until done: the event loop holds only weak references to tasks.
         self._telling: set[asyncio.Task[int]] = set()
 
-    def tell(self, trip: Trip) -> None:
-        task = asyncio.get_running_loop().create_task(tell_siblings(self._process_dir, trip))
+    def tell(self, notice: Notice) -> None:
+        task = asyncio.get_running_loop().create_task(tell_siblings(self._process_dir, notice))
         self._telling.add(task)
         task.add_done_callback(self._telling.discard)
 
@@ -186,9 +225,9 @@ class TripNotices:
         await asyncio.gather(*self._telling, return_exceptions=True)
 
 
-async def tell_siblings(process_dir: Path, trip: Trip) -> int:
-    """Tell every other process of this host about `trip`; how many followed it."""
-    request = trip.request_line()
+async def tell_siblings(process_dir: Path, notice: Notice) -> int:
+    """Tell every other process of this host about `notice`; how many followed it."""
+    request = notice.request_line()
     answers = await asyncio.gather(
         *(_exchange(path, request, _TELL_SECONDS) for path in _sibling_paths(process_dir))
     )

@@ -11,8 +11,12 @@ Resource failures are the expensive kind: each one held a worker for its
 whole fuel or time quota. So a handful is enough to trip the breaker.
 
 In a host of several processes each keeps its own breakers, and one that
-trips tells the others (`follow`): they open theirs until the same time
-without failing five times each first.
+trips tells the others (`follow`): they open theirs without failing five
+times each first, and stay open one base cooldown longer than the one that
+tripped, which probes first. Its probe's failure is a new trip, told and
+followed again; its success is told too (`recover`), and closes theirs. So
+a host sends one probe per cooldown, not one per process; a follower probes
+on its own only if nothing is heard by its later deadline.
 
 The window costs the same whatever the traffic: outcomes are counted in
 `_BUCKETS` buckets of a tenth of the window each, with running totals, so
@@ -82,9 +86,7 @@ class CircuitBreaker:
             self._probe_in_flight = False
             if resource_failure:
                 return self._open(now)
-            self.state = BreakerState.CLOSED
-            self.consecutive_trips = 0
-            self._window.clear()
+            self._close()
             return False
         if self.state is BreakerState.OPEN:
             return False
@@ -99,20 +101,20 @@ class CircuitBreaker:
 
     def follow(self, now: float, cooldown_s: float) -> bool:
         """A sibling process's breaker for this endpoint opened for `cooldown_s`: stay open
-        until then too. True if that opened this breaker or kept it open longer.
+        until then and one base cooldown more, while the sibling probes. True if that
+        opened this breaker or kept it open longer.
 
         The seconds are capped at the policy's longest cooldown, and an opening
         never shortens one: an open breaker keeps the later of the two
         deadlines. Following is no trip of this breaker's own, so whoever calls
         it tells nobody (a trip never echoes back), and `trips` does not count
         it; `consecutive_trips` does, so a failed probe here doubles the pause
-        as the sibling's own failed probe would. After the deadline each process
-        probes on its own: up to one probe per process, not one per host.
+        as the sibling's own failed probe would.
         """
         seconds = min(cooldown_s, self.policy.max_cooldown_s)
         if not seconds > 0:  # NaN as well
             return False
-        until = now + seconds
+        until = now + seconds + self.policy.cooldown_s
         if self.state is BreakerState.OPEN and self.open_until > now:
             if until <= self.open_until:
                 return False
@@ -128,10 +130,24 @@ class CircuitBreaker:
         self._window.clear()
         return True
 
+    def recover(self) -> bool:
+        """A sibling process's probe of this endpoint succeeded: close, as after a probe of
+        this breaker's own. True if this breaker was open or half-open."""
+        if self.state is BreakerState.CLOSED:
+            return False
+        self._close()
+        return True
+
     @property
     def cooldown_s(self) -> float:
         doubled = self.policy.cooldown_s * 2.0 ** max(0, self.consecutive_trips - 1)
         return min(self.policy.max_cooldown_s, doubled)
+
+    def _close(self) -> None:
+        self.state = BreakerState.CLOSED
+        self._probe_in_flight = False
+        self.consecutive_trips = 0
+        self._window.clear()
 
     def _open(self, now: float) -> bool:
         self.state = BreakerState.OPEN

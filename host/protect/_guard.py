@@ -62,6 +62,8 @@ class Guards:
     shedder: LoadShedder
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     on_trip: Callable[[EndpointKey], None] | None = None
+    # Called when a probe of this process's closes the endpoint's breaker.
+    on_recover: Callable[[EndpointKey], None] | None = None
     on_shed: Callable[[EndpointKey], None] | None = None
     pacer: RefusalPacer = field(default_factory=RefusalPacer)
     _endpoints: dict[EndpointKey, _EndpointState] = field(default_factory=dict)
@@ -85,9 +87,13 @@ class Guards:
         """Give the slot back and count the outcome; True if the breaker just tripped."""
         state = self._state(key)
         state.running -= 1
-        tripped = state.breaker.record(now, resource_failure=failure in RESOURCE_FAILURES)
+        breaker = state.breaker
+        probed = breaker.state is BreakerState.HALF_OPEN
+        tripped = breaker.record(now, resource_failure=failure in RESOURCE_FAILURES)
         if tripped and self.on_trip is not None:
             self.on_trip(key)
+        elif probed and breaker.state is BreakerState.CLOSED and self.on_recover is not None:
+            self.on_recover(key)
         return tripped
 
     def follow_trip(self, key: EndpointKey, cooldown_s: float, now: float) -> bool:
@@ -99,6 +105,12 @@ class Guards:
         key seen here keeps its state for good.
         """
         return self._state(key).breaker.follow(now, cooldown_s)
+
+    def follow_recovery(self, key: EndpointKey) -> bool:
+        """A sibling process's probe of `key` succeeded: close this breaker too (no
+        `on_recover`: no echo). True if it was open or half-open; as `follow_trip`, the
+        caller makes sure `key` is an endpoint this process serves."""
+        return self._state(key).breaker.recover()
 
     def open_for(self, key: EndpointKey, now: float) -> float | None:
         """Seconds the endpoint's breaker stays open, without changing its state."""

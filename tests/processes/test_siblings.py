@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from host.processes import SiblingServer, Trip, TripNotices, gather_siblings
+from host.processes import Recovery, SiblingServer, Trip, TripNotices, gather_siblings
 from host.processes._siblings import parse_request, tell_siblings
 from host.processes._supervisor import sibling_socket
 from host.protect import BreakerPolicy, EndpointKey, Guards, Load, LoadShedder
@@ -28,6 +28,8 @@ KEY = ("tv", "/slow")
 UNKNOWN = ("tv", "/nowhere")
 SNAPSHOT = {"queue_depth": 3, "running": 1}
 IDLE = Load(queued=0, own_oldest_wait_ms=0.0)
+# A follower stays open one base cooldown past its sibling's deadline.
+MARGIN = BreakerPolicy().cooldown_s
 # Bounds a wait for a background task, never a speed expectation.
 _TRIES = 500
 
@@ -38,13 +40,17 @@ class Sibling:
     def __init__(self, process_dir: Path, pid: int) -> None:
         self.trips: list[EndpointKey] = []
         self.guards = Guards(LoadShedder(max_queue=10), BreakerPolicy(), on_trip=self.trips.append)
-        self.asked: list[Trip] = []
+        self.asked: list[Trip | Recovery] = []
         self.server = SiblingServer(process_dir, lambda: SNAPSHOT, self.follow)
         self.path = sibling_socket(process_dir, pid)
 
-    def follow(self, trip: Trip) -> bool:
-        self.asked.append(trip)
-        return trip.key == KEY and self.guards.follow_trip(trip.key, trip.cooldown_s, 0.0)
+    def follow(self, notice: Trip | Recovery) -> bool:
+        self.asked.append(notice)
+        if notice.key != KEY:
+            return False
+        if isinstance(notice, Recovery):
+            return self.guards.follow_recovery(notice.key)
+        return self.guards.follow_trip(notice.key, notice.cooldown_s, 0.0)
 
     async def start(self) -> None:
         await self.server.start()
@@ -95,7 +101,7 @@ async def test_a_trip_opens_the_siblings_breaker_and_is_not_told_on(
     process_dir: Path, sibling: Sibling
 ) -> None:
     assert await tell_siblings(process_dir, Trip(*KEY, 5.0)) == 1
-    assert sibling.guards.open_for(KEY, 1.0) == 4.0
+    assert sibling.guards.open_for(KEY, 1.0) == 4.0 + MARGIN
     refused = sibling.guards.admit(KEY, EndpointQuotas(), IDLE, 1.0)
     assert refused is not None
     assert refused.error == "circuit_open"
@@ -108,9 +114,20 @@ async def test_a_trip_for_an_endpoint_the_sibling_does_not_serve_is_ignored(
 ) -> None:
     assert await tell_siblings(process_dir, Trip(*UNKNOWN, 5.0)) == 0
     assert json.loads(await send(sibling.path, Trip(*UNKNOWN, 5.0).request_line())) == {
-        "trip": "ignored"
+        "followed": False
     }
+    assert await tell_siblings(process_dir, Recovery(*UNKNOWN)) == 0
     assert sibling.guards.open_breakers() == []
+
+
+async def test_a_recovery_closes_the_siblings_breaker_once(
+    process_dir: Path, sibling: Sibling
+) -> None:
+    assert await tell_siblings(process_dir, Trip(*KEY, 5.0)) == 1
+    assert json.loads(await send(sibling.path, Recovery(*KEY).request_line())) == {"followed": True}
+    assert sibling.guards.open_breakers() == []
+    assert sibling.guards.admit(KEY, EndpointQuotas(), IDLE, 1.0) is None
+    assert await tell_siblings(process_dir, Recovery(*KEY)) == 0
 
 
 async def test_a_shorter_trip_keeps_the_later_deadline_and_a_long_one_is_capped(
@@ -119,9 +136,9 @@ async def test_a_shorter_trip_keeps_the_later_deadline_and_a_long_one_is_capped(
     cap = BreakerPolicy().max_cooldown_s
     assert await tell_siblings(process_dir, Trip(*KEY, 10.0)) == 1
     assert await tell_siblings(process_dir, Trip(*KEY, 5.0)) == 0
-    assert sibling.guards.open_for(KEY, 0.0) == 10.0
+    assert sibling.guards.open_for(KEY, 0.0) == 10.0 + MARGIN
     assert await tell_siblings(process_dir, Trip(*KEY, cap * 100)) == 1
-    assert sibling.guards.open_for(KEY, 0.0) == cap
+    assert sibling.guards.open_for(KEY, 0.0) == cap + MARGIN
 
 
 @pytest.mark.parametrize(
@@ -142,6 +159,10 @@ async def test_a_shorter_trip_keeps_the_later_deadline_and_a_long_one_is_capped(
         trip_line(namespace=["tv"], path="/slow", cooldown_s=5),
         b'{"trip": {"namespace": "tv", "path": "/slow", "cooldown_s": NaN}}\n',
         b'{"trip": {"namespace": "tv", "path": "/slow", "cooldown_s": Infinity}}\n',
+        b'{"recovered": {"namespace": "tv"}}\n',
+        b'{"recovered": {"namespace": "tv", "path": "/slow", "cooldown_s": 5}}\n',
+        b'{"recovered": {"namespace": "tv", "path": 5}}\n',
+        b'{"recovered": ["tv", "/slow"]}\n',
         # No end of line: the sibling closed before finishing its request.
         trip_line(namespace="tv", path="/slow", cooldown_s=5).rstrip(b"\n"),
         b"",
@@ -171,6 +192,7 @@ def test_requests_of_known_shape_are_parsed() -> None:
     assert parse_request(trip_line(namespace="tv", path="/slow", cooldown_s=5)) == Trip(
         "tv", "/slow", 5.0
     )
+    assert parse_request(Recovery("tv", "/slow").request_line()) == Recovery("tv", "/slow")
 
 
 async def test_a_sibling_that_does_not_answer_is_skipped(
@@ -185,7 +207,7 @@ async def test_a_sibling_that_does_not_answer_is_skipped(
     gone.close()
     try:
         assert await tell_siblings(process_dir, Trip(*KEY, 5.0)) == 1
-        assert sibling.guards.open_for(KEY, 0.0) == 5.0
+        assert sibling.guards.open_for(KEY, 0.0) == 5.0 + MARGIN
     finally:
         stuck.close()
 
@@ -201,5 +223,5 @@ async def test_telling_returns_at_once_and_tells_in_the_background(
         if sibling.guards.open_for(KEY, 0.0) is not None:
             break
         await asyncio.sleep(0.01)
-    assert sibling.guards.open_for(KEY, 0.0) == 5.0
+    assert sibling.guards.open_for(KEY, 0.0) == 5.0 + MARGIN
     await notices.close()

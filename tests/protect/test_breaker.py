@@ -169,15 +169,18 @@ def test_successes_age_out_with_their_buckets_too() -> None:
     assert breaker.record(10.5, resource_failure=True) is True
 
 
-# Opened by a sibling process's trip (`follow`).
+# Opened by a sibling process's trip (`follow`), closed by its probe (`recover`).
+# A follower stays open one base cooldown past the sibling's deadline: the sibling
+# probes first.
+MARGIN = POLICY.cooldown_s
 
 
-def test_a_siblings_trip_opens_a_closed_breaker_for_its_cooldown() -> None:
+def test_a_siblings_trip_opens_a_closed_breaker_past_its_cooldown() -> None:
     breaker = CircuitBreaker(POLICY)
     assert breaker.follow(1.0, 5.0) is True
     assert state(breaker) is BreakerState.OPEN
-    assert breaker.admit(2.0) == 5.0 - 1.0
-    assert breaker.admit(6.0) is None
+    assert breaker.admit(2.0) == 5.0 + MARGIN - 1.0
+    assert breaker.admit(6.0 + MARGIN) is None
     assert state(breaker) is BreakerState.HALF_OPEN
 
 
@@ -190,20 +193,18 @@ def test_following_is_not_a_trip_of_its_own() -> None:
 def test_an_open_breaker_keeps_the_later_deadline() -> None:
     breaker = CircuitBreaker(POLICY)
     storm(breaker, 0.0, 3)  # open until 5.0
-    assert breaker.follow(1.0, 2.0) is False
-    assert breaker.admit(1.0) == 4.0
     assert breaker.follow(1.0, 10.0) is True
-    assert breaker.admit(1.0) == 10.0
+    assert breaker.admit(1.0) == 10.0 + MARGIN
     assert breaker.follow(2.0, 1.0) is False
-    assert breaker.admit(2.0) == 9.0
+    assert breaker.admit(2.0) == 9.0 + MARGIN
 
 
 def test_a_siblings_cooldown_is_capped_at_the_policys_longest() -> None:
     breaker = CircuitBreaker(POLICY)
     assert breaker.follow(0.0, 10_000.0) is True
-    assert breaker.admit(0.0) == POLICY.max_cooldown_s
+    assert breaker.admit(0.0) == POLICY.max_cooldown_s + MARGIN
     assert breaker.follow(0.0, float("inf")) is False
-    assert breaker.admit(0.0) == POLICY.max_cooldown_s
+    assert breaker.admit(0.0) == POLICY.max_cooldown_s + MARGIN
 
 
 def test_a_cooldown_that_is_not_positive_opens_nothing() -> None:
@@ -220,13 +221,51 @@ def test_a_siblings_trip_during_a_probe_reopens_and_lets_a_later_probe_run() -> 
     assert breaker.follow(5.1, 10.0) is True
     breaker.record(5.2, resource_failure=False)  # the probe ends while open: not counted
     assert state(breaker) is BreakerState.OPEN
-    assert breaker.admit(15.1) is None
+    assert breaker.admit(15.1 + MARGIN) is None
     assert state(breaker) is BreakerState.HALF_OPEN
 
 
 def test_a_failed_probe_after_a_siblings_trip_doubles_the_pause() -> None:
     breaker = CircuitBreaker(POLICY)
     breaker.follow(0.0, 5.0)
-    assert breaker.admit(5.0) is None
-    assert breaker.record(5.0, resource_failure=True) is True
-    assert breaker.admit(5.0) == 10.0
+    assert breaker.admit(5.0 + MARGIN) is None
+    assert breaker.record(5.0 + MARGIN, resource_failure=True) is True
+    assert breaker.admit(5.0 + MARGIN) == 10.0
+
+
+def test_the_siblings_failed_probe_keeps_a_follower_open_without_a_probe_of_its_own() -> None:
+    breaker = CircuitBreaker(POLICY)
+    breaker.follow(0.0, 5.0)
+    # The sibling probes at 5.0, fails and trips for twice as long: told at once.
+    assert breaker.follow(5.0, 10.0) is True
+    assert breaker.admit(5.0 + MARGIN) == 10.0
+    assert state(breaker) is BreakerState.OPEN
+
+
+def test_a_siblings_successful_probe_closes_an_open_follower() -> None:
+    breaker = CircuitBreaker(POLICY)
+    breaker.follow(0.0, 5.0)
+    breaker.follow(5.0, 10.0)
+    assert breaker.recover() is True
+    assert state(breaker) is BreakerState.CLOSED
+    assert breaker.admit(6.0) is None
+    # Closed as after a probe of its own: the next trip pauses for the base cooldown.
+    storm(breaker, 7.0, 3)
+    assert breaker.admit(7.0) == POLICY.cooldown_s
+
+
+def test_a_siblings_successful_probe_closes_a_half_open_breaker_and_frees_its_probe() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 3)
+    assert breaker.admit(5.0) is None  # this breaker's own probe, still running
+    assert breaker.recover() is True
+    assert state(breaker) is BreakerState.CLOSED
+    assert breaker.admit(5.1) is None
+    assert breaker.admit(5.1) is None
+
+
+def test_a_recovery_leaves_a_closed_breaker_as_it_is() -> None:
+    breaker = CircuitBreaker(POLICY)
+    storm(breaker, 0.0, 2)
+    assert breaker.recover() is False
+    assert breaker.record(0.0, resource_failure=True) is True

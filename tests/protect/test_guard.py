@@ -73,8 +73,26 @@ def test_a_siblings_trip_opens_the_breaker_without_reporting_a_trip() -> None:
     assert guard.follow_trip(KEY, 5.0, 0.0) is True
     refused = guard.admit(KEY, EndpointQuotas(), IDLE, 1.0)
     assert refused is not None
-    assert (refused.status, refused.error, refused.retry_after_s) == (503, "circuit_open", 4.0)
-    assert guard.open_for(KEY, 1.0) == 4.0
+    # The sibling probes at 5.0; this one waits a base cooldown longer.
+    assert (refused.status, refused.error, refused.retry_after_s) == (503, "circuit_open", 9.0)
+    assert guard.open_for(KEY, 1.0) == 9.0
     assert guard.open_breakers() == [KEY]
     assert trips == []
     assert guard.admit(OTHER, EndpointQuotas(), IDLE, 1.0) is None
+
+
+def test_a_probe_that_closes_the_breaker_is_reported_and_a_siblings_recovery_is_not() -> None:
+    recoveries: list[tuple[str, str]] = []
+    policy = BreakerPolicy(min_failures=2, cooldown_s=5)
+    guard = Guards(LoadShedder(max_queue=100), policy, on_recover=recoveries.append)
+    for _ in range(2):
+        assert guard.admit(KEY, EndpointQuotas(), IDLE, 0.0) is None
+        guard.release(KEY, FailureClass.FUEL_EXHAUSTED, 0.0)
+    assert guard.admit(KEY, EndpointQuotas(), IDLE, 5.0) is None  # the probe
+    guard.release(KEY, None, 5.1)
+    assert recoveries == [KEY]
+    assert guard.follow_trip(OTHER, 5.0, 6.0) is True
+    assert guard.follow_recovery(OTHER) is True
+    assert guard.admit(OTHER, EndpointQuotas(), IDLE, 6.0) is None
+    assert recoveries == [KEY]
+    assert guard.follow_recovery(OTHER) is False

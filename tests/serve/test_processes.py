@@ -391,12 +391,10 @@ def wait_for_event(host: HostProcess, event: str) -> dict[str, Any]:
     raise AssertionError(f"no {event!r} in the log:\n{host.log_tail()}")
 
 
-def test_a_breaker_tripped_in_one_process_opens_in_every_process(
-    tmp_path: Path, built: dict[str, Path]
-) -> None:
-    """An endpoint running out of fuel fails five times in the process whose breaker trips,
-    and fewer in the other, which then refuses it too: not five failures per process."""
-    # Refusals sent at once: the test reads several while the breaker is open.
+@pytest.fixture
+def looping(tmp_path: Path, built: dict[str, Path]) -> Iterator[HostProcess]:
+    """Two processes serving `tv/slow`, which runs out of its fuel quota."""
+    # Refusals sent at once: the tests read several while the breaker is open.
     served = HostProcess(
         tmp_path / "host", processes=PROCESSES, extra_args=["--refusal-hold-ms", "0"]
     ).start()
@@ -404,59 +402,141 @@ def test_a_breaker_tripped_in_one_process_opens_in_every_process(
         served.cli("deploy", str(built["loop"]), "--endpoint", "tv/slow")
         put_quotas(served, "tv/slow", {"fuel": 1_000_000})
         wait_for_every_process(served, lambda info: info["endpoints"] == 1)
-        # One request at a time, each on a connection of its own, until a breaker trips.
-        for _ in range(_TRIES):
-            failed = get(served, "slow").json()["error"]
-            assert failed == "fuel_exhausted"
-            if any(e.get("event") == "circuit breaker opened" for e in served.log_events()):
-                break
-        else:
-            raise AssertionError("the breaker never tripped")
-        tripped = wait_for_event(served, "circuit breaker opened")["pid"]
-        (follower,) = children(served) - {tripped}
-        followed = wait_for_event(served, "circuit breaker opened by a sibling")
-        assert (followed["pid"], followed["namespace"], followed["endpoint"]) == (
-            follower,
-            "tv",
-            "/slow",
-        )
-
-        refused_by: set[int] = set()
-        for attempt in range(_TRIES):
-            if refused_by == {tripped, follower}:
-                break
-            request_id = f"after-trip-{attempt}"
-            with httpx.Client(base_url=served.url, timeout=90) as client:
-                refused = client.get("/tv/slow", headers={"x-request-id": request_id})
-            body = refused.json()
-            assert (refused.status_code, body["error"]) == (503, "circuit_open"), body
-            assert body["message"] == (
-                "this endpoint failed too often and is paused; it is tried again shortly"
-            )
-            assert int(refused.headers["retry-after"]) >= 1
-            (line,) = [e for e in served.log_events() if e.get("request_id") == request_id]
-            refused_by.add(line["pid"])
-        else:
-            raise AssertionError(f"only {refused_by} refused the endpoint")
-
-        failures = [e for e in request_lines(served, "/slow") if e["outcome"] == "fuel_exhausted"]
-        on_each = {pid: sum(e["pid"] == pid for e in failures) for pid in (tripped, follower)}
-        assert on_each[tripped] == 5
-        assert on_each[follower] < 5
-        assert len(failures) < 5 * PROCESSES
-        fuel_exhausted = Scrape(served).value(
-            "scripthost_requests_total", endpoint="/slow", outcome="fuel_exhausted"
-        )
-        assert fuel_exhausted == len(failures)
-        # One trip of its own in the host; the follower told nobody (no echo).
-        assert Scrape(served).value("scripthost_breaker_trips_total", endpoint="/slow") == 1
-        opened = [e for e in served.log_events() if e.get("event") == "circuit breaker opened"]
-        assert [e["pid"] for e in opened] == [tripped]
-
-        # What else arrives on a sibling's socket is checked: a trip for an endpoint the
-        # process does not serve is ignored; a snapshot is still answered.
-        unknown = {"namespace": "tv", "path": "/nowhere", "cooldown_s": 60}
-        assert ask_sibling(follower, {"trip": unknown}) == {"trip": "ignored"}
-        assert ask_sibling(follower, {"ask": "snapshot"})["running"] == 0
+        yield served
     finally:
         served.stop()
+
+
+def trip_a_breaker(served: HostProcess) -> int:
+    """Request `tv/slow` one at a time, each on a connection of its own, until a breaker
+    trips; the pid of the process whose breaker did."""
+    for _ in range(_TRIES):
+        failed = get(served, "slow").json()["error"]
+        assert failed == "fuel_exhausted"
+        if any(e.get("event") == "circuit breaker opened" for e in served.log_events()):
+            break
+    else:
+        raise AssertionError("the breaker never tripped")
+    pid: int = wait_for_event(served, "circuit breaker opened")["pid"]
+    return pid
+
+
+def test_a_breaker_tripped_in_one_process_opens_in_every_process(looping: HostProcess) -> None:
+    """An endpoint running out of fuel fails five times in the process whose breaker trips,
+    and fewer in the other, which then refuses it too: not five failures per process."""
+    served = looping
+    tripped = trip_a_breaker(served)
+    (follower,) = children(served) - {tripped}
+    followed = wait_for_event(served, "circuit breaker opened by a sibling")
+    assert (followed["pid"], followed["namespace"], followed["endpoint"]) == (
+        follower,
+        "tv",
+        "/slow",
+    )
+
+    refused_by: set[int] = set()
+    for attempt in range(_TRIES):
+        if refused_by == {tripped, follower}:
+            break
+        request_id = f"after-trip-{attempt}"
+        with httpx.Client(base_url=served.url, timeout=90) as client:
+            refused = client.get("/tv/slow", headers={"x-request-id": request_id})
+        body = refused.json()
+        assert (refused.status_code, body["error"]) == (503, "circuit_open"), body
+        assert body["message"] == (
+            "this endpoint failed too often and is paused; it is tried again shortly"
+        )
+        assert int(refused.headers["retry-after"]) >= 1
+        (line,) = [e for e in served.log_events() if e.get("request_id") == request_id]
+        refused_by.add(line["pid"])
+    else:
+        raise AssertionError(f"only {refused_by} refused the endpoint")
+
+    failures = [e for e in request_lines(served, "/slow") if e["outcome"] == "fuel_exhausted"]
+    on_each = {pid: sum(e["pid"] == pid for e in failures) for pid in (tripped, follower)}
+    assert on_each[tripped] == 5
+    assert on_each[follower] < 5
+    assert len(failures) < 5 * PROCESSES
+    fuel_exhausted = Scrape(served).value(
+        "scripthost_requests_total", endpoint="/slow", outcome="fuel_exhausted"
+    )
+    assert fuel_exhausted == len(failures)
+    # One trip of its own in the host; the follower told nobody (no echo).
+    assert Scrape(served).value("scripthost_breaker_trips_total", endpoint="/slow") == 1
+    opened = [e for e in served.log_events() if e.get("event") == "circuit breaker opened"]
+    assert [e["pid"] for e in opened] == [tripped]
+
+    # What else arrives on a sibling's socket is checked: a trip for an endpoint the
+    # process does not serve is ignored; a snapshot is still answered.
+    unknown = {"namespace": "tv", "path": "/nowhere", "cooldown_s": 60}
+    assert ask_sibling(follower, {"trip": unknown}) == {"followed": False}
+    assert ask_sibling(follower, {"ask": "snapshot"})["running"] == 0
+
+
+def test_after_a_trip_one_process_probes_and_the_other_waits_for_its_answer(
+    looping: HostProcess,
+) -> None:
+    """The probe after a trip runs in the process that tripped: the other stays open a
+    base cooldown (5 s) longer, and the probe's failure, a new trip, keeps it open. A
+    probe that runs into its 2 s wall-clock quota held a second probe when each process
+    probed after its own cooldown."""
+    served = looping
+    tripped = trip_a_breaker(served)
+    tripped_at = time.monotonic()
+    (follower,) = children(served) - {tripped}
+    wait_for_event(served, "circuit breaker opened by a sibling")
+    failed_before = len(failures_of(served))
+    # From now on a run of the endpoint lasts until its wall-clock quota ends it.
+    put_quotas(served, "tv/slow", {"fuel": 10**15, "timeout_ms": 2_000})
+    # Requests keep arriving, on both processes, from before the first process's deadline
+    # (5 s) until before the other's (10 s); each on a connection of its own, without
+    # waiting for the ones before (the probe takes 2 s).
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        sent = []
+        while (elapsed := time.monotonic() - tripped_at) < 8.5:
+            if elapsed > 3.0:
+                sent.append(pool.submit(get, served, "slow"))
+            time.sleep(0.1)
+        answers = [future.result() for future in sent]
+    probes = failures_of(served)[failed_before:]
+    assert [(e["pid"], e["outcome"]) for e in probes] == [(tripped, "timeout")], probes
+    assert {answer.status_code for answer in answers} == {503, 504}
+    refusing = {e["pid"] for e in request_lines(served, "/slow") if e["outcome"] == "circuit_open"}
+    assert refusing == {tripped, follower}
+    retrip = [e for e in served.log_events() if e.get("event") == "circuit breaker opened"]
+    assert [e["pid"] for e in retrip] == [tripped, tripped]
+
+
+def failures_of(host: HostProcess) -> list[dict[str, Any]]:
+    """The request lines of `tv/slow` that ran and failed, in order."""
+    ran = ("fuel_exhausted", "timeout")
+    return [e for e in request_lines(host, "/slow") if e["outcome"] in ran]
+
+
+def test_a_successful_probe_closes_the_breaker_in_every_process(
+    looping: HostProcess, built: dict[str, Path]
+) -> None:
+    served = looping
+    tripped = trip_a_breaker(served)
+    (follower,) = children(served) - {tripped}
+    wait_for_event(served, "circuit breaker opened by a sibling")
+    # The endpoint is mended; its breakers stay open until a probe says so.
+    before = host_info(served)["route_seq"]
+    put_quotas(served, "tv/slow", {"fuel": 500_000_000})
+    served.cli("deploy", str(built["v2"]), "--endpoint", "tv/slow")
+    wait_for_every_process(served, lambda info: info["route_seq"] > before)
+    for _ in range(_TRIES):
+        if get(served, "slow").status_code == 200:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the endpoint never served again")
+    closed = wait_for_event(served, "circuit breaker closed by a sibling's probe")
+    assert (closed["pid"], closed["endpoint"]) == (follower, "/slow")
+    served_by = {e["pid"] for e in request_lines(served, "/slow") if e["outcome"] == "ok"}
+    assert served_by == {tripped}
+    # Before its own deadline, the follower serves again: no probe of its own needed.
+    for _ in range(4):
+        assert get(served, "slow").status_code == 200
+    served_by = {e["pid"] for e in request_lines(served, "/slow") if e["outcome"] == "ok"}
+    assert served_by == {tripped, follower}
