@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,10 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
 SCHEMA_VERSION = 4
+
+# Waits between attempts to switch a new file to WAL mode while another connection does.
+_FIRST_WAL_RETRY_S = 0.005
+_LAST_WAL_RETRY_S = 0.1
 
 _SCHEMA = """
 CREATE TABLE endpoints (
@@ -186,12 +191,33 @@ class Database:
         connection = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
         self._connection = connection
         connection.row_factory = sqlite3.Row
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = self._switch_to_wal(connection)
         if mode != "wal":
             raise RegistryUnavailable(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
         # Deploys are rare and must survive a power cut once acknowledged.
         connection.execute("PRAGMA synchronous = FULL")
         self._transaction("BEGIN IMMEDIATE", _migrate)
+
+    def _switch_to_wal(self, connection: sqlite3.Connection) -> str:
+        """The journal mode after asking for WAL; retried while the file is locked.
+
+        Switching takes the file's exclusive lock, and SQLite refuses at once,
+        without waiting out the busy timeout, when another connection is doing
+        the same: the processes of a host opening a new registry together
+        failed to start one time in four. Once the file is in WAL mode, asking
+        again takes no lock.
+        """
+        deadline = time.monotonic() + self._busy_timeout_s
+        pause_s = _FIRST_WAL_RETRY_S
+        while True:
+            try:
+                mode: str = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                return mode
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() + pause_s > deadline:
+                    raise
+            time.sleep(pause_s)
+            pause_s = min(pause_s * 2, _LAST_WAL_RETRY_S)
 
     def _disconnect(self) -> None:
         if self._connection is not None:

@@ -151,6 +151,22 @@ async def test_a_writer_waits_for_the_lock_then_gives_up(data_dir: Path) -> None
         await registry.close()
 
 
+async def test_a_new_registry_opened_by_several_at_once_opens_for_each(tmp_path: Path) -> None:
+    """As the processes of a host opening a new data dir: one would find the file locked
+    while another switched it to WAL mode (one round in four failed, two at a time)."""
+    for round_ in range(30):
+        data_dir = tmp_path / f"round-{round_}"
+        opening = (SQLiteRegistry.in_data_dir(data_dir) for _ in range(2))
+        opened = await asyncio.gather(*opening, return_exceptions=True)
+        registries = [r for r in opened if isinstance(r, SQLiteRegistry)]
+        try:
+            assert registries == opened, f"round {round_}: {opened}"
+            assert [await r.list_endpoints() for r in registries] == [[], []]
+        finally:
+            for registry in registries:
+                await registry.close()
+
+
 async def test_a_database_from_a_newer_host_is_not_touched(data_dir: Path) -> None:
     await (await open_registry(None, data_dir)).close()
     with raw(data_dir / "registry.sqlite3") as connection:
