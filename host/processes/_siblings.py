@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeGuard
+from typing import Any, ClassVar, Literal, TypeGuard
 
 from host.logs import get_logger
 from host.processes._supervisor import sibling_socket
@@ -53,36 +54,37 @@ _IGNORED = b'{"followed":false}'
 
 
 @dataclass(frozen=True, slots=True)
-class Trip:
-    """A sibling's breaker for endpoint (namespace, path) opened for `cooldown_s`."""
+class _EndpointNotice:
+    """What a sibling tells of its breaker for endpoint (namespace, path)."""
+
+    # The request line's one key.
+    KIND: ClassVar[str]
 
     namespace: str
     path: str
-    cooldown_s: float
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.namespace, self.path)
 
     def request_line(self) -> bytes:
-        trip = {"namespace": self.namespace, "path": self.path, "cooldown_s": self.cooldown_s}
-        return json.dumps({"trip": trip}).encode() + b"\n"
+        return json.dumps({self.KIND: dataclasses.asdict(self)}).encode() + b"\n"
 
 
 @dataclass(frozen=True, slots=True)
-class Recovery:
-    """A sibling's probe of endpoint (namespace, path) succeeded: its breaker closed."""
+class Trip(_EndpointNotice):
+    """A sibling's breaker for the endpoint opened for `cooldown_s`."""
 
-    namespace: str
-    path: str
+    KIND = "trip"
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.path)
+    cooldown_s: float
 
-    def request_line(self) -> bytes:
-        recovered = {"namespace": self.namespace, "path": self.path}
-        return json.dumps({"recovered": recovered}).encode() + b"\n"
+
+@dataclass(frozen=True, slots=True)
+class Recovery(_EndpointNotice):
+    """A sibling's probe of the endpoint succeeded: its breaker closed."""
+
+    KIND = "recovered"
 
 
 # What a sibling tells of one of its breakers.
@@ -165,10 +167,10 @@ def parse_request(line: bytes) -> Request | None:
         return None
     if message == {"ask": "snapshot"}:
         return "snapshot"
-    if isinstance(message, dict) and message.keys() == {"trip"}:
-        return _trip(message["trip"])
-    if isinstance(message, dict) and message.keys() == {"recovered"}:
-        return _recovery(message["recovered"])
+    if isinstance(message, dict) and message.keys() == {Trip.KIND}:
+        return _trip(message[Trip.KIND])
+    if isinstance(message, dict) and message.keys() == {Recovery.KIND}:
+        return _recovery(message[Recovery.KIND])
     return None
 
 
