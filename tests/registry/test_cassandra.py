@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -277,37 +276,32 @@ def connections_of(session: Session) -> list[Any]:
 
 
 @contextlib.contextmanager
-def busy(session: Session) -> Iterator[threading.Event]:
+def busy(session: Session) -> Iterator[Callable[[], None]]:
     """Every connection's socket buffer marked full, as when the node reads slower than a
-    large blob's chunks are written, until the event yielded is set (or the block ends)."""
-    drained = threading.Event()
-    for connection in connections_of(session):
-        connection._socket_writable = False
+    large blob's chunks are written, until the function yielded drains them (or the
+    block ends)."""
 
-    def drain() -> None:
-        drained.wait()
+    def mark(writable: bool) -> None:
         for connection in connections_of(session):
-            connection._socket_writable = True
+            connection._socket_writable = writable
 
-    thread = threading.Thread(target=drain)
-    thread.start()
+    mark(False)
     try:
-        yield drained
+        yield lambda: mark(True)
     finally:
-        drained.set()
-        thread.join()
+        mark(True)
 
 
 async def test_a_statement_no_connection_could_take_yet_is_sent_once_one_drains(
     cassandra_session: Session, table: str
 ) -> None:
-    with busy(cassandra_session) as drained:
+    with busy(cassandra_session) as drain:
         writing = asyncio.ensure_future(
             run(cassandra_session, f"INSERT INTO {table} (id) VALUES (7)")
         )
         await asyncio.sleep(0.2)  # refused at least once meanwhile (the backoff starts at 20 ms)
         assert not writing.done()
-        drained.set()
+        drain()
         await writing
     assert cassandra_session.execute(f"SELECT id FROM {table}").one().id == 7
 
