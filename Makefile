@@ -70,7 +70,7 @@ cassandra-cluster-down:
 # PYTEST_ARGS='-m "not cluster"' leaves out the tests on the six-node cluster.
 test: install tools lint cassandra-up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
-	cd sdk-js && node --test test/
+	cd sdk-js && npm test --silent
 
 bench: install tools examples
 	$(PY) -m bench.sandbox_overhead

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BuildError, build, describeComponentizeFailure, entrySource } from '../src/build.js';
+import { scratchDir } from './support/scratch.js';
 
 async function scriptFile(name, source) {
-  const dir = await mkdtemp(join(tmpdir(), 'sdk-build-test-'));
+  const dir = await scratchDir('sdk-build-test-');
   const path = join(dir, name);
   await writeFile(path, source);
   return { path, out: join(dir, 'out.wasm') };

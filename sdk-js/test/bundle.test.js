@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BUNDLE_FILE, HEADER_LINES, LINES_MARKER, compileBody, splitPayload } from '../src/bundle-payload.js';
 import { BUNDLE_MAGIC, BuildError, buildBundle, functionBody } from '../src/build.js';
 import { originalLocation } from '../src/source-lines.js';
+import { scratchDir } from './support/scratch.js';
 
 async function scriptFolder(files) {
-  const dir = await mkdtemp(join(tmpdir(), 'sdk-bundle-test-'));
+  const dir = await scratchDir('sdk-bundle-test-');
   for (const [name, source] of Object.entries(files)) {
     await mkdir(join(dir, name, '..'), { recursive: true });
     await writeFile(join(dir, name), source);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as esbuild from 'esbuild';
 import { bundleLineTable, describeComponentizeFailure } from '../src/build.js';
 import { mapFrame, originalLocation, tableInstaller } from '../src/source-lines.js';
 import { tidyStack } from '../src/format.js';
+import { scratchDir } from './support/scratch.js';
 
 const TABLE = { file: 'home.js', sources: ['sdk/response.js', 'home.js'], lines: [null, [0, 7], [1, 3]] };
 
@@ -31,7 +31,7 @@ test('the installer statement puts the table where the runtime looks', () => {
 });
 
 test("the line table follows esbuild's source map back to the script", async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sdk-lines-test-'));
+  const dir = await scratchDir('sdk-lines-test-');
   await writeFile(join(dir, 'helper.js'), 'export function twice(x) {\n  return x * 2;\n}\n');
   await writeFile(join(dir, 'home.js'), "import { twice } from './helper.js';\n\n\nexport function handle() {\n  return twice(21);\n}\n");
   const bundlePath = join(dir, 'out', 'home.js');
