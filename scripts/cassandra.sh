@@ -75,7 +75,7 @@ fetch() {
 }
 
 configure() {
-  mkdir -p "$conf" "$data"
+  mkdir -p "$conf" "$data" "$home/tmp"
   cat >"$conf/cassandra.yaml" <<YAML
 cluster_name: $cluster_name
 num_tokens: 1
@@ -177,6 +177,9 @@ jvm_flags() {
   echo "-Dcassandra.skip_wait_for_gossip_to_settle=0"
   echo "-Dcassandra.config=file://$conf/cassandra.yaml -Dlogback.configurationFile=$conf/logback.xml"
   echo "-Dcassandra.storagedir=$data -Dcassandra.logdir=$home -Dcassandra-foreground=yes"
+  # Native libraries the JVM unpacks (lz4's, on every start) go in the node's
+  # own directory, not the system's, where a killed node would leave them.
+  echo "-Djava.io.tmpdir=$home/tmp"
 }
 
 # Start the current node's JVM unless it runs (configuring it afresh).
