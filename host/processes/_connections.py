@@ -2,12 +2,23 @@
 connections from a listening socket of the process's own (one process), or handed
 down by the parent (`_handoff`).
 
-Both run what Hypercorn's `worker_serve` runs, with one difference: a connection
-is closed as soon as its client has closed it. Hypercorn 0.18's `TCPServer` holds
-an idle kept-alive connection whose client has gone until its keep-alive timeout
-runs out (5 s): the connection's task group waits for the idle timer, which
-nothing stops. Every such connection holds a descriptor, so a device that opens
-and closes connections could hold thousands.
+Both run what Hypercorn's `worker_serve` runs, with two differences:
+
+- A connection is closed as soon as its client has closed it. Hypercorn 0.18's
+  `TCPServer` holds an idle kept-alive connection whose client has gone until
+  its keep-alive timeout runs out (5 s): the connection's task group waits for
+  the idle timer, which nothing stops. Every such connection holds a
+  descriptor, so a device that opens and closes connections could hold
+  thousands.
+- On HTTP/2, a request body its app no longer reads is dropped. Hypercorn 0.18
+  hands each stream's body to its app through a queue of 10 messages, and the
+  connection's read loop waits while that queue is full: a refusal that does
+  not read the body (a held 503, 413 at the limit) stalls every stream on the
+  connection, for good, as the app's own last message then waits on the same
+  queue. Body data that arrives after the response has ended the stream raises
+  `KeyError` (pgjones/hypercorn#329), which ends the connection. Either way
+  the requests multiplexed beside it are lost, behind a load balancer other
+  devices' ones.
 """
 
 from __future__ import annotations
@@ -17,10 +28,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import h2.events
+import hypercorn.protocol
 from hypercorn.asyncio.lifespan import Lifespan
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
+from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.typing import AppWrapper, ASGIFramework, LifespanState
 from hypercorn.utils import repr_socket_addr, wrap_app
 
@@ -106,3 +120,36 @@ class _TCPServer(TCPServer):
         # The client's side is closed and nothing more will be read: the idle timer is
         # all that would keep the task group, and with it the socket, open.
         await self.idle_task.stop()
+
+
+class _H2Protocol(H2Protocol):
+    """Hypercorn's HTTP/2, dropping the body of a stream its app is done with."""
+
+    async def _handle_events(self, events: list[h2.events.Event]) -> None:
+        # One at a time: handling one event can close a stream a later one is for.
+        for event in events:
+            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
+                # Nobody reads it, but it counts against the connection's window.
+                self.connection.acknowledge_received_data(
+                    event.flow_controlled_length, event.stream_id
+                )
+            else:
+                await super()._handle_events([event])
+        await self._flush()
+
+    async def _close_stream(self, stream_id: int) -> None:
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.app_put is not None:
+            # `app_put` is the `put` of the stream's queue to its app. Emptying it
+            # lets a read loop waiting to put more go on, and the app's
+            # disconnect message in.
+            put: Any = stream.app_put
+            unread: asyncio.Queue[object] = put.__self__
+            while not unread.empty():
+                unread.get_nowait()
+        await super()._close_stream(stream_id)
+
+
+# Hypercorn's `ProtocolWrapper` makes its HTTP/2 protocol by this name; it has no
+# other seam for a class of ours.
+hypercorn.protocol.H2Protocol = _H2Protocol  # type: ignore[attr-defined]
