@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import select
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import h2.config
 import h2.connection
 import h2.events
+import hpack
 import httpx
 import pytest
 import wasmtime
@@ -198,4 +200,28 @@ def test_a_connection_that_resets_every_stream_it_opens_is_told_to_go_away(
                     goaway = event
     assert goaway is not None, f"{opened} streams opened and reset, and the host let them all be"
     assert 1000 <= opened <= 1200
+    assert host.status("/healthz") == 200
+
+
+def _frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    head = len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream_id.to_bytes(4, "big")
+    return head + payload
+
+
+def test_a_header_block_that_never_ends_is_cut_off(host: HostProcess) -> None:
+    # A HEADERS frame without END_HEADERS, then CONTINUATION frames without end
+    # (the "CONTINUATION flood"): a server that buffers the block runs out of memory.
+    headers, continuation = 0x1, 0x9
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    block = hpack.Encoder().encode(_headers("GET", "/healthz"))
+    more = hpack.Encoder().encode([(f"x-more-{n}", "v" * 200) for n in range(70)])[:16000]
+    sent = 0
+    with socket.create_connection(("127.0.0.1", host.port), timeout=10) as sock:
+        sock.sendall(connection.data_to_send() + _frame(headers, 0, 1, block))
+        with contextlib.suppress(ConnectionError):
+            while sent < 64 << 20:
+                sock.sendall(_frame(continuation, 0, 1, more))
+                sent += len(more)
+    assert sent < 64 << 20, "64 MiB of one header block taken in"
     assert host.status("/healthz") == 200
