@@ -11,6 +11,9 @@ from hypercorn.typing import (
     HTTPResponseStartEvent,
     HTTPScope,
     Scope,
+    WebsocketResponseBodyEvent,
+    WebsocketResponseStartEvent,
+    WWWScope,
 )
 
 from host.device._errors import error_body
@@ -19,7 +22,17 @@ Receive = ASGIReceiveCallable
 Send = ASGISendCallable
 RawHeaders = list[tuple[bytes, bytes]]
 
-__all__ = ["HTTPScope", "RawHeaders", "Receive", "Scope", "Send", "send_error", "send_response"]
+__all__ = [
+    "HTTPScope",
+    "RawHeaders",
+    "Receive",
+    "Scope",
+    "Send",
+    "WWWScope",
+    "refuse_websocket",
+    "send_error",
+    "send_response",
+]
 
 _JSON = (b"content-type", b"application/json")
 
@@ -58,10 +71,33 @@ async def send_error(
 ) -> None:
     """Answer with the JSON error shape."""
     body = error_body(error, message, request_id)
-    headers = [
+    headers = [*_error_headers(body, request_id), *extra]
+    await send_response(send, status, headers, body, with_body=with_body)
+
+
+async def refuse_websocket(
+    send: Send, status: int, error: str, message: str, request_id: str
+) -> None:
+    """Answer a WebSocket handshake with the JSON error shape instead of upgrading it
+    (ASGI's `websocket.http.response` extension, which Hypercorn offers)."""
+    body = error_body(error, message, request_id)
+    start: WebsocketResponseStartEvent = {
+        "type": "websocket.http.response.start",
+        "status": status,
+        "headers": _error_headers(body, request_id),
+    }
+    end: WebsocketResponseBodyEvent = {
+        "type": "websocket.http.response.body",
+        "body": body,
+        "more_body": False,
+    }
+    await send(start)
+    await send(end)
+
+
+def _error_headers(body: bytes, request_id: str) -> RawHeaders:
+    return [
         _JSON,
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
-        *extra,
     ]
-    await send_response(send, status, headers, body, with_body=with_body)

@@ -2,7 +2,10 @@
 
 Device requests never enter Quart: Quart serves the host's own routes (the
 management API, the console, metrics and probes), whose namespaces are
-reserved. Every response, Quart's included, carries `x-request-id`.
+reserved. Every response, Quart's included, carries `x-request-id`. The host
+serves no WebSockets: a handshake is refused here, wherever it is sent
+(Quart, which has no WebSocket routes, failed on it with a 500 and a logged
+traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from hypercorn.typing import ASGIFramework, ASGISendEvent
 
-from host.device._asgi import HTTPScope, Receive, Scope, Send, send_error
+from host.device._asgi import HTTPScope, Receive, Scope, Send, refuse_websocket, send_error
 from host.device._errors import request_id_from
 from host.device._framing import CLOSE, framing_refusal
 from host.device._head import RequestHead
@@ -20,6 +23,7 @@ from host.device._pipeline import serve_device
 from host.device._route import RESERVED_NAMESPACES, split_path
 from host.state import HostState
 
+_NO_WEBSOCKETS = ("websocket_not_served", "this host serves HTTP requests, not WebSockets")
 # Where the front leaves a request's id in the scope for Quart's error handler.
 REQUEST_ID_SCOPE_KEY = "scripthost.request_id"
 
@@ -30,11 +34,14 @@ class Front:
         self._state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
         head = RequestHead.read(scope)
         request_id = request_id_from(head.request_id)
+        if scope["type"] == "websocket":
+            await refuse_websocket(send, 400, *_NO_WEBSOCKETS, request_id)
+            return
         refusal = framing_refusal(scope, head)
         if refusal is not None:
             await send_error(send, *refusal, request_id, CLOSE)

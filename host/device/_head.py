@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from host.device._asgi import HTTPScope
+from host.device._asgi import HTTPScope, WWWScope
 
 # Scripts see the address the connection came from under this name, set by
 # the host; a header of that name sent by the client is dropped.
@@ -37,7 +37,7 @@ class RequestHead:
     forwarded: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def read(cls, scope: HTTPScope) -> RequestHead:
+    def read(cls, scope: WWWScope) -> RequestHead:
         head = cls()
         forwarded = head.forwarded
         for raw_name, raw_value in scope["headers"]:

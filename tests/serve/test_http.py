@@ -251,3 +251,23 @@ def test_a_device_body_over_the_limit_is_refused(host: HostProcess, chunked: boo
     assert refused.headers["connection"] == "close"
     assert fits.status_code == 200
     assert json.loads(fits.content)["body"] == "x" * 1000
+
+
+@pytest.mark.parametrize("path", ["/tv/echo", "/tv/nowhere", "/admin/v1/endpoints", "/healthz"])
+def test_a_websocket_handshake_is_refused_with_the_error_shape(
+    host: HostProcess, path: str
+) -> None:
+    raw = (
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "x-request-id: upgrade-1\r\n\r\n"
+    )
+    status, headers, body = answer_to(host, raw.encode())
+    assert status == 400
+    assert json.loads(body) == {
+        "error": "websocket_not_served",
+        "message": "this host serves HTTP requests, not WebSockets",
+        "request_id": "upgrade-1",
+    }
+    assert headers["x-request-id"] == "upgrade-1"
+    assert "Error in ASGI Framework" not in host.log_path.read_text()
