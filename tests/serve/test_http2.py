@@ -91,8 +91,7 @@ def exchange_on_one_connection(host: HostProcess, streams: list[_Stream]) -> Non
     Not httpx: on one connection, its request waiting for flow control can block
     on a read after another request has taken the window update it waits for.
     """
-    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    connection.initiate_connection()
+    connection = _client()
     ids: dict[int, _Stream] = {}
     waiting = list(streams)
     with socket.create_connection(("127.0.0.1", host.port)) as sock:
@@ -111,6 +110,12 @@ def exchange_on_one_connection(host: HostProcess, streams: list[_Stream]) -> Non
                 return  # the host closed the connection
             for event in connection.receive_data(data):
                 _note(connection, ids, event)
+
+
+def _client() -> h2.connection.H2Connection:
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    return connection
 
 
 def _headers(method: str, path: str) -> list[tuple[str, str]]:
@@ -163,14 +168,16 @@ def test_a_body_its_refusal_never_reads_does_not_stall_the_connection(host: Host
     assert (meanwhile.status, json.loads(meanwhile.received)["body"]) == (200, "meanwhile")
 
 
-def _received_events(connection: h2.connection.H2Connection, sock: socket.socket) -> list[object]:
-    """Whatever the host has sent so far, as events (none if nothing arrived in time)."""
+def _received_events(
+    connection: h2.connection.H2Connection, sock: socket.socket
+) -> list[object] | None:
+    """Whatever the host has sent so far, as events; None once it has closed the connection."""
     try:
         data = sock.recv(65536)
     except TimeoutError:
         return []
     if not data:
-        return [None]  # the host closed the connection
+        return None
     events: list[object] = list(connection.receive_data(data))
     sock.sendall(connection.data_to_send())
     return events
@@ -182,8 +189,7 @@ def test_a_connection_that_resets_every_stream_it_opens_is_told_to_go_away(
     # HTTP/2 "rapid reset" (CVE-2023-44487): each stream opened and reset at
     # once costs the client one frame, the server a request. Hypercorn ends a
     # connection after `keep_alive_max_requests` (1000) streams.
-    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    connection.initiate_connection()
+    connection = _client()
     opened = 0
     goaway: h2.events.ConnectionTerminated | None = None
     with socket.create_connection(("127.0.0.1", host.port), timeout=0.05) as sock:
@@ -195,9 +201,10 @@ def test_a_connection_that_resets_every_stream_it_opens_is_told_to_go_away(
                 connection.reset_stream(stream)
                 opened += 1
             sock.sendall(connection.data_to_send())
-            for event in _received_events(connection, sock):
-                if isinstance(event, h2.events.ConnectionTerminated):
-                    goaway = event
+            if (events := _received_events(connection, sock)) is None:
+                break
+            told = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+            goaway = told[0] if told else None
     assert goaway is not None, f"{opened} streams opened and reset, and the host let them all be"
     assert 1000 <= opened <= 1200
     assert host.status("/healthz") == 200
@@ -212,8 +219,7 @@ def test_a_header_block_that_never_ends_is_cut_off(host: HostProcess) -> None:
     # A HEADERS frame without END_HEADERS, then CONTINUATION frames without end
     # (the "CONTINUATION flood"): a server that buffers the block runs out of memory.
     headers, continuation = 0x1, 0x9
-    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    connection.initiate_connection()
+    connection = _client()
     block = hpack.Encoder().encode(_headers("GET", "/healthz"))
     more = hpack.Encoder().encode([(f"x-more-{n}", "v" * 200) for n in range(70)])[:16000]
     sent = 0
