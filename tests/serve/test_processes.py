@@ -270,15 +270,7 @@ def test_a_parent_out_of_descriptors_pauses_accepting_and_loses_nothing(tmp_path
         resource.prlimit(parent, resource.RLIMIT_NOFILE, (lowest_free_descriptor(parent), hard))
         with socket.create_connection(("127.0.0.1", served.port)) as waiting:
             waiting.sendall(b"GET /healthz HTTP/1.1\r\nhost: scripthost\r\n\r\n")
-            for _ in range(_TRIES):
-                if any(
-                    event.get("event") == "cannot accept connections for now"
-                    for event in served.log_events()
-                ):
-                    break
-                time.sleep(0.01)
-            else:
-                raise AssertionError(f"no accept failed: {served.log_tail()}")
+            wait_for_event(served, "cannot accept connections for now")
             assert served.process.poll() is None
             resource.prlimit(parent, resource.RLIMIT_NOFILE, (soft, hard))
             # The connection waited in the queue and is served once accepting resumes.
