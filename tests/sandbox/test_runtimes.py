@@ -17,7 +17,7 @@ import pytest
 from scripthost_sdk._script import RUNTIME_PYTHON
 from wasmtime import component as wc
 
-from host.build import REPO_ROOT, build_bundle
+from host.build import REPO_ROOT, build_bundle, build_cached
 from host.failures import FailureClass
 from host.sandbox import (
     BundleRejected,
@@ -187,6 +187,31 @@ async def test_a_runtime_run_without_a_bundle_is_an_abi_violation(
         result = await run_once(sandbox, runtime, request())
         assert result.failure is FailureClass.ABI_VIOLATION, result.guest_detail
         assert "without a bundle" in result.failure_message
+
+
+async def test_a_snapshots_objects_are_immortal_and_a_requests_are_not(
+    sandbox: Sandbox, bundled: Bundled, compile_file: Callable[[Path], CompiledModule]
+) -> None:
+    """A request writes no reference count of an object the snapshot holds (see
+    `scripthost_sdk._immortal`): in a component, the script's own objects are
+    in the snapshot; on the runtime, the bundle is loaded at request time."""
+    source = Path(__file__).parent / "scripts" / "py" / "immortal.py"
+    component = await run_once(sandbox, compile_file(build_cached(source)), request())
+    on_runtime = await run_once(sandbox, bundled(source), request())
+    assert body(component) == {
+        "script's module": True,
+        "script's function": True,
+        "script's constant": True,
+        "standard library": True,
+        "made by the request": False,
+    }
+    assert body(on_runtime) == {
+        "script's module": False,
+        "script's function": False,
+        "script's constant": False,
+        "standard library": True,
+        "made by the request": False,
+    }
 
 
 def page_faults_of_a_fresh_instance(sandbox: Sandbox, module: CompiledModule, query: str) -> int:

@@ -8,6 +8,7 @@ the component; nothing can be imported later.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sys
@@ -18,7 +19,7 @@ from typing import Any, NoReturn
 from componentize_py_types import Err, Ok  # type: ignore[import-not-found]
 from wit_world.imports import backend, config, log, types  # type: ignore[import-not-found]
 
-from scripthost_sdk import _abi, _heap, _runtime, _stdio, _traceback
+from scripthost_sdk import _abi, _heap, _immortal, _runtime, _stdio, _traceback
 from scripthost_sdk._http import Request
 from scripthost_sdk.backend import BackendError, BackendErrorKind, BackendRequest, BackendResponse
 
@@ -209,7 +210,10 @@ def load_world(module_name: str) -> type:
     sdk_dir = os.path.dirname(os.path.abspath(__file__))
     remember_sources_under([script_dir, sdk_dir])
     _runtime.warm_up()
+    _immortal.record_objects()
     _heap.pack()
+    # Everything so far lives in the snapshot: the collector need never visit it.
+    gc.freeze()
 
     class WitWorld:
         def handle(self, req: Any) -> Any:

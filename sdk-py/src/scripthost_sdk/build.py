@@ -25,7 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from scripthost_sdk._immortal import Immortalized, immortalize
 from scripthost_sdk._runtime import BUILD_ERROR_MARKER
+from scripthost_sdk._wasm_data import WasmFormatError
 from scripthost_sdk.bundle import BundleError, write_bundle
 
 WORLD = "endpoint"
@@ -102,6 +104,23 @@ def _componentize(
         sys.stderr.write(completed.stdout + completed.stderr)
     if completed.returncode != 0:
         raise BuildError(explain_failure(source, completed.stdout + completed.stderr))
+    made = immortalize_snapshot(out)
+    if verbose:
+        print(f"{made.objects:,} objects of the snapshot made immortal", file=sys.stderr)
+
+
+def immortalize_snapshot(component: Path) -> Immortalized:
+    """Make the objects of `component`'s snapshot immortal (see `_immortal`), in place."""
+    binary = bytearray(component.read_bytes())
+    try:
+        made = immortalize(binary)
+    except WasmFormatError as error:
+        component.unlink()
+        raise BuildError(f"{component.name}: the snapshot could not be finished: {error}") from None
+    partial = component.with_name(component.name + ".partial")
+    partial.write_bytes(binary)
+    partial.replace(component)
+    return made
 
 
 def check_script(source: Path) -> str:
