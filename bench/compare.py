@@ -1,7 +1,7 @@
 """scripthost side by side with what users would pick instead, in one run.
 
     python -m bench.compare [--quick]
-    python -m bench.compare --before DIR [--quick]
+    python -m bench.compare --before DIR [--language py] [--quick]
 
 Systems: scripthost (JavaScript and Python endpoints, a fresh instance per
 request and with instance reuse; one process per core, as `serve` runs by
@@ -17,10 +17,11 @@ and route-table load time with 100 and 1,000 endpoints).
 Results: bench/results/compare.{json,md,png}.
 
 With `--before DIR` (another checkout of scripthost, e.g. `git archive main`
-unpacked), only JavaScript hello runs: on a host served from DIR, on one
-from this tree and on `wasmtime serve` (the native host, the same engine:
+unpacked), only hello runs (JavaScript, or Python with `--language py`,
+built by each checkout's own SDK): on a host served from DIR, on one from
+this tree and on `wasmtime serve` (the native host, the same engine, JS:
 bench/baselines/wasi_http), in turns, in one run, with the server CPU time
-per request. Results: bench/results/before-after.{json,md}.
+per request. Results: bench/results/before-after[-py].{json,md}.
 
 With `--processes 1 2` (any counts), only JavaScript hello runs, on hosts
 started with each `serve --processes` count, in turns (1, 2, 2, 1), in one
@@ -58,6 +59,7 @@ from tests.support.servers import free_port
 
 RESULTS = REPO_ROOT / "bench" / "results"
 WORKLOADS_DIR = REPO_ROOT / "bench" / "workloads"
+LANGUAGE_NAMES = {"js": "JavaScript", "py": "Python"}
 WORKLOADS = ("hello", "aggregate", "cpu")
 NODE = shutil.which("node") or "node"
 # Hosts run as `serve` does by default: one process per core.
@@ -240,21 +242,30 @@ def wasmtime_binary() -> Path:
     return binary
 
 
-def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Row]:
-    """JavaScript hello (a fresh instance per request) served from `before` and from this tree.
+def before_and_after(
+    scratch: Path, settings: Settings, before: Path, language: str = "js"
+) -> list[Row]:
+    """Hello in `language` (a fresh instance per request) served from `before` and from this tree.
 
-    Both hosts run the same module with their default settings, one at a
-    time; each is measured twice, in the order before, after, after, before;
-    then `wasmtime serve` runs the same logic natively.
+    Both hosts run with their default settings, one at a time; each is
+    measured twice, in the order before, after, after, before; then `wasmtime
+    serve` runs the JavaScript logic natively. The Python module is built by
+    each tree's own SDK, which may be what changed; the JavaScript one by
+    this tree's (a checkout from `git archive` has no npm packages).
     """
+    source = WORKLOADS_DIR / f"hello.{language}"
+    after = build_cached(source)
     rows = hello_in_turns(
         {
-            "scripthost before": HostProcess(
-                scratch / "before",
-                env={"PYTHONPATH": str(before.resolve())},
-                processes=HOST_PROCESSES,
+            "scripthost before": (
+                HostProcess(
+                    scratch / "before",
+                    env={"PYTHONPATH": str(before.resolve())},
+                    processes=HOST_PROCESSES,
+                ),
+                built_by_checkout(before, source) if language == "py" else after,
             ),
-            "scripthost after": HostProcess(scratch / "after", processes=HOST_PROCESSES),
+            "scripthost after": (HostProcess(scratch / "after", processes=HOST_PROCESSES), after),
         },
         settings,
     )
@@ -269,40 +280,63 @@ def before_and_after(scratch: Path, settings: Settings, before: Path) -> list[Ro
     return rows
 
 
+def built_by_checkout(checkout: Path, source: Path) -> Path:
+    """`source` built by the SDK of another checkout, into that checkout's build cache."""
+    checkout = checkout.resolve()
+    path = os.pathsep.join([str(checkout), str(checkout / "sdk-py" / "src")])
+    script = (
+        "import sys, pathlib; from host.build import build_cached; "
+        "print(build_cached(pathlib.Path(sys.argv[1])))"
+    )
+    built = subprocess.run(
+        [sys.executable, "-c", script, str(source)],
+        env={**os.environ, "PYTHONPATH": path},
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
 def by_processes(scratch: Path, settings: Settings, counts: list[int]) -> list[Row]:
     """JavaScript hello (a fresh instance per request) on hosts of `counts` processes."""
+    module = build_cached(WORKLOADS_DIR / "hello.js")
     return hello_in_turns(
         {
-            f"scripthost --processes {count}": HostProcess(scratch / f"p{count}", processes=count)
+            f"scripthost --processes {count}": (
+                HostProcess(scratch / f"p{count}", processes=count),
+                module,
+            )
             for count in counts
         },
         settings,
     )
 
 
-def hello_in_turns(hosts: dict[str, HostProcess], settings: Settings) -> list[Row]:
-    """Each host serving JavaScript hello, measured in turns: in order, then in reverse."""
-    module = build_cached(WORKLOADS_DIR / "hello.js")
+def hello_in_turns(hosts: dict[str, tuple[HostProcess, Path]], settings: Settings) -> list[Row]:
+    """Each host serving its hello module, measured in turns: in order, then in reverse."""
     rows: list[Row] = []
     try:
-        for host in hosts.values():
+        for host, module in hosts.values():
             host.start()
             host.cli("deploy", str(module), "--endpoint", "bench/hello")
         for system in [*hosts, *reversed(hosts)]:
-            host = hosts[system]
+            host = hosts[system][0]
             assert host.process is not None
             rows += measure(
                 system, host.process.pid, f"{host.url}/bench/hello", "hello", Path(), settings
             )
     finally:
-        for host in hosts.values():
+        for host, _ in hosts.values():
             host.stop()
     return rows
 
 
-def before_after_markdown(rows: list[Row], settings: Settings) -> str:
+def before_after_markdown(rows: list[Row], settings: Settings, language: str = "js") -> str:
     lines = [
-        f"Machine: {machine()}. JavaScript hello, a fresh instance per request; wrk, "
+        f"Machine: {machine()}. {LANGUAGE_NAMES[language]} hello, a fresh instance per request "
+        "(`wasmtime serve`: JavaScript); wrk, "
         f"{settings.seconds:g} s per run after a warm-up; CPU is the server's user + system "
         "time over requests served.",
         "",
@@ -391,7 +425,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (under 2 minutes)")
     parser.add_argument(
-        "--before", type=Path, help="another checkout of scripthost: JS hello, it against this"
+        "--before", type=Path, help="another checkout of scripthost: hello, it against this"
+    )
+    parser.add_argument(
+        "--language",
+        choices=sorted(LANGUAGE_NAMES),
+        default="js",
+        help="with --before: the language of hello (py: each checkout's SDK builds it)",
     )
     parser.add_argument(
         "--processes",
@@ -404,7 +444,9 @@ def main() -> None:
     settings = QUICK if args.quick else FULL
     scratch = Path(tempfile.mkdtemp(prefix="scripthost-compare-"))
     if args.before is not None:
-        write_hello_rows("before-after", before_and_after(scratch, settings, args.before), settings)
+        rows = before_and_after(scratch, settings, args.before, args.language)
+        name = "before-after" if args.language == "js" else f"before-after-{args.language}"
+        write_hello_rows(name, rows, settings, args.language)
         return
     if args.processes is not None:
         write_hello_rows("processes", by_processes(scratch, settings, args.processes), settings)
@@ -439,7 +481,7 @@ def main() -> None:
     print(markdown(document))
 
 
-def write_hello_rows(name: str, rows: list[Row], settings: Settings) -> None:
+def write_hello_rows(name: str, rows: list[Row], settings: Settings, language: str = "js") -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(
         json.dumps(
@@ -447,8 +489,9 @@ def write_hello_rows(name: str, rows: list[Row], settings: Settings) -> None:
         )
         + "\n"
     )
-    (RESULTS / f"{name}.md").write_text(before_after_markdown(rows, settings))
-    print(before_after_markdown(rows, settings))
+    markdown = before_after_markdown(rows, settings, language)
+    (RESULTS / f"{name}.md").write_text(markdown)
+    print(markdown)
 
 
 def machine() -> str:

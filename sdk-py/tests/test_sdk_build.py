@@ -10,8 +10,10 @@ from scripthost_sdk.build import (
     check_script,
     componentize_command,
     explain_failure,
+    immortalize_snapshot,
     main,
 )
+from wasm_bytes import component, data_section, module
 
 
 def test_the_wit_is_the_abis_own_not_a_copy_and_ships_with_the_package() -> None:
@@ -68,3 +70,13 @@ def test_failure_explained_by_componentize_cause() -> None:
         explain_failure(Path("h.py"), output)
         == "h.py: componentize-py failed: wasm trap: out of fuel"
     )
+
+
+def test_a_component_whose_snapshot_cannot_be_finished_is_not_left_behind(tmp_path: Path) -> None:
+    built = tmp_path / "home.wasm"
+    built.write_bytes(component(module(data_section((0x100, b"no table here")))))
+    with pytest.raises(
+        BuildError, match=r"home.wasm: the snapshot could not be finished: 0 tables"
+    ):
+        immortalize_snapshot(built)
+    assert list(tmp_path.iterdir()) == []
