@@ -4,6 +4,7 @@ Slow (a build and a compile, ~20-40 s): `pytest -m "not slow"` skips it.
 """
 
 import json
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ def _abi_version() -> str:
 ABI_VERSION = _abi_version()
 
 SCRIPT = """
+import random
 import sys
 from scripthost_sdk import BackendError, Request, Response, backend, config, json_response
 
@@ -42,6 +44,10 @@ def handle(req: Request) -> Response:
         import csv
     if mode == "recurse":
         return handle(req)
+    if mode == "random":
+        if req.params.get("seed"):
+            random.seed(int(req.params["seed"]))
+        return json_response([random.random(), random.randint(0, 10**9)])
     try:
         backend.get("profile", "/users/42")
     except BackendError as error:
@@ -67,7 +73,7 @@ def component(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return engine, wc.Component.from_file(engine, str(directory / "probe.wasm"))
 
 
-def run(component: Any, query: str) -> Run:
+def run(component: Any, query: str, request_id: str = "x") -> Run:
     engine, compiled = component
     outcome = Run({})
     linker = wc.Linker(engine)
@@ -95,8 +101,9 @@ def run(component: Any, query: str) -> Run:
         "body": b"",
     }.items():
         setattr(request, name, value)
-    for name in ("endpoint", "version", "request-id"):
+    for name in ("endpoint", "version"):
         setattr(request, name, "x")
+    setattr(request, "request-id", request_id)
     handle = linker.instantiate(store, compiled).get_func(store, "handle")
     result = handle(store, request)
     handle.post_return(store)
@@ -132,7 +139,7 @@ def test_print_goes_to_the_log(component: Any) -> None:
 def test_uncaught_exception_is_a_guest_error_with_source_lines(component: Any) -> None:
     result = run(component, "mode=raise").result
     assert result["kind"] == "exception"
-    assert 'File "probe.py", line 12, in handle\n    raise ValueError' in result["message"]
+    assert 'File "probe.py", line 13, in handle\n    raise ValueError' in result["message"]
     assert result["message"].endswith("ValueError: kaboom")
 
 
@@ -146,3 +153,18 @@ def test_late_import_is_an_import_error_not_a_trap(component: Any) -> None:
     result = run(component, "mode=import").result
     assert result["kind"] == "exception"
     assert "import it at the top of the script" in result["message"]
+
+
+def test_random_draws_from_the_request_id_or_the_scripts_own_seed(component: Any) -> None:
+    def draws(query: str, request_id: str) -> list[float]:
+        result = run(component, query, request_id).result
+        assert result["status"] == 200, result
+        drawn: list[float] = result["body"]
+        return drawn
+
+    first, second = draws("mode=random", "req-1"), draws("mode=random", "req-2")
+    expected = random.Random(int.from_bytes(b"req-1", "big"))
+    assert first == [expected.random(), expected.randint(0, 10**9)]
+    assert second != first
+    seeded = random.Random(7)
+    assert draws("mode=random&seed=7", "req-1") == [seeded.random(), seeded.randint(0, 10**9)]

@@ -2,13 +2,16 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.machinery import PathFinder
 
 import pytest
 from scripthost_sdk import Request, Response, json_response
 from scripthost_sdk._runtime import (
+    _IMPORT_REFUSAL,
     GuestFailure,
     NoImportsAtRequestTime,
     forbid_imports_from_now_on,
+    install_import_refusal,
     serve,
 )
 from scripthost_sdk._traceback import remember_source
@@ -94,6 +97,22 @@ def restore_meta_path() -> Iterator[None]:
     saved = list(sys.meta_path)
     yield
     sys.meta_path[:] = saved
+    _IMPORT_REFUSAL.armed = False
+
+
+@pytest.mark.usefixtures("restore_meta_path")
+def test_the_refusal_installed_at_build_time_lets_imports_through_until_armed() -> None:
+    sys.modules.pop("this_module_does_not_exist", None)
+    install_import_refusal()
+    install_import_refusal()
+    assert sys.meta_path.count(_IMPORT_REFUSAL) == 1
+    assert sys.meta_path.index(_IMPORT_REFUSAL) < sys.meta_path.index(PathFinder)
+    with pytest.raises(ModuleNotFoundError, match="No module named"):
+        import this_module_does_not_exist  # type: ignore[import-not-found]
+    forbid_imports_from_now_on()
+    assert sys.meta_path.count(_IMPORT_REFUSAL) == 1
+    with pytest.raises(ImportError, match="import it at the top of the script"):
+        import this_module_does_not_exist  # noqa: F401
 
 
 @pytest.mark.usefixtures("restore_meta_path")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import random
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -19,7 +18,7 @@ from typing import Any, NoReturn
 from componentize_py_types import Err, Ok  # type: ignore[import-not-found]
 from wit_world.imports import backend, config, log, types  # type: ignore[import-not-found]
 
-from scripthost_sdk import _abi, _heap, _immortal, _runtime, _stdio, _traceback
+from scripthost_sdk import _abi, _heap, _immortal, _reseed, _runtime, _stdio, _traceback
 from scripthost_sdk._http import Request
 from scripthost_sdk.backend import BackendError, BackendErrorKind, BackendRequest, BackendResponse
 
@@ -143,13 +142,10 @@ def guest_error(kind: _runtime.GuestErrorKind, message: str) -> Err:
 
 def handle_raw(handler: _runtime.Handler, raw: Any) -> Any:
     """The export: raw request in, raw response out, or `Err(guest-error)` raised."""
-    # Not armed at load time: componentize-py itself still imports modules after that.
+    # Armed here, not at load time: componentize-py itself still imports modules after that.
     _runtime.forbid_imports_from_now_on()
     _stdio.redirect_to_log()
-    # The generator's state was frozen into the component at build time; without a
-    # reseed every request would draw the same numbers. Not a secret (nor meant to be).
-    # An int seed: seeding from the str hashes it with SHA-512, ~5x the fuel.
-    random.seed(int.from_bytes(raw.request_id.encode(), "big"))
+    _reseed.seed_before_next_draw(raw.request_id)
     try:
         outcome = _runtime.serve(handler, to_request(raw))
     finally:
@@ -200,6 +196,7 @@ def remember_sources_under(directories: Sequence[str]) -> None:
 def load_world(module_name: str) -> type:
     """Import the script and return the `WitWorld` class componentize-py instantiates."""
     _abi.install(BuildTimeAbi())
+    _reseed.install()
     script = import_script(module_name)
     _abi.install(WitAbi())
     try:
@@ -210,6 +207,7 @@ def load_world(module_name: str) -> type:
     sdk_dir = os.path.dirname(os.path.abspath(__file__))
     remember_sources_under([script_dir, sdk_dir])
     _runtime.warm_up()
+    _runtime.install_import_refusal()
     _immortal.record_objects()
     _heap.pack()
     # Everything so far lives in the snapshot: the collector need never visit it.

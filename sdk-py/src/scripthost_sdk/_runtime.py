@@ -146,11 +146,14 @@ def find_handler(module: ModuleType) -> Handler:
 
 
 class NoImportsAtRequestTime(importlib.abc.MetaPathFinder):
-    """Refuse imports of modules the component does not already hold.
+    """Refuse imports of modules the component does not already hold, once armed.
 
     Loading a module needs the filesystem, which a component does not have at run
     time (the attempt would trap); an ImportError that names the fix is kinder.
     """
+
+    def __init__(self) -> None:
+        self.armed = False
 
     def find_spec(
         self,
@@ -158,6 +161,8 @@ class NoImportsAtRequestTime(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
+        if not self.armed:
+            return None
         raise ImportError(
             f"cannot import {fullname!r} while handling a request: a script has no "
             "filesystem at run time; import it at the top of the script so that the "
@@ -166,16 +171,28 @@ class NoImportsAtRequestTime(importlib.abc.MetaPathFinder):
         )
 
 
+_IMPORT_REFUSAL = NoImportsAtRequestTime()
+
+
+def install_import_refusal() -> None:
+    """Put the (unarmed) `NoImportsAtRequestTime` ahead of the filesystem finders.
+
+    At build time: a request then only arms it, instead of searching and
+    changing `sys.meta_path` in every fresh instance.
+    """
+    if _IMPORT_REFUSAL not in sys.meta_path:
+        position = next(
+            (
+                index
+                for index, finder in enumerate(sys.meta_path)
+                if finder is importlib.machinery.PathFinder
+            ),
+            0,
+        )
+        sys.meta_path.insert(position, _IMPORT_REFUSAL)
+
+
 def forbid_imports_from_now_on() -> None:
-    """Put `NoImportsAtRequestTime` ahead of the filesystem finders in `sys.meta_path`."""
-    if any(isinstance(finder, NoImportsAtRequestTime) for finder in sys.meta_path):
-        return
-    position = next(
-        (
-            index
-            for index, finder in enumerate(sys.meta_path)
-            if finder is importlib.machinery.PathFinder
-        ),
-        0,
-    )
-    sys.meta_path.insert(position, NoImportsAtRequestTime())
+    """Refuse every import from now on (installing the refusal if the build did not)."""
+    install_import_refusal()
+    _IMPORT_REFUSAL.armed = True

@@ -18,7 +18,7 @@ from typing import Any
 from componentize_py_types import Err  # type: ignore[import-not-found]
 from wit_world.imports import script  # type: ignore[import-not-found]
 
-from scripthost_sdk import _abi, _guest, _heap, _immortal, _runtime, _script, _traceback
+from scripthost_sdk import _abi, _guest, _heap, _immortal, _reseed, _runtime, _script, _traceback
 from scripthost_sdk._http import Request, Response
 
 # This module and `_script` load the script: their frames are not the author's.
@@ -54,12 +54,14 @@ def bundle_sources() -> dict[str, list[str]]:
 
 
 def load_world() -> type:
+    _reseed.install()
     for name in _script.RUNTIME_MODULES:
         importlib.import_module(name)
     _abi.install(_guest.WitAbi())
     _traceback.hide_frames_of(is_loader_frame)
     _traceback.remember_sources_from(bundle_sources)
     _runtime.warm_up()
+    _runtime.install_import_refusal()
     _immortal.record_objects()
     _heap.pack()
     # Everything so far lives in the snapshot: the collector need never visit it.

@@ -58,15 +58,20 @@ class LogStream(io.TextIOBase):
         _abi.current().log_write(self.level, line, [("stream", self.stream_name)])
 
 
+# Made once (at build time, in a component): every request then only points
+# `sys.stdout` and `sys.stderr` at them, and each ends with their partial lines sent.
+_LOG_STREAMS = LogStream("stdout"), LogStream("stderr")
+
+
 def redirect_to_log() -> tuple[LogStream, LogStream]:
     """Point `sys.stdout` and `sys.stderr` at the request log."""
-    stdout, stderr = LogStream("stdout"), LogStream("stderr")
-    sys.stdout, sys.stderr = stdout, stderr
-    return stdout, stderr
+    sys.stdout, sys.stderr = _LOG_STREAMS
+    return _LOG_STREAMS
 
 
 def flush_log_streams() -> None:
     """Send partial lines still buffered in the log streams (end of a request)."""
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, LogStream):
+        # Not isinstance: LogStream's bases are ABCs, whose check costs a request fuel.
+        if type(stream) is LogStream:
             stream.flush()
