@@ -159,28 +159,28 @@ class _Memory:
         struct.pack_into("<I", self._component, segment.file_offset_of(address), value)
         return True
 
-    def segments(self) -> list[DataSegment]:
-        return self._segments
+    def addresses_of(self, needle: bytes) -> list[int]:
+        """Where `needle` lies in memory, found within single segments."""
+        found = []
+        for segment in self._segments:
+            end = segment.file_offset + segment.size
+            at = self._component.find(needle, segment.file_offset, end)
+            while at != -1:
+                found.append(segment.address + at - segment.file_offset)
+                at = self._component.find(needle, at + 1, end)
+        return found
 
 
 def _find_table(memory: _Memory) -> tuple[int, ...]:
     """The addresses of the one table whose header and checksum hold."""
-    tables = [table for segment in memory.segments() for table in _tables_in(memory, segment)]
+    tables = [
+        table
+        for address in memory.addresses_of(_MARKER)
+        if (table := _table_at(memory, address + len(_MARKER))) is not None
+    ]
     if len(tables) != 1:
         raise NoObjectTable(f"{len(tables)} tables of the snapshot's objects, not 1")
     return tables[0]
-
-
-def _tables_in(memory: _Memory, segment: DataSegment) -> list[tuple[int, ...]]:
-    found = []
-    image = memory.read(segment.address, segment.size)
-    at = image.find(_MARKER)
-    while at != -1:
-        table = _table_at(memory, segment.address + at + len(_MARKER))
-        if table is not None:
-            found.append(table)
-        at = image.find(_MARKER, at + 1)
-    return found
 
 
 def _table_at(memory: _Memory, address: int) -> tuple[int, ...] | None:
