@@ -1,7 +1,8 @@
 """scripthost side by side with what users would pick instead, in one run.
 
     python -m bench.compare [--quick]
-    python -m bench.compare --before DIR [--language py] [--quick]
+    python -m bench.compare --before DIR [--language py] [--workload aggregate] [--quick]
+    python -m bench.compare --processes 1 2 | --workers 1 4 [--quick]
 
 Systems: scripthost (JavaScript and Python endpoints, a fresh instance per
 request and with instance reuse; one process per core, as `serve` runs by
@@ -17,16 +18,23 @@ and route-table load time with 100 and 1,000 endpoints).
 Results: bench/results/compare.{json,md,png}.
 
 With `--before DIR` (another checkout of scripthost, e.g. `git archive main`
-unpacked), only hello runs (JavaScript, or Python with `--language py`,
-built by each checkout's own SDK): on a host served from DIR, on one from
-this tree and on `wasmtime serve` (the native host, the same engine, JS:
+unpacked), only one workload runs (hello, or aggregate with `--workload
+aggregate`; JavaScript, or Python with `--language py`, built by each
+checkout's own SDK): on a host served from DIR, on one from this tree and on
+`wasmtime serve` (the native host, the same engine, JS:
 bench/baselines/wasi_http), in turns, in one run, with the server CPU time
-per request. Results: bench/results/before-after[-py].{json,md}.
+per request. Results: bench/results/before-after[-py][-aggregate].{json,md}.
 
 With `--processes 1 2` (any counts), only JavaScript hello runs, on hosts
 started with each `serve --processes` count, in turns (1, 2, 2, 1), in one
 run, with the server CPU time per request over the whole process tree.
 Results: bench/results/processes.{json,md}.
+
+With `--workers 1 4` (any counts), only JavaScript aggregate runs, on hosts
+started with each `serve --workers` count (CPU slots; a script waiting on a
+backend holds none), in turns, at 4, 16 and 64 connections: whether the
+backend's latency or the slots set the p50. Results:
+bench/results/workers.{json,md}.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +86,8 @@ class Settings:
 
 FULL = Settings(seconds=10, warmup=3, connections=(16, 64), scale=(100, 1000))
 QUICK = Settings(seconds=2, warmup=1, connections=(16,), scale=(100,), cold_compile=False)
+# From few callers, where the backend's 20 ms should set the p50, to the CPU's limit.
+WAITING_CONNECTIONS = (4, 16, 64)
 
 
 @dataclass
@@ -243,9 +253,9 @@ def wasmtime_binary() -> Path:
 
 
 def before_and_after(
-    scratch: Path, settings: Settings, before: Path, language: str = "js"
+    scratch: Path, settings: Settings, before: Path, language: str = "js", workload: str = "hello"
 ) -> list[Row]:
-    """Hello in `language` (a fresh instance per request) served from `before` and from this tree.
+    """`workload` in `language` (a fresh instance per request) from `before` and from this tree.
 
     Both hosts run with their default settings, one at a time; each is
     measured twice, in the order before, after, after, before; then `wasmtime
@@ -253,31 +263,53 @@ def before_and_after(
     each tree's own SDK, which may be what changed; the JavaScript one by
     this tree's (a checkout from `git archive` has no npm packages).
     """
-    source = WORKLOADS_DIR / f"hello.{language}"
+    source = WORKLOADS_DIR / f"{workload}.{language}"
     after = build_cached(source)
-    rows = hello_in_turns(
-        {
-            "scripthost before": (
-                HostProcess(
-                    scratch / "before",
-                    env={"PYTHONPATH": str(before.resolve())},
-                    processes=HOST_PROCESSES,
-                ),
-                built_by_checkout(before, source) if language == "py" else after,
-            ),
-            "scripthost after": (HostProcess(scratch / "after", processes=HOST_PROCESSES), after),
-        },
-        settings,
-    )
-    native = wasmtime_serve(scratch).start(timeout=300)
+    slow = slow_backend(scratch).start()
+    backends = [f"slow={slow.ready_url.removesuffix('/ready')}"]
     try:
-        assert native.process is not None
-        rows += measure(
-            native.name, native.process.pid, native.ready_url, "hello", Path(), settings
+        rows = in_turns(
+            {
+                "scripthost before": (
+                    HostProcess(
+                        scratch / "before",
+                        env={"PYTHONPATH": str(before.resolve())},
+                        processes=HOST_PROCESSES,
+                        backends=backends,
+                    ),
+                    built_by_checkout(before, source) if language == "py" else after,
+                ),
+                "scripthost after": (
+                    HostProcess(scratch / "after", processes=HOST_PROCESSES, backends=backends),
+                    after,
+                ),
+            },
+            settings,
+            workload,
         )
+        native = wasmtime_serve(scratch).start(timeout=300)
+        try:
+            assert native.process is not None
+            url = native.ready_url.removesuffix("/hello") + f"/{workload}"
+            if workload == "aggregate":
+                url += f"?backend={slow.ready_url.removesuffix('/ready')}"
+            rows += measure(native.name, native.process.pid, url, workload, Path(), settings)
+        finally:
+            native.stop()
     finally:
-        native.stop()
+        slow.stop()
     return rows
+
+
+def slow_backend(scratch: Path) -> Server:
+    """The backend of the aggregate workload: answers after 20 ms (ready at `/ready`)."""
+    port = free_port()
+    return Server(
+        "slow backend",
+        [NODE, str(REPO_ROOT / "bench" / "baselines" / "slow_backend.mjs"), str(port)],
+        f"http://127.0.0.1:{port}/ready",
+        scratch / "slow.log",
+    )
 
 
 def built_by_checkout(checkout: Path, source: Path) -> Path:
@@ -302,7 +334,7 @@ def built_by_checkout(checkout: Path, source: Path) -> Path:
 def by_processes(scratch: Path, settings: Settings, counts: list[int]) -> list[Row]:
     """JavaScript hello (a fresh instance per request) on hosts of `counts` processes."""
     module = build_cached(WORKLOADS_DIR / "hello.js")
-    return hello_in_turns(
+    return in_turns(
         {
             f"scripthost --processes {count}": (
                 HostProcess(scratch / f"p{count}", processes=count),
@@ -314,18 +346,47 @@ def by_processes(scratch: Path, settings: Settings, counts: list[int]) -> list[R
     )
 
 
-def hello_in_turns(hosts: dict[str, tuple[HostProcess, Path]], settings: Settings) -> list[Row]:
-    """Each host serving its hello module, measured in turns: in order, then in reverse."""
+def by_workers(scratch: Path, settings: Settings, counts: list[int]) -> list[Row]:
+    """JavaScript aggregate (a fresh instance per request) on hosts of `counts` CPU slots."""
+    module = build_cached(WORKLOADS_DIR / "aggregate.js")
+    slow = slow_backend(scratch).start()
+    backends = [f"slow={slow.ready_url.removesuffix('/ready')}"]
+    try:
+        return in_turns(
+            {
+                f"scripthost --workers {count}": (
+                    HostProcess(
+                        scratch / f"w{count}",
+                        processes=HOST_PROCESSES,
+                        backends=backends,
+                        extra_args=["--workers", str(count)],
+                    ),
+                    module,
+                )
+                for count in counts
+            },
+            replace(settings, connections=WAITING_CONNECTIONS),
+            "aggregate",
+        )
+    finally:
+        slow.stop()
+
+
+def in_turns(
+    hosts: dict[str, tuple[HostProcess, Path]], settings: Settings, workload: str = "hello"
+) -> list[Row]:
+    """Each host serving its module of `workload`, measured in turns: in order, then in reverse."""
     rows: list[Row] = []
+    endpoint = f"bench/{workload}"
     try:
         for host, module in hosts.values():
             host.start()
-            host.cli("deploy", str(module), "--endpoint", "bench/hello")
+            host.cli("deploy", str(module), "--endpoint", endpoint)
         for system in [*hosts, *reversed(hosts)]:
             host = hosts[system][0]
             assert host.process is not None
             rows += measure(
-                system, host.process.pid, f"{host.url}/bench/hello", "hello", Path(), settings
+                system, host.process.pid, f"{host.url}/{endpoint}", workload, Path(), settings
             )
     finally:
         for host, _ in hosts.values():
@@ -334,9 +395,10 @@ def hello_in_turns(hosts: dict[str, tuple[HostProcess, Path]], settings: Setting
 
 
 def before_after_markdown(rows: list[Row], settings: Settings, language: str = "js") -> str:
+    workload = rows[0].workload if rows else "hello"
     lines = [
-        f"Machine: {machine()}. {LANGUAGE_NAMES[language]} hello, a fresh instance per request "
-        "(`wasmtime serve`: JavaScript); wrk, "
+        f"Machine: {machine()}. {LANGUAGE_NAMES[language]} {workload}, a fresh instance per "
+        "request (`wasmtime serve`: JavaScript); wrk, "
         f"{settings.seconds:g} s per run after a warm-up; CPU is the server's user + system "
         "time over requests served.",
         "",
@@ -434,31 +496,45 @@ def main() -> None:
         help="with --before: the language of hello (py: each checkout's SDK builds it)",
     )
     parser.add_argument(
+        "--workload",
+        choices=("hello", "aggregate"),
+        default="hello",
+        help="with --before: the workload measured (aggregate: three 20 ms backend calls)",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         nargs="+",
         metavar="N",
         help="JS hello on hosts of each `serve --processes N`, side by side",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="JS aggregate on hosts of each `serve --workers N`, side by side",
+    )
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
     scratch = Path(tempfile.mkdtemp(prefix="scripthost-compare-"))
     if args.before is not None:
-        rows = before_and_after(scratch, settings, args.before, args.language)
-        name = "before-after" if args.language == "js" else f"before-after-{args.language}"
-        write_hello_rows(name, rows, settings, args.language)
+        rows = before_and_after(scratch, settings, args.before, args.language, args.workload)
+        name = "-".join(
+            ["before-after"]
+            + ([args.language] if args.language != "js" else [])
+            + ([args.workload] if args.workload != "hello" else [])
+        )
+        write_rows(name, rows, settings, args.language)
         return
     if args.processes is not None:
-        write_hello_rows("processes", by_processes(scratch, settings, args.processes), settings)
+        write_rows("processes", by_processes(scratch, settings, args.processes), settings)
         return
-    port = free_port()
-    backend = f"http://127.0.0.1:{port}"
-    slow = Server(
-        "slow backend",
-        [NODE, str(REPO_ROOT / "bench" / "baselines" / "slow_backend.mjs"), str(port)],
-        f"{backend}/ready",
-        scratch / "slow.log",
-    ).start()
+    if args.workers is not None:
+        write_rows("workers", by_workers(scratch, settings, args.workers), settings)
+        return
+    slow = slow_backend(scratch).start()
+    backend = slow.ready_url.removesuffix("/ready")
     try:
         body = payload(scratch / "payload.json")
         rows = side_by_side(scratch, settings, backend, body)
@@ -481,7 +557,7 @@ def main() -> None:
     print(markdown(document))
 
 
-def write_hello_rows(name: str, rows: list[Row], settings: Settings, language: str = "js") -> None:
+def write_rows(name: str, rows: list[Row], settings: Settings, language: str = "js") -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(
         json.dumps(

@@ -34,6 +34,7 @@ from host.backends import (
 )
 from host.failures import FailureClass, SandboxAbort
 from host.limits import Limits
+from host.sandbox._plans import add_planned_func, define_func
 
 # Components built against 0.1.0 link too: wasmtime matches 0.1.x imports to
 # 0.1.1 definitions (semver), and 0.1.1 only added the `script` interface.
@@ -257,13 +258,13 @@ def link(linker: wc.Linker) -> None:
     """Define the ABI imports on a component linker."""
     with linker.root() as root:
         with root.add_instance(interface("backend")) as backend:
-            backend.add_func("call", host_function(_backend_call))
-            backend.add_func("call-batch", host_function(_backend_call_batch))
+            add_planned_func(backend, "call", host_function(_backend_call))
+            add_planned_func(backend, "call-batch", host_function(_backend_call_batch))
         with root.add_instance(interface("log")) as log:
-            log.add_func("write", host_function(_log_write))
+            add_planned_func(log, "write", host_function(_log_write))
         with root.add_instance(interface("config")) as config:
-            config.add_func("get", host_function(_config_get))
-            config.add_func("get-all", host_function(_config_get_all))
+            add_planned_func(config, "get", host_function(_config_get))
+            add_planned_func(config, "get-all", host_function(_config_get_all))
         with root.add_instance(interface("script")) as script:
             add_string_func(script, "bundle", _script_bundle)
             add_string_func(script, "prepared", _script_prepared)
@@ -284,18 +285,7 @@ def add_string_func(
     store context; wasmtime still checks the value against the import's type
     as it lowers it.
     """
-    name_bytes = name.encode()
-    index = _linker.FUNCTIONS.allocate(text_of)
-    error = ffi.wasmtime_component_linker_instance_add_func(
-        instance.ptr(),
-        ctypes.create_string_buffer(name_bytes),
-        len(name_bytes),
-        _string_func_impl,
-        index,
-        _linker.func_finalize,
-    )
-    if error:
-        raise WasmtimeError._from_ptr(error)
+    define_func(instance, name, _string_func_impl, text_of)
 
 
 @ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]

@@ -67,7 +67,7 @@ class ComponentRunner:
         meter = Meter(fuel_limit=context.limits.fuel, started=time.monotonic())
         store = new_store(self._engine, context.limits, slot=context.slot)
         try:
-            with abi.bound(context), wasi.bound(wasi.WasiState()):
+            with abi.bound(context), wasi.bound(wasi.WasiState()), self.plans.calls_from(component):
                 handle = self._instantiate(component, store)
                 returned = self._call(component, handle, store, request)
             meter.fuel_left = store.get_fuel()
@@ -93,7 +93,7 @@ class ComponentRunner:
         )
         state = warm.wasi if warm is not None else wasi.WasiState()
         try:
-            with abi.bound(context), wasi.bound(state):
+            with abi.bound(context), wasi.bound(state), self.plans.calls_from(component):
                 if warm is None:
                     warm = Warm(component, store, state, self._instantiate(component, store))
                 else:

@@ -1,14 +1,19 @@
-"""Calling a component's export with its types read once per component, not on every call.
+"""Calls across a component's boundary with its types read once per component, not every call.
 
 wasmtime-py's `Func.__call__` asks the C API for the function's type on every
 call, and its converters ask again for every record's fields, every list's
 element and every variant's cases while they lower and lift: about a fifth
 of the Python the host ran per request for a hello script was this type
-introspection. A plan reads the export's type once, into a tree of the same
-wasmtime-py types with those answers fixed, and calls with it, so each call
-runs only wasmtime-py's own conversion code over values. The C API's types
-are the component's, not a store's or an instance's: one plan serves every
-instance of the component.
+introspection. A plan reads a function's type once, into a tree of the same
+wasmtime-py types with those answers fixed, so each call runs only
+wasmtime-py's own conversion code over values. The C API's types are the
+component's, not a store's or an instance's: one plan serves every instance
+of the component.
+
+The same holds the other way, for the guest's calls of host functions
+(`add_planned_func`): wasmtime-py's trampoline reads the import's type, and
+its converters every nested type, on every call. Here each import's type is
+read at the component's first call of it and kept with the component's plans.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from ctypes import byref, pointer
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +30,9 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
+from wasmtime.component import _linker
 from wasmtime.component import _types as types
-from wasmtime.component._enter import enter_wasm
+from wasmtime.component._enter import catch_exceptions, enter_wasm
 
 ValType = types.ValType
 Case = tuple[str, ValType | None]
@@ -188,12 +196,32 @@ class Export:
     plan: FuncPlan
 
 
+class ImportPlans:
+    """How one component calls the host's functions: each import's plan, made at its first call."""
+
+    def __init__(self) -> None:
+        self._by_function: dict[int, FuncPlan] = {}
+        # How many were ever made: each import the component calls, once.
+        self.built = 0
+
+    def plan(self, function: int, func_type: Any) -> FuncPlan:
+        """The plan of host function `function`, its C API type `func_type` read if not yet."""
+        plan = self._by_function.get(function)
+        if plan is None:
+            plan = self._by_function[function] = _plan_of_import(func_type)
+            self.built += 1
+        return plan
+
+
 class Plans:
-    """The exports of each component, read on first use and kept while the component is."""
+    """The exports and imports of each component, read on first use and kept while it is."""
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
         self._exports: weakref.WeakKeyDictionary[wc.Component, dict[str, Export]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._imports: weakref.WeakKeyDictionary[wc.Component, ImportPlans] = (
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
@@ -215,3 +243,100 @@ class Plans:
                 by_name[name] = Export(index, FuncPlan(item.ty))
                 self.built += 1
             return by_name[name]
+
+    def imports(self, component: wc.Component) -> ImportPlans:
+        """Where the plans of `component`'s calls of host functions are kept."""
+        found = self._imports.get(component)
+        if found is None:
+            with self._lock:
+                found = self._imports.setdefault(component, ImportPlans())
+        return found
+
+    @contextmanager
+    def calls_from(self, component: wc.Component) -> Iterator[None]:
+        """Host functions this thread runs meanwhile are called by `component`."""
+        previous = getattr(_calling, "imports", None)
+        _calling.imports = self.imports(component)
+        try:
+            yield
+        finally:
+            _calling.imports = previous
+
+
+# Whose calls a sandbox thread serves: the C callback is only told the function and its type.
+_calling = threading.local()
+
+HostFunc = Callable[..., Any]
+CallbackT = Any  # a ffi.wasmtime_component_func_callback_t
+
+
+def add_planned_func(instance: wc.LinkerInstance, name: str, func: HostFunc) -> None:
+    """`instance.add_func(name, func)`, the guest's values converted by the caller's plan.
+
+    Called outside `Plans.calls_from`, the import's type is read for that call
+    alone, as wasmtime-py does. Either way wasmtime-py's converters check each
+    value's kind (and each record field's name) as they lift, and wasmtime
+    checks the result against the import's type as it lowers it.
+    """
+    define_func(instance, name, _call_planned, func)
+
+
+def define_func(instance: wc.LinkerInstance, name: str, callback: CallbackT, data: Any) -> None:
+    """Define `name` on `instance` as the C callback `callback`, which is handed `data`."""
+    name_bytes = name.encode()
+    index = _linker.FUNCTIONS.allocate(data)
+    error = ffi.wasmtime_component_linker_instance_add_func(
+        instance.ptr(),
+        ctypes.create_string_buffer(name_bytes),
+        len(name_bytes),
+        callback,
+        index,
+        _linker.func_finalize,
+    )
+    if error:
+        raise wasmtime.WasmtimeError._from_ptr(error)
+
+
+def _plan_of_import(func_type: Any) -> FuncPlan:
+    # The type belongs to wasmtime for the call; an owner keeps it from being freed here.
+    with types.FuncType._from_ptr(func_type, owner=func_type) as read:
+        return FuncPlan(read)
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+def _call_planned(
+    index: int | None,
+    context: Any,
+    func_type: Any,
+    args: Any,
+    nargs: int,
+    results: Any,
+    nresults: int,
+) -> int:
+    def run(store: wasmtime.StoreContext) -> None:
+        function = index or 0
+        imports: ImportPlans | None = getattr(_calling, "imports", None)
+        plan = _plan_of_import(func_type) if imports is None else imports.plan(function, func_type)
+        if nargs != len(plan.params) or nresults != (plan.result is not None):
+            raise TypeError("an import called with another number of values than its type has")
+        func = _linker.FUNCTIONS.get(function)
+        assert func is not None, "defined by add_planned_func"
+        try:
+            params = [ty.convert_from_c(args[i]) for i, ty in enumerate(plan.params)]
+        except Exception as error:
+            raise _not_its_type(error) from None
+        returned = func(store, *params)
+        if plan.result is not None:
+            try:
+                plan.result.convert_to_c(store, returned, results)
+            except Exception as error:
+                raise _not_its_type(error) from None
+
+    return int(catch_exceptions(context, run))
+
+
+def _not_its_type(error: Exception) -> wasmtime.WasmtimeError:
+    # A WasmtimeError traps the guest with this message; any other exception
+    # wasmtime-py would keep in its one process-wide slot, for whichever
+    # thread's guest call fails next to raise.
+    return wasmtime.WasmtimeError(f"a host call's values do not fit its type: {error!r}")

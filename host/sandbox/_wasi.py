@@ -37,6 +37,7 @@ from wasmtime import component as wc
 from host.failures import FailureClass, SandboxAbort
 from host.sandbox import _abi as abi
 from host.sandbox._abi import GuestLogLine
+from host.sandbox._plans import add_planned_func
 
 VERSION = "0.2.0"
 # Live pollables one store may hold; each is a small host object.
@@ -517,4 +518,4 @@ def link(linker: wc.Linker) -> None:
                     destructor = _DESTRUCTORS.get(resource, _no_destructor)
                     instance.add_resource(name, wc.ResourceType.host(resource), destructor)
                 for name, function in functions.items():
-                    instance.add_func(name, abi.host_function(function))
+                    add_planned_func(instance, name, abi.host_function(function))
