@@ -348,13 +348,36 @@ def test_a_process_that_cannot_start_stops_the_host_instead_of_restarting(
     assert [e["event"] for e in events].count("process started") == PROCESSES
 
 
-def sibling_socket_of(pid: int) -> Path:
-    """Where child `pid` answers its siblings: in the host's temporary directory, which
-    every child finds beside its metrics directory (named in its environment)."""
+def test_the_processes_count_their_metrics_in_memory(host: HostProcess) -> None:
+    # Files mapped from a journaling filesystem stall the writer, GIL held, at
+    # the journal's pace (see host.processes._supervisor).
+    assert get(host, "home").status_code == 200
+    for pid in children(host):
+        metrics = metrics_dir_of(pid)
+        assert list(metrics.glob("*.db")), "the processes write their metrics elsewhere"
+        assert filesystem_type(metrics) == "tmpfs"
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem `path` is on, from the mount table."""
+    mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    resolved = path.resolve()
+    on = [(point, kind) for point, kind in mounts if resolved.is_relative_to(point)]
+    return max(on, key=lambda mount: len(mount[0]))[1]
+
+
+def metrics_dir_of(pid: int) -> Path:
+    """Child `pid`'s metrics directory, named in its environment."""
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     prefix = f"{METRICS_ENV}=".encode()
     (metrics,) = [entry[len(prefix) :].decode() for entry in environ if entry.startswith(prefix)]
-    return Path(metrics).parent / "siblings" / f"{pid}.sock"
+    return Path(metrics)
+
+
+def sibling_socket_of(pid: int) -> Path:
+    """Where child `pid` answers its siblings: in the host's temporary directory, which
+    every child finds beside its metrics directory."""
+    return metrics_dir_of(pid).parent / "siblings" / f"{pid}.sock"
 
 
 def ask_sibling(pid: int, request: dict[str, Any]) -> Any:
