@@ -78,6 +78,7 @@ bench: install tools examples
 	$(PY) -m bench.distinct_scripts --scripts 200 --components 3
 	$(PY) -m bench.noisy_neighbour
 	$(PY) -m bench.compare
+	$(PY) -m bench.compare --workers 1 4
 	$(PY) -m bench.dev_loop
 
 bench-quick: install tools examples

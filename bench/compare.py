@@ -396,9 +396,12 @@ def in_turns(
 
 def before_after_markdown(rows: list[Row], settings: Settings, language: str = "js") -> str:
     workload = rows[0].workload if rows else "hello"
+    native = (
+        " (`wasmtime serve`: JavaScript)" if any(r.system == "wasmtime serve" for r in rows) else ""
+    )
     lines = [
         f"Machine: {machine()}. {LANGUAGE_NAMES[language]} {workload}, a fresh instance per "
-        "request (`wasmtime serve`: JavaScript); wrk, "
+        f"request{native}; wrk, "
         f"{settings.seconds:g} s per run after a warm-up; CPU is the server's user + system "
         "time over requests served.",
         "",
