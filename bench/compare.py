@@ -40,6 +40,7 @@ bench/results/workers.{json,md}.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -265,9 +267,8 @@ def before_and_after(
     """
     source = WORKLOADS_DIR / f"{workload}.{language}"
     after = build_cached(source)
-    slow = slow_backend(scratch).start()
-    backends = [f"slow={slow.ready_url.removesuffix('/ready')}"]
-    try:
+    with slow_backend(scratch) as backend:
+        backends = [f"slow={backend}"]
         rows = in_turns(
             {
                 "scripthost before": (
@@ -292,24 +293,28 @@ def before_and_after(
             assert native.process is not None
             url = native.ready_url.removesuffix("/hello") + f"/{workload}"
             if workload == "aggregate":
-                url += f"?backend={slow.ready_url.removesuffix('/ready')}"
+                url += f"?backend={backend}"
             rows += measure(native.name, native.process.pid, url, workload, Path(), settings)
         finally:
             native.stop()
-    finally:
-        slow.stop()
     return rows
 
 
-def slow_backend(scratch: Path) -> Server:
-    """The backend of the aggregate workload: answers after 20 ms (ready at `/ready`)."""
+@contextlib.contextmanager
+def slow_backend(scratch: Path) -> Iterator[str]:
+    """The aggregate workload's backend (it answers after 20 ms), running; its base URL."""
     port = free_port()
-    return Server(
+    base = f"http://127.0.0.1:{port}"
+    server = Server(
         "slow backend",
         [NODE, str(REPO_ROOT / "bench" / "baselines" / "slow_backend.mjs"), str(port)],
-        f"http://127.0.0.1:{port}/ready",
+        f"{base}/ready",
         scratch / "slow.log",
-    )
+    ).start()
+    try:
+        yield base
+    finally:
+        server.stop()
 
 
 def built_by_checkout(checkout: Path, source: Path) -> Path:
@@ -349,16 +354,14 @@ def by_processes(scratch: Path, settings: Settings, counts: list[int]) -> list[R
 def by_workers(scratch: Path, settings: Settings, counts: list[int]) -> list[Row]:
     """JavaScript aggregate (a fresh instance per request) on hosts of `counts` CPU slots."""
     module = build_cached(WORKLOADS_DIR / "aggregate.js")
-    slow = slow_backend(scratch).start()
-    backends = [f"slow={slow.ready_url.removesuffix('/ready')}"]
-    try:
+    with slow_backend(scratch) as backend:
         return in_turns(
             {
                 f"scripthost --workers {count}": (
                     HostProcess(
                         scratch / f"w{count}",
                         processes=HOST_PROCESSES,
-                        backends=backends,
+                        backends=[f"slow={backend}"],
                         extra_args=["--workers", str(count)],
                     ),
                     module,
@@ -368,8 +371,6 @@ def by_workers(scratch: Path, settings: Settings, counts: list[int]) -> list[Row
             replace(settings, connections=WAITING_CONNECTIONS),
             "aggregate",
         )
-    finally:
-        slow.stop()
 
 
 def in_turns(
@@ -536,15 +537,11 @@ def main() -> None:
     if args.workers is not None:
         write_rows("workers", by_workers(scratch, settings, args.workers), settings)
         return
-    slow = slow_backend(scratch).start()
-    backend = slow.ready_url.removesuffix("/ready")
-    try:
+    with slow_backend(scratch) as backend:
         body = payload(scratch / "payload.json")
         rows = side_by_side(scratch, settings, backend, body)
         cold = cold_start(scratch, backend, settings.cold_compile)
         scaled = scale(scratch, backend, settings.scale, settings.seconds)
-    finally:
-        slow.stop()
     document = {
         "machine": machine(),
         "settings": asdict(settings),

@@ -318,7 +318,7 @@ def _call_planned(
         imports: ImportPlans | None = getattr(_calling, "imports", None)
         plan = _plan_of_import(func_type) if imports is None else imports.plan(function, func_type)
         if nargs != len(plan.params) or nresults != (plan.result is not None):
-            raise TypeError("an import called with another number of values than its type has")
+            raise _not_its_type(TypeError(f"{nargs} values for {len(plan.params)} parameters"))
         func = _linker.FUNCTIONS.get(function)
         assert func is not None, "defined by add_planned_func"
         try:
