@@ -25,8 +25,9 @@ written it back faults into the filesystem: on ext4 that waits for the
 journal, with the GIL held, so every thread of every child stood still until
 the disk answered. Measured with two processes serving hello with instance
 reuse in the comparison's order (`bench.compare`'s hosts, 16 and 64
-connections): on ext4, runs stalled 0.7-3 s together in both processes, once
-or twice a minute (wrk's p99 0.8-2.3 s); in `/dev/shm`, none over 0.11 s.
+connections): on ext4, runs stalled 0.6-4.9 s together in both processes,
+once or twice a minute (wrk's p99 0.2-3.2 s instead of 7-9 ms); in
+`/dev/shm`, none over 0.11 s.
 """
 
 from __future__ import annotations
