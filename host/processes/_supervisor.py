@@ -19,15 +19,12 @@ unpinned; none, 2.1-2.2 ms and 874-904 req/s pinned (Python hello: 4.4-4.8
 against 3.0-3.2 ms, 381-417 against 606-645 req/s).
 
 The children's shared directory (metrics files, sibling sockets) is made in
-memory (`/dev/shm`) where there is one. prometheus_client counts in files the
-processes map into memory, and a write to such a page after the kernel has
-written it back faults into the filesystem: on ext4 that waits for the
-journal, with the GIL held, so every thread of every child stood still until
-the disk answered. Measured with two processes serving hello with instance
-reuse in the comparison's order (`bench.compare`'s hosts, 16 and 64
-connections): on ext4, runs stalled 0.6-4.9 s together in both processes,
-once or twice a minute (wrk's p99 0.2-3.2 s instead of 7-9 ms); in
-`/dev/shm`, none over 0.11 s.
+memory (`/dev/shm`) where there is one. prometheus_client keeps the counts in
+files each process maps into memory; on a disk filesystem the kernel writes
+those pages back every few seconds, and a write to a page under writeback
+can wait on the filesystem with the GIL held (Gunicorn keeps its workers'
+heartbeat files in `/dev/shm` for the same reason). The counts never need
+to outlive the host.
 """
 
 from __future__ import annotations
