@@ -349,8 +349,8 @@ def test_a_process_that_cannot_start_stops_the_host_instead_of_restarting(
 
 
 def test_the_processes_count_their_metrics_in_memory(host: HostProcess) -> None:
-    # Files mapped from a journaling filesystem stall the writer, GIL held, at
-    # the journal's pace (see host.processes._supervisor).
+    # Counts mapped from a disk filesystem are written back to it, and a write
+    # can wait on that with the GIL held (see host.processes._supervisor).
     assert get(host, "home").status_code == 200
     for pid in children(host):
         metrics = metrics_dir_of(pid)
