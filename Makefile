@@ -79,6 +79,7 @@ bench: install tools examples
 	$(PY) -m bench.noisy_neighbour
 	$(PY) -m bench.compare
 	$(PY) -m bench.compare --workers 1 4
+	$(PY) -m bench.reuse_stalls
 	$(PY) -m bench.dev_loop
 
 bench-quick: install tools examples

@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,9 @@ def payload(path: Path) -> Path:
     return path
 
 
-def start_scripthost(scratch: Path, backend: str) -> tuple[HostProcess, dict[str, str]]:
+def start_scripthost(
+    scratch: Path, backend: str, extra_args: Sequence[str] = ()
+) -> tuple[HostProcess, dict[str, str]]:
     """A host with every workload deployed, fresh and with reuse, in both languages."""
     sources = {
         f"{workload}-{language}": WORKLOADS_DIR / f"{workload}.{suffix}"
@@ -132,7 +134,7 @@ def start_scripthost(scratch: Path, backend: str) -> tuple[HostProcess, dict[str
     host = HostProcess(
         scratch / "scripthost",
         backends=[f"slow={backend}"],
-        extra_args=["--workers", "8", "--log-format", "json"],
+        extra_args=["--workers", "8", "--log-format", "json", *extra_args],
         processes=HOST_PROCESSES,
     ).start()
     paths: dict[str, str] = {}

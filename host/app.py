@@ -241,7 +241,9 @@ def _follow_sibling(state: HostState, notice: Trip | Recovery) -> bool:
 async def open_host_state(settings: Settings) -> HostState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = await open_registry(settings.registry_url, settings.data_dir)
-    engine = SandboxEngine(cache_dir=settings.wasmtime_cache_dir)
+    engine = SandboxEngine(
+        cache_dir=settings.wasmtime_cache_dir, artifacts_in_memory=settings.artifacts_in_memory
+    )
     observer = Observer()
     cache = ModuleCache(
         engine, registry, settings.artifact_dir, settings.cache_bytes, observer.compiled

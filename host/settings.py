@@ -59,6 +59,9 @@ class Settings:
     log_format: LogFormat = LogFormat.CONSOLE
     # wasmtime's own compilation cache; None keeps it in the data dir.
     compile_cache_dir: Path | None = None
+    # Compiled artifacts read into each process's memory rather than mapped
+    # from their files (see SandboxEngine.load_artifact).
+    artifacts_in_memory: bool = False
     # Set by `serve --processes N` for its children: the directory they share
     # (Prometheus's multiprocess files, the sockets siblings answer on).
     # None: a single process.

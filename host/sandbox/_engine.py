@@ -125,8 +125,9 @@ class SandboxEngine:
     """The process's wasmtime engines (one per module kind), configured for metered,
     interruptible sandboxes."""
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, *, artifacts_in_memory: bool = False) -> None:
         self.cache_dir = cache_dir
+        self.artifacts_in_memory = artifacts_in_memory
         self._engines = {
             kind: wasmtime.Engine(engine_config(kind, cache_dir)) for kind in COMPILED_KINDS
         }
@@ -160,13 +161,33 @@ class SandboxEngine:
         return bytes(module.code.serialize())
 
     def load_artifact(self, kind: ModuleKind, path: Path, module_hash_: str) -> CompiledModule:
-        """Load a precompiled artifact of this engine's fingerprint (milliseconds, mmapped)."""
+        """Load a precompiled artifact of this engine's fingerprint (milliseconds).
+
+        Mapped from the file by default: the host's processes share its pages,
+        and each new instance maps its memory image from it (page cache).
+        With `artifacts_in_memory`, read into the process's own memory, each
+        image a memory file of the process. That is for kernels that sample
+        page accesses for proactive reclaim (DAMON): the sampler walks every
+        mapping of a page with the page locked, and a guest touching a page
+        of the shared file waited for it while the threads making instances
+        waited behind the guest: runs in every process stood still for up to
+        3 s, with no disk read. The price, measured: a copy per process, and
+        fresh instances cost 5 to 25 % more CPU (README, Performance).
+        """
         engine = self._engines[kind]
-        code: wc.Component | wasmtime.Module = (
-            wc.Component.deserialize_file(engine, str(path))
-            if kind is ModuleKind.COMPONENT
-            else wasmtime.Module.deserialize_file(engine, str(path))
-        )
+        if self.artifacts_in_memory:
+            artifact = path.read_bytes()
+            code: wc.Component | wasmtime.Module = (
+                wc.Component.deserialize(engine, artifact)
+                if kind is ModuleKind.COMPONENT
+                else wasmtime.Module.deserialize(engine, artifact)
+            )
+        else:
+            code = (
+                wc.Component.deserialize_file(engine, str(path))
+                if kind is ModuleKind.COMPONENT
+                else wasmtime.Module.deserialize_file(engine, str(path))
+            )
         return CompiledModule(kind, code, module_hash_, path.stat().st_size, path)
 
     def close(self) -> None:

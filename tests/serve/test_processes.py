@@ -358,6 +358,32 @@ def test_the_processes_count_their_metrics_in_memory(host: HostProcess) -> None:
         assert filesystem_type(metrics) == "tmpfs"
 
 
+@pytest.mark.parametrize("in_memory", [False, True], ids=["mapped", "in-memory"])
+def test_the_processes_map_artifacts_unless_told_to_keep_them_in_memory(
+    tmp_path: Path, built: dict[str, Path], in_memory: bool
+) -> None:
+    served = HostProcess(
+        tmp_path / "host",
+        processes=PROCESSES,
+        extra_args=["--artifacts-in-memory"] if in_memory else [],
+    ).start()
+    try:
+        served.cli("deploy", str(built["v2"]), "--endpoint", "tv/home")
+        # Connections are dealt to the processes in turn: once the version is
+        # active in both, a few in a row reach each, and each loads the module.
+        in_a_row = [200] * 2 * PROCESSES
+        for _ in range(_TRIES):
+            if [get(served, "home").status_code for _ in in_a_row] == in_a_row:
+                break
+        pids = children(served)
+        assert serving_pids(served, "home") == pids
+        artifacts = str(served.data_dir / "artifacts")
+        maps_artifacts = {pid: artifacts in Path(f"/proc/{pid}/maps").read_text() for pid in pids}
+        assert maps_artifacts == dict.fromkeys(pids, not in_memory)
+    finally:
+        served.stop()
+
+
 def filesystem_type(path: Path) -> str:
     """The type of the filesystem `path` is on, from the mount table."""
     mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
